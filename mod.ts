@@ -1,0 +1,28 @@
+/**
+ * Few-step image generation with flow maps — MeanFlow two-time maps and
+ * consistency-model (sCM) one-time maps — and the shared math of Flow-Map
+ * GRPO's stochastic rollouts.
+ *
+ * This module re-exports the SDK surface from `src/`. It stays importable on
+ * edge runtimes: nothing here loads TF.js, FFI or the file system.
+ *
+ * @example A seeded ASFMC endpoint-anchor step on rectified flow
+ * ```ts
+ * import { BatchNoise, combine2, endpointAnchor, rectifiedFlow, sampleGaussian } from "./mod.ts";
+ *
+ * const x = new Float32Array(4).fill(0.5); // x_t at t = 0.8
+ * const x0Hat = new Float32Array(4).fill(1); // the flow map's X(t → 0)(x_t)
+ * const step = endpointAnchor(rectifiedFlow, 0.8, 0.4, { eta: 1 });
+ * const mean = combine2(new Float32Array(4), step.mean.x, x, step.mean.x0, x0Hat);
+ * const xs = sampleGaussian(new Float32Array(4), mean, step.std, new BatchNoise([42]));
+ * ```
+ *
+ * @module
+ */
+
+export * from "./src/path.ts";
+export * from "./src/grid.ts";
+export * from "./src/anchor.ts";
+export * from "./src/logprob.ts";
+export * from "./src/rng.ts";
+export * from "./kernels/ops.ts";

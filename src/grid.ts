@@ -1,0 +1,107 @@
+/**
+ * Time grids for K-step sampling from noise toward data (spec/math.md §3).
+ * A grid is a strictly decreasing list `t_0 > t_1 > … > t_K = 0`.
+ *
+ * @module
+ */
+
+import type { ProbabilityPath } from "./path.ts";
+
+/** A validated, frozen time grid ending at 0. */
+export type TimeGrid = readonly number[];
+
+/** sCM's largest time `arctan(80 / 0.5) ≈ 1.56454` (spec §3). */
+export const SCM_T_MAX: number = Math.atan(80 / 0.5);
+
+/**
+ * Uniform rectified-flow grid `tau_k = 1 − k/K`.
+ *
+ * @example
+ * ```ts
+ * import { uniformGrid } from "./grid.ts";
+ * uniformGrid(4); // [1, 0.75, 0.5, 0.25, 0]
+ * ```
+ */
+export function uniformGrid(steps: number): TimeGrid {
+  checkSteps(steps);
+  return Object.freeze(Array.from({ length: steps + 1 }, (_, k) => (steps - k) / steps));
+}
+
+/**
+ * Shifted rectified-flow grid: `shift(tau) = m·tau / (1 + (m − 1)·tau)` applied
+ * to the uniform grid. `m = 1` is uniform; larger `m` spends more steps near noise.
+ *
+ * @example
+ * ```ts
+ * import { shiftedGrid } from "./grid.ts";
+ * shiftedGrid(2, 3); // [1, 0.75, 0]
+ * ```
+ */
+export function shiftedGrid(steps: number, shift: number): TimeGrid {
+  if (!(Number.isFinite(shift) && shift >= 1)) {
+    throw new RangeError(`grid shift factor must be a finite number ≥ 1, got ${shift}`);
+  }
+  const shifted = uniformGrid(steps).map((tau) => (shift * tau) / (1 + (shift - 1) * tau));
+  return Object.freeze(shifted);
+}
+
+/**
+ * Angular TrigFlow grid `t_k = tMax·(1 − k/K)`, by default from sCM's `tMax`.
+ *
+ * @example
+ * ```ts
+ * import { angularGrid } from "./grid.ts";
+ * angularGrid(2, Math.PI / 2); // [π/2, π/4, 0]
+ * ```
+ */
+export function angularGrid(steps: number, tMax: number = SCM_T_MAX): TimeGrid {
+  checkSteps(steps);
+  if (!(Number.isFinite(tMax) && tMax > 0 && tMax <= Math.PI / 2)) {
+    throw new RangeError(`angular grid tMax must lie in (0, π/2], got ${tMax}`);
+  }
+  return Object.freeze(Array.from({ length: steps + 1 }, (_, k) => tMax * (steps - k) / steps));
+}
+
+/**
+ * Validates a grid for a path: at least two points, finite, strictly
+ * decreasing, inside `[0, path.tMax]`, last point exactly 0. Returns a frozen
+ * copy; throws a `RangeError` saying what is wrong otherwise.
+ *
+ * @example An explicit two-step sCM grid
+ * ```ts
+ * import { validateGrid } from "./grid.ts";
+ * import { trigFlow } from "./path.ts";
+ * validateGrid([1.56454, 1.3, 0], trigFlow(0.5));
+ * ```
+ */
+export function validateGrid(grid: readonly number[], path: ProbabilityPath): TimeGrid {
+  if (!Array.isArray(grid) || grid.length < 2) {
+    throw new RangeError(
+      `a time grid needs at least two points (one step), got ${JSON.stringify(grid)}`,
+    );
+  }
+  grid.forEach((t, k) => {
+    if (typeof t !== "number" || !Number.isFinite(t)) {
+      throw new RangeError(`grid point ${k} is not a finite number: ${t}`);
+    }
+    if (t < 0 || t > path.tMax) {
+      throw new RangeError(
+        `grid point ${k} = ${t} is outside the ${path.name} time range [0, ${path.tMax}]`,
+      );
+    }
+    if (k > 0 && !(t < grid[k - 1])) {
+      throw new RangeError(
+        `grid must be strictly decreasing: point ${k} = ${t} follows ${grid[k - 1]}`,
+      );
+    }
+  });
+  const last = grid[grid.length - 1];
+  if (last !== 0) throw new RangeError(`grid must end at 0 (data), but ends at ${last}`);
+  return Object.freeze([...grid]);
+}
+
+function checkSteps(steps: number): void {
+  if (!Number.isSafeInteger(steps) || steps < 1) {
+    throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  }
+}

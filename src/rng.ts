@@ -1,0 +1,243 @@
+/**
+ * Seeded, counter-based random numbers that give the same stream on every
+ * JavaScript runtime: Philox4x32-10 (Salmon et al., Random123) for bits and a
+ * Box–Muller transform whose `log`, `sin` and `cos` are computed with IEEE
+ * basic arithmetic only, so no engine's libm can change a bit.
+ *
+ * A stream is addressed by `(seed, stream)`; normal number `j` of a stream is
+ * lane `j mod 4` of the Philox block with counter `floor(j / 4)`. Batches give
+ * every sample its own stream, so sample `i` never depends on the batch size.
+ *
+ * @module
+ */
+
+const M0 = 0xd2511f53;
+const M1 = 0xcd9e8d57;
+const W0 = 0x9e3779b9;
+const W1 = 0xbb67ae85;
+const TWO_32 = 4294967296;
+
+/**
+ * Philox4x32-10: encrypts a 128-bit counter under a 64-bit key into four
+ * uniformly distributed 32-bit words, written to `out`.
+ *
+ * @example Random123's known-answer vector for the zero counter and key
+ * ```ts
+ * import { philox4x32 } from "./rng.ts";
+ * const out = new Uint32Array(4);
+ * philox4x32([0, 0, 0, 0], [0, 0], out); // 6627e8d5 e169c58d bc57ac4c 9b00dbd8
+ * ```
+ */
+export function philox4x32(
+  counter: ArrayLike<number>,
+  key: ArrayLike<number>,
+  out: Uint32Array,
+): Uint32Array {
+  let c0 = counter[0] >>> 0, c1 = counter[1] >>> 0, c2 = counter[2] >>> 0, c3 = counter[3] >>> 0;
+  let k0 = key[0] >>> 0, k1 = key[1] >>> 0;
+  for (let round = 0; round < 10; round++) {
+    const lo0 = Math.imul(M0, c0) >>> 0;
+    const hi0 = mulHi(M0, c0);
+    const lo1 = Math.imul(M1, c2) >>> 0;
+    const hi1 = mulHi(M1, c2);
+    c0 = (hi1 ^ c1 ^ k0) >>> 0;
+    c1 = lo1;
+    c2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c3 = lo0;
+    k0 = (k0 + W0) >>> 0;
+    k1 = (k1 + W1) >>> 0;
+  }
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
+  return out;
+}
+
+/** High 32 bits of the 64-bit product of two uint32 values, exactly. */
+function mulHi(a: number, b: number): number {
+  const aLo = a & 0xffff, aHi = a >>> 16, bLo = b & 0xffff, bHi = b >>> 16;
+  const cross1 = aHi * bLo, cross2 = aLo * bHi;
+  const carry = (((aLo * bLo) >>> 16) + (cross1 & 0xffff) + (cross2 & 0xffff)) >>> 16;
+  return (aHi * bHi + (cross1 >>> 16) + (cross2 >>> 16) + carry) >>> 0;
+}
+
+/**
+ * A sequential stream of standard-normal float32 values for one seed.
+ *
+ * @example Same seed, same numbers
+ * ```ts
+ * import { NormalStream } from "./rng.ts";
+ * const a = new NormalStream(42).fill(new Float32Array(8));
+ * const b = new NormalStream(42).fill(new Float32Array(8));
+ * a.every((v, i) => v === b[i]); // true
+ * ```
+ */
+export class NormalStream {
+  readonly #key: readonly [number, number];
+  readonly #counter = new Float64Array(4);
+  readonly #words = new Uint32Array(4);
+  readonly #normals = new Float64Array(4);
+  #position = 0;
+
+  /**
+   * Opens the stream for `seed`, positioned at its first value.
+   *
+   * @param seed a non-negative safe integer
+   * @param stream a non-negative integer selecting an independent sub-stream
+   */
+  constructor(seed: number, stream = 0) {
+    checkUint53(seed, "seed");
+    checkUint53(stream, "stream");
+    this.#key = [seed % TWO_32, Math.floor(seed / TWO_32)];
+    this.#counter[2] = stream % TWO_32;
+    this.#counter[3] = Math.floor(stream / TWO_32);
+  }
+
+  /** Index of the next normal value in this stream. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Skips `count` values (cheap: the generator is counter-based). */
+  skip(count: number): this {
+    checkUint53(count, "skip count");
+    this.#position += count;
+    if ((this.#position & 3) !== 0) this.#refill(Math.floor(this.#position / 4));
+    return this;
+  }
+
+  /** Fills `out` with the next `out.length` values and returns it. */
+  fill<T extends Float32Array | Float64Array>(out: T): T {
+    let lane = this.#position & 3;
+    if (lane !== 0) this.#refill(Math.floor(this.#position / 4));
+    for (let i = 0; i < out.length; i++) {
+      if (lane === 0) this.#refill(Math.floor((this.#position + i) / 4));
+      out[i] = this.#normals[lane];
+      lane = (lane + 1) & 3;
+    }
+    this.#position += out.length;
+    return out;
+  }
+
+  #refill(block: number): void {
+    this.#counter[0] = block % TWO_32;
+    this.#counter[1] = Math.floor(block / TWO_32);
+    const w = philox4x32(this.#counter, this.#key, this.#words);
+    boxMuller(w[0], w[1], this.#normals, 0);
+    boxMuller(w[2], w[3], this.#normals, 2);
+  }
+}
+
+/**
+ * Per-sample noise for a batch: sample `i` draws from its own
+ * {@link NormalStream} for `seeds[i]`, so a batch of 8 equals 8 batches of 1.
+ *
+ * @example
+ * ```ts
+ * import { BatchNoise } from "./rng.ts";
+ * const noise = new BatchNoise([7, 8]);
+ * const batch = noise.fill(new Float32Array(2 * 16)); // 16 values per sample
+ * ```
+ */
+export class BatchNoise {
+  readonly #streams: NormalStream[];
+
+  /**
+   * Opens one stream per sample.
+   *
+   * @param seeds one seed per sample
+   * @param stream sub-stream used for every sample
+   */
+  constructor(seeds: readonly number[], stream = 0) {
+    if (seeds.length === 0) throw new RangeError("BatchNoise needs at least one seed");
+    this.#streams = seeds.map((seed) => new NormalStream(seed, stream));
+  }
+
+  /** Number of samples in the batch. */
+  get size(): number {
+    return this.#streams.length;
+  }
+
+  /** Fills `out` (batch first, equal share per sample) with each sample's next values. */
+  fill<T extends Float32Array | Float64Array>(out: T): T {
+    const per = out.length / this.#streams.length;
+    if (!Number.isInteger(per)) {
+      throw new RangeError(
+        `noise buffer of ${out.length} values does not split into ${this.#streams.length} samples`,
+      );
+    }
+    this.#streams.forEach((stream, i) => stream.fill(out.subarray(i * per, (i + 1) * per)));
+    return out;
+  }
+}
+
+function checkUint53(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${what} must be a non-negative safe integer, got ${value}`);
+  }
+}
+
+/** Two normals from two uint32 words: `r = sqrt(−2 ln u1)`, angle `2π·u2`. */
+function boxMuller(w1: number, w2: number, out: Float64Array, at: number): void {
+  const u1 = (w1 + 0.5) / TWO_32; // in (0, 1): the log is finite
+  const radius = Math.sqrt(-2 * log(u1));
+  const quarterTurns = (w2 / TWO_32) * 4; // exact: w2 has 32 significant bits
+  const quadrant = Math.floor(quarterTurns);
+  const r = quarterTurns - quadrant; // in [0, 1): fraction of a quarter turn
+  let c: number, s: number;
+  if (r <= 0.5) {
+    c = cosSmall(r * HALF_PI);
+    s = sinSmall(r * HALF_PI);
+  } else {
+    c = sinSmall((1 - r) * HALF_PI);
+    s = cosSmall((1 - r) * HALF_PI);
+  }
+  const [cosA, sinA] = quadrant === 0
+    ? [c, s]
+    : quadrant === 1
+    ? [-s, c]
+    : quadrant === 2
+    ? [-c, -s]
+    : [s, -c];
+  out[at] = radius * cosA;
+  out[at + 1] = radius * sinA;
+}
+
+const HALF_PI = Math.PI / 2;
+const LN2_HI = 6.93147180369123816490e-01; // fdlibm split of ln 2
+const LN2_LO = 1.90821492927058770002e-10;
+const bits = new DataView(new ArrayBuffer(8));
+
+/** Natural log for normal positive doubles, from basic arithmetic only. */
+function log(x: number): number {
+  bits.setFloat64(0, x);
+  let exponent = ((bits.getUint32(0) >>> 20) & 0x7ff) - 1023;
+  bits.setUint32(0, (bits.getUint32(0) & 0x800fffff) | 0x3ff00000); // mantissa in [1, 2)
+  let m = bits.getFloat64(0);
+  if (m > Math.SQRT2) {
+    m /= 2;
+    exponent += 1;
+  }
+  const f = (m - 1) / (m + 1); // |f| ≤ 0.1716
+  const f2 = f * f;
+  let series = 1 / 23;
+  for (let k = 21; k >= 1; k -= 2) series = 1 / k + f2 * series;
+  return exponent * LN2_HI + (2 * f * series + exponent * LN2_LO);
+}
+
+/** sin(x) for |x| ≤ π/4 by its Taylor series to x^17 (error < 1e-18). */
+function sinSmall(x: number): number {
+  const x2 = x * x;
+  let term = 1;
+  for (let k = 17; k >= 3; k -= 2) term = 1 - (x2 / (k * (k - 1))) * term;
+  return x * term;
+}
+
+/** cos(x) for |x| ≤ π/4 by its Taylor series to x^18 (error < 1e-18). */
+function cosSmall(x: number): number {
+  const x2 = x * x;
+  let term = 1;
+  for (let k = 18; k >= 2; k -= 2) term = 1 - (x2 / (k * (k - 1))) * term;
+  return term;
+}
