@@ -1,0 +1,167 @@
+/**
+ * K-step samplers over any flow map (spec/math.md §4–5).
+ *
+ * Deterministic (the evaluation samplers of §4), starting from
+ * `x = sigma(t_0)·eps`:
+ *
+ *     two-time: x ← x − (t_k − t_{k+1})·u(x, t_{k+1}, t_k)
+ *     one-time: x0_hat = f(x, t_k); x ← alpha(t_{k+1})·x0_hat + sigma(t_{k+1})·z_k
+ *
+ * Stochastic (ASFMC, §5) for diverse samples: every step but the last becomes
+ * the Gaussian transition of the endpoint anchor (§5.1) or the local anchor
+ * (§5.2); the last step to t = 0 stays deterministic.
+ *
+ * Noise comes from one Philox stream per image, so image `i` of a batch is
+ * bit-identical to the same seed sampled alone.
+ *
+ * @module
+ */
+
+import { endpointAnchor, localAnchor, twoTimeJump } from "./anchor.ts";
+import { checkOutput, endpointOf, type FlowMap, type Tensor } from "./flowmap.ts";
+import { angularGrid, type TimeGrid, uniformGrid, validateGrid } from "./grid.ts";
+import { BatchNoise } from "./rng.ts";
+import { combine2, sampleGaussian } from "../kernels/ops.ts";
+
+/** ASFMC options: which anchor makes each non-final step stochastic (spec §5). */
+export interface StochasticOptions {
+  /** "endpoint" (§5.1, both kinds) or "local" (§5.2, two-time rectified-flow maps). */
+  anchor: "endpoint" | "local";
+  /** Endpoint noise level in (0, 1]; default 1 keeps the marginal exactly. */
+  eta?: number;
+  /** Local-anchor noise level (Flow-GRPO's eta); default 0.7. */
+  noiseLevel?: number;
+  /** Local-anchor offset `a = s + delta`; default 0.01. */
+  delta?: number;
+  /** Local-anchor velocity: "reuse" the jump's (default) or one "extra-nfe". */
+  velocity?: "reuse" | "extra-nfe";
+}
+
+/** Options of {@link sample}. */
+export interface SampleOptions<C> {
+  /** Output shape, batch first, e.g. `[4, 3, 32, 32]`. */
+  shape: readonly number[];
+  /** One seed per image, or one seed `s` for the batch meaning seeds `s, s + 1, …`. */
+  seed: number | readonly number[];
+  /** Number of steps (uniform RF grid or angular TrigFlow grid) or an explicit grid. */
+  grid: number | readonly number[];
+  /** Conditioning passed to every flow-map evaluation. */
+  cond?: C;
+  /** Make the sampler stochastic with ASFMC. */
+  stochastic?: StochasticOptions;
+  /**
+   * One-time maps only: re-noise each step with "seeded" fresh noise (default,
+   * §4) or the "implied" noise of the current state — a DDIM-style step that
+   * inflates the variance of flow maps, offered only for comparison.
+   */
+  renoise?: "seeded" | "implied";
+}
+
+/**
+ * Draws a batch from a flow map in `K` steps; deterministic given the seeds.
+ *
+ * @example Two steps of an analytic map
+ * ```ts
+ * import { rectifiedFlow, sample, type TwoTimeFlowMap } from "../mod.ts";
+ * const shrink: TwoTimeFlowMap = {
+ *   kind: "two-time",
+ *   path: rectifiedFlow,
+ *   average: (x, _r, t) => Promise.resolve(x.data.map((v) => v / t)),
+ * };
+ * const images = await sample(shrink, { shape: [2, 3, 8, 8], seed: 7, grid: 2 });
+ * ```
+ */
+export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Promise<Tensor> {
+  const { cond, stochastic, renoise = "seeded" } = options;
+  const shape = checkShape(options.shape);
+  const seeds = seedsFor(options.seed, shape[0]);
+  const grid = gridFor(map, options.grid);
+  if (stochastic && stochastic.anchor === "local" && map.kind !== "two-time") {
+    throw new RangeError('the local anchor needs a two-time flow map; use anchor: "endpoint"');
+  }
+  if (renoise !== "seeded" && (map.kind !== "one-time" || stochastic)) {
+    throw new RangeError('renoise: "implied" applies to deterministic one-time sampling only');
+  }
+  const noise = new BatchNoise(seeds);
+  let x: Tensor = { data: noise.fill(new Float32Array(sizeOf(shape))), shape };
+  for (let i = 0; i < x.data.length; i++) x.data[i] *= map.path.sigma(grid[0]);
+  const mean = new Float32Array(x.data.length);
+
+  for (let k = 0; k + 1 < grid.length; k++) {
+    const t = grid[k], s = grid[k + 1];
+    const last = k + 2 === grid.length;
+    if (map.kind === "two-time" && (!stochastic || last || stochastic.anchor === "local")) {
+      const u = checkOutput(await map.average(x, s, t, cond), x, "average");
+      const jump = twoTimeJump(t, s);
+      const y = combine2(new Float32Array(u.length), jump.x, x.data, jump.u, u);
+      if (!stochastic || last) {
+        x = { data: y, shape };
+        continue;
+      }
+      const step = localAnchor(map.path, t, s, {
+        delta: stochastic.delta ?? 0.01,
+        noiseLevel: stochastic.noiseLevel,
+        velocity: stochastic.velocity,
+      });
+      const vHat = step.extraNfe
+        ? checkOutput(await map.average({ data: y, shape }, s, s, cond), x, "average")
+        : u;
+      combine2(mean, step.mean.y, y, step.mean.velocity, vHat);
+      x = { data: sampleGaussian(y, mean, step.std, noise), shape };
+      continue;
+    }
+    // Endpoint anchor: the one-time sampler of §4 (eta = 1) and ASFMC's §5.1.
+    const x0 = await endpointOf(map, x, t, cond);
+    const eta = stochastic ? stochastic.eta ?? 1 : renoise === "implied" ? 0 : 1;
+    const step = endpointAnchor(map.path, t, s, { eta });
+    combine2(mean, step.mean.x, x.data, step.mean.x0, x0);
+    const next = step.std === 0
+      ? mean.slice()
+      : sampleGaussian(new Float32Array(mean.length), mean, step.std, noise);
+    x = { data: next, shape };
+  }
+  return x;
+}
+
+function checkShape(shape: readonly number[]): readonly number[] {
+  if (
+    !Array.isArray(shape) || shape.length < 2 ||
+    !shape.every((d) => Number.isSafeInteger(d) && d > 0)
+  ) {
+    throw new RangeError(
+      `shape must list positive integers, batch first (e.g. [1, 3, 32, 32]), got ${
+        JSON.stringify(shape)
+      }`,
+    );
+  }
+  return Object.freeze([...shape]);
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function seedsFor(seed: number | readonly number[], batch: number): number[] {
+  if (typeof seed === "number") {
+    if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(seed + batch)) {
+      throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
+    }
+    return Array.from({ length: batch }, (_, i) => seed + i);
+  }
+  if (!Array.isArray(seed) || seed.length !== batch) {
+    throw new RangeError(
+      `seed must be one number or one per image (${batch}), got ${JSON.stringify(seed)}`,
+    );
+  }
+  return [...seed];
+}
+
+function gridFor(map: FlowMap<unknown>, grid: number | readonly number[]): TimeGrid {
+  if (map.kind !== "two-time" && map.kind !== "one-time") {
+    throw new RangeError(
+      `flow map kind must be "two-time" or "one-time", got ${(map as { kind: unknown }).kind}`,
+    );
+  }
+  if (typeof grid !== "number") return validateGrid(grid, map.path);
+  return map.path.name === "trigflow" ? angularGrid(grid) : uniformGrid(grid);
+}
