@@ -112,15 +112,9 @@ export function gaussianLogProb(
   }
   const per = perSample(x.length, batch);
   const constant = -Math.log(std) - LOG_SQRT_2PI;
-  const scale = -1 / (2 * std * std);
-  const out = new Float64Array(batch);
+  const out = squaredDistances(x, mean, batch);
   for (let b = 0; b < batch; b++) {
-    let sum = 0;
-    for (let i = b * per, end = i + per; i < end; i++) {
-      const d = x[i] - mean[i];
-      sum += d * d;
-    }
-    const total = scale * sum + constant * per;
+    const total = -out[b] / (2 * std * std) + constant * per;
     out[b] = reduction === "mean" ? total / per : total;
   }
   return out;
@@ -148,15 +142,25 @@ export function gaussianKl(
     throw new RangeError(`KL needs a positive finite std, got ${std}`);
   }
   const per = perSample(meanA.length, batch);
-  const out = new Float64Array(batch);
+  const out = squaredDistances(meanA, meanB, batch);
   for (let b = 0; b < batch; b++) {
+    const total = out[b] / (2 * std * std);
+    out[b] = reduction === "mean" ? total / per : total;
+  }
+  return out;
+}
+
+/** Per-sample `Σ (a − b)²`, accumulated in float64. */
+function squaredDistances(a: Float32Array, b: Float32Array, batch: number): Float64Array {
+  const per = a.length / batch;
+  const out = new Float64Array(batch);
+  for (let n = 0; n < batch; n++) {
     let sum = 0;
-    for (let i = b * per, end = i + per; i < end; i++) {
-      const d = meanA[i] - meanB[i];
+    for (let i = n * per, end = i + per; i < end; i++) {
+      const d = a[i] - b[i];
       sum += d * d;
     }
-    const total = sum / (2 * std * std);
-    out[b] = reduction === "mean" ? total / per : total;
+    out[n] = sum;
   }
   return out;
 }
