@@ -28,3 +28,4 @@ export * from "./src/rng.ts";
 export * from "./kernels/ops.ts";
 export * from "./src/flowmap.ts";
 export * from "./src/sampler.ts";
+export * from "./src/image.ts";
