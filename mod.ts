@@ -26,3 +26,4 @@ export * from "./src/anchor.ts";
 export * from "./src/logprob.ts";
 export * from "./src/rng.ts";
 export * from "./kernels/ops.ts";
+export * from "./src/lora/safetensors.ts";
