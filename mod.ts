@@ -27,3 +27,5 @@ export * from "./src/logprob.ts";
 export * from "./src/rng.ts";
 export * from "./kernels/ops.ts";
 export * from "./src/lora/safetensors.ts";
+export * from "./src/lora/adapter.ts";
+export * from "./src/lora/merge.ts";
