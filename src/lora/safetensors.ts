@@ -22,16 +22,18 @@ import {
   dtypeRank,
   float16BitsToNumber,
   type FloatDtype,
-  isSafetensorsDtype,
   numberToBfloat16Bits,
   numberToFloat16Bits,
   SAFETENSORS_DTYPES,
   type SafetensorsDtype,
 } from "./dtype.ts";
 import { findDuplicateKey } from "./json_keys.ts";
+import { SafetensorsError } from "./safetensors_error.ts";
+import { checkEntry, checkMetadata, checkTensor } from "./safetensors_rules.ts";
 
-export { SAFETENSORS_DTYPES };
+export { SAFETENSORS_DTYPES, SafetensorsError };
 export type { FloatDtype, SafetensorsDtype };
+export type { SafetensorsErrorCode } from "./safetensors_error.ts";
 
 /**
  * Largest header the reader accepts: 100,000,000 bytes, the limit of the
@@ -58,52 +60,7 @@ export interface SafetensorsFile {
   readonly tensors: ReadonlyMap<string, SafetensorsTensor>;
 }
 
-/** Which rule of the format a file or tensor broke. */
-export type SafetensorsErrorCode =
-  | "truncated"
-  | "header_too_large"
-  | "header_out_of_bounds"
-  | "invalid_utf8"
-  | "invalid_json"
-  | "not_object"
-  | "duplicate_key"
-  | "invalid_metadata"
-  | "invalid_entry"
-  | "unsupported_dtype"
-  | "invalid_shape"
-  | "invalid_offsets"
-  | "offsets_out_of_bounds"
-  | "length_mismatch"
-  | "offsets_overlap"
-  | "offsets_gap";
-
-/**
- * A safetensors file or tensor that breaks the format's rules.
- *
- * @example Telling a malformed file apart from other failures
- * ```ts
- * import { parseSafetensors, SafetensorsError } from "./safetensors.ts";
- * try {
- *   parseSafetensors(new Uint8Array(3));
- * } catch (error) {
- *   if (error instanceof SafetensorsError) console.log(error.code); // "truncated"
- * }
- * ```
- */
-export class SafetensorsError extends Error {
-  /** The rule that was broken. */
-  readonly code: SafetensorsErrorCode;
-
-  /** Creates an error for `code` with a message that says what is wrong. */
-  constructor(code: SafetensorsErrorCode, message: string) {
-    super(message);
-    this.name = "SafetensorsError";
-    this.code = code;
-  }
-}
-
 const HEADER_LENGTH_BYTES = 8;
-const ENTRY_FIELDS = ["data_offsets", "dtype", "shape"];
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Encoder = new TextEncoder();
 
@@ -343,124 +300,6 @@ function parseHeader(headerBytes: Uint8Array): Record<string, unknown> {
     );
   }
   return header as Record<string, unknown>;
-}
-
-function checkMetadata(value: unknown): Record<string, string> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new SafetensorsError(
-      "invalid_metadata",
-      `__metadata__ must be an object of strings, got ${describe(value)}`,
-    );
-  }
-  for (const [key, item] of Object.entries(value)) {
-    if (typeof item !== "string") {
-      throw new SafetensorsError(
-        "invalid_metadata",
-        `__metadata__ value for ${JSON.stringify(key)} must be a string, got ${describe(item)}`,
-      );
-    }
-  }
-  return { ...value } as Record<string, string>;
-}
-
-function checkEntry(
-  name: string,
-  value: unknown,
-  dataLength: number,
-): { start: number; end: number; dtype: SafetensorsDtype; shape: number[] } {
-  const label = `tensor ${JSON.stringify(name)}`;
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new SafetensorsError(
-      "invalid_entry",
-      `${label} must be an object {dtype, shape, data_offsets}, got ${describe(value)}`,
-    );
-  }
-  const fields = Object.keys(value).sort();
-  if (fields.join() !== ENTRY_FIELDS.join()) {
-    throw new SafetensorsError(
-      "invalid_entry",
-      `${label} must have exactly the fields dtype, shape, data_offsets; has ${
-        fields.join(", ") || "none"
-      }`,
-    );
-  }
-  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-  checkDtype(label, dtype);
-  checkShape(label, shape);
-  if (
-    !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) ||
-    offsets[0] > offsets[1]
-  ) {
-    throw new SafetensorsError(
-      "invalid_offsets",
-      `${label} data_offsets must be [start, end] with integers 0 ≤ start ≤ end, got ${
-        JSON.stringify(offsets)
-      }`,
-    );
-  }
-  const [start, end] = offsets as number[];
-  if (end > dataLength) {
-    throw new SafetensorsError(
-      "offsets_out_of_bounds",
-      `${label} data_offsets [${start}, ${end}] run past the ${dataLength}-byte data section ` +
-        `(truncated file?)`,
-    );
-  }
-  checkByteLength(label, dtype, shape, end - start);
-  return { start, end, dtype, shape: Object.freeze([...shape]) as number[] };
-}
-
-function checkTensor(name: string, tensor: SafetensorsTensor): void {
-  const label = `tensor ${JSON.stringify(name)}`;
-  checkDtype(label, tensor.dtype);
-  checkShape(label, tensor.shape);
-  if (!(tensor.data instanceof Uint8Array)) {
-    throw new SafetensorsError("invalid_entry", `${label} data must be a Uint8Array`);
-  }
-  checkByteLength(label, tensor.dtype, tensor.shape, tensor.data.length);
-}
-
-function checkDtype(label: string, dtype: unknown): asserts dtype is SafetensorsDtype {
-  if (!isSafetensorsDtype(dtype)) {
-    throw new SafetensorsError(
-      "unsupported_dtype",
-      `${label} has dtype ${JSON.stringify(dtype)}; supported: ${SAFETENSORS_DTYPES.join(", ")}`,
-    );
-  }
-}
-
-function checkShape(label: string, shape: unknown): asserts shape is readonly number[] {
-  if (!Array.isArray(shape) || !shape.every(isIndex)) {
-    throw new SafetensorsError(
-      "invalid_shape",
-      `${label} shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`,
-    );
-  }
-}
-
-function checkByteLength(
-  label: string,
-  dtype: SafetensorsDtype,
-  shape: readonly number[],
-  byteLength: number,
-): void {
-  const expected = shape.reduce((product, size) => product * size, 1) * dtypeBytes(dtype);
-  if (expected !== byteLength) {
-    throw new SafetensorsError(
-      "length_mismatch",
-      `${label} is ${dtype} [${shape.join(", ")}], which needs ${expected} bytes, ` +
-        `but holds ${byteLength}`,
-    );
-  }
-}
-
-function isIndex(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
-}
-
-function describe(value: unknown): string {
-  if (Array.isArray(value)) return "an array";
-  return value === null ? "null" : `${typeof value} ${JSON.stringify(value)}`;
 }
 
 /** Orders strings by Unicode code point, which is UTF-8 byte order. */
