@@ -29,6 +29,7 @@ import {
   readAlphaConfig,
 } from "./alpha.ts";
 import { LoraError } from "./lora_error.ts";
+import { checkLoraModule, type LoraModule } from "./lora_module.ts";
 import {
   encodeSafetensors,
   float32Tensor,
@@ -40,24 +41,7 @@ import {
 
 export { LORA_CONFIG_METADATA_KEY, LoraError };
 export type { LoraErrorCode } from "./lora_error.ts";
-
-/** One adapted linear layer. */
-export interface LoraModule {
-  /** Normalised module path, e.g. `transformer_blocks.0.attn.to_q`. */
-  readonly module: string;
-  /** LoRA rank `r`. */
-  readonly rank: number;
-  /** Input features of the layer (`in`). */
-  readonly inFeatures: number;
-  /** Output features of the layer (`out`). */
-  readonly outFeatures: number;
-  /** LoRA alpha; the update is scaled by `alpha / rank`. */
-  readonly alpha: number;
-  /** `A`, `[rank, inFeatures]`, row-major. */
-  readonly a: Float32Array;
-  /** `B`, `[outFeatures, rank]`, row-major. */
-  readonly b: Float32Array;
-}
+export type { LoraModule };
 
 /** A parsed adapter: its modules by normalised path, and the file's metadata. */
 export interface LoraAdapter {
@@ -111,8 +95,12 @@ export function parseLoraAdapter(source: Uint8Array | SafetensorsFile): LoraAdap
   const file = source instanceof Uint8Array ? parseSafetensors(source) : source;
   const parts = groupByModule(file.tensors);
   const config = readAlphaConfig(file.metadata);
-  const modules = new Map<string, LoraModule>();
-  const incomplete = [...parts].filter(([, { a, b }]) => a === undefined || b === undefined);
+  const complete: [string, CompleteParts][] = [];
+  const incomplete: [string, ModuleParts][] = [];
+  for (const [module, part] of [...parts].sort(([x], [y]) => (x < y ? -1 : 1))) {
+    if (isComplete(part)) complete.push([module, part]);
+    else incomplete.push([module, part]);
+  }
   if (incomplete.length > 0) {
     const described = incomplete.map(([module, { a }]) =>
       `${module} (no ${a === undefined ? "A/down" : "B/up"} weight)`
@@ -123,15 +111,15 @@ export function parseLoraAdapter(source: Uint8Array | SafetensorsFile): LoraAdap
       incomplete.map(([module]) => module),
     );
   }
-  for (const module of [...parts.keys()].sort()) {
-    const { a, b, alpha } = parts.get(module)!;
-    const aValues = decodeWeights(module, a!);
-    const bValues = decodeWeights(module, b!);
-    const rank = a!.shape[0];
-    if (b!.shape[1] !== rank) {
+  const modules = new Map<string, LoraModule>();
+  for (const [module, { a, b, alpha }] of complete) {
+    const aValues = decodeWeights(module, a);
+    const bValues = decodeWeights(module, b);
+    const rank = a.shape[0];
+    if (b.shape[1] !== rank) {
       throw new LoraError(
         "invalid_shape",
-        `${module}: A is [${a!.shape.join(", ")}] and B is [${b!.shape.join(", ")}]; ` +
+        `${module}: A is [${a.shape.join(", ")}] and B is [${b.shape.join(", ")}]; ` +
           `A must be [r, in] and B [out, r] with the same rank r`,
         [module],
       );
@@ -139,8 +127,8 @@ export function parseLoraAdapter(source: Uint8Array | SafetensorsFile): LoraAdap
     modules.set(module, {
       module,
       rank,
-      inFeatures: a!.shape[1],
-      outFeatures: b!.shape[0],
+      inFeatures: a.shape[1],
+      outFeatures: b.shape[0],
       alpha: alpha === undefined
         ? alphaFromMetadata(module, rank, config)
         : alphaTensor(module, alpha),
@@ -151,7 +139,7 @@ export function parseLoraAdapter(source: Uint8Array | SafetensorsFile): LoraAdap
   if (modules.size === 0) {
     throw new LoraError("empty_adapter", "adapter file holds no LoRA weights");
   }
-  modules.forEach(checkModule);
+  modules.forEach(checkLoraModule);
   return Object.freeze({ modules, metadata: file.metadata });
 }
 
@@ -188,7 +176,7 @@ export function encodeLoraAdapter(
   if (list.length === 0) {
     throw new LoraError("empty_adapter", "an adapter needs at least one module");
   }
-  list.forEach(checkModule);
+  list.forEach(checkLoraModule);
   const names = list.map((module) => module.module);
   const repeated = names.filter((name, index) => names.indexOf(name) !== index);
   if (repeated.length > 0) {
@@ -212,10 +200,17 @@ export function encodeLoraAdapter(
   return encodeSafetensors(tensors, { ...metadata, ...alphaMetadata });
 }
 
+/** The tensors found for one module. */
 interface ModuleParts {
   a?: SafetensorsTensor;
   b?: SafetensorsTensor;
   alpha?: SafetensorsTensor;
+}
+
+type CompleteParts = ModuleParts & { a: SafetensorsTensor; b: SafetensorsTensor };
+
+function isComplete(parts: ModuleParts): parts is CompleteParts {
+  return parts.a !== undefined && parts.b !== undefined;
 }
 
 function groupByModule(tensors: ReadonlyMap<string, SafetensorsTensor>): Map<string, ModuleParts> {
@@ -270,38 +265,4 @@ function decodeWeights(module: string, tensor: SafetensorsTensor): Float32Array 
     );
   }
   return tensorToFloat32(tensor);
-}
-
-function checkModule(module: LoraModule): void {
-  const { module: name, rank, inFeatures, outFeatures, alpha, a, b } = module;
-  const sizes = [rank, inFeatures, outFeatures];
-  if (!sizes.every((size) => Number.isSafeInteger(size) && size > 0)) {
-    throw new LoraError(
-      "invalid_shape",
-      `${name}: rank, inFeatures and outFeatures must be positive integers, got ${
-        sizes.join(", ")
-      }`,
-      [name],
-    );
-  }
-  if (a.length !== rank * inFeatures || b.length !== outFeatures * rank) {
-    throw new LoraError(
-      "invalid_shape",
-      `${name}: A must be [r, in] and B [out, r] with one rank r; got A with ${a.length} values ` +
-        `and B with ${b.length} for r = ${rank}, in = ${inFeatures}, out = ${outFeatures}`,
-      [name],
-    );
-  }
-  if (!Number.isFinite(alpha) || alpha <= 0) {
-    throw new LoraError(
-      "invalid_alpha",
-      `${name}: alpha must be positive and finite, got ${alpha}`,
-      [
-        name,
-      ],
-    );
-  }
-  if (!a.every(Number.isFinite) || !b.every(Number.isFinite)) {
-    throw new LoraError("non_finite", `${name}: LoRA weights contain NaN or infinity`, [name]);
-  }
 }

@@ -17,7 +17,8 @@
  * @module
  */
 
-import { type LoraAdapter, LoraError, type LoraModule, normaliseModulePath } from "./adapter.ts";
+import { type LoraAdapter, LoraError, normaliseModulePath } from "./adapter.ts";
+import { checkLoraModule, type LoraModule } from "./lora_module.ts";
 
 /** Where one LoRA-targetable linear layer's weight lives in the external data. */
 export interface LoraTarget {
@@ -130,19 +131,21 @@ interface Contribution {
 
 function indexTargets(targets: readonly LoraTarget[]): Map<string, LoraTarget> {
   const index = new Map<string, LoraTarget>();
-  const problems: string[] = [];
+  const problems: [module: string, problem: string][] = [];
   for (const target of targets) {
     const { module, shape, offset, length } = target;
     const key = normaliseModulePath(module);
     const [inFeatures, outFeatures] = shape;
-    if (index.has(key)) problems.push(`${module}: listed twice`);
-    else if (
+    if (index.has(key)) {
+      problems.push([module, "listed twice"]);
+    } else if (
       shape.length !== 2 || !shape.every((size) => Number.isSafeInteger(size) && size > 0)
-    ) problems.push(`${module}: shape must be [in, out] with positive integers`);
-    else if (!Number.isSafeInteger(offset) || offset < 0) {
-      problems.push(`${module}: offset must be a non-negative integer`);
+    ) {
+      problems.push([module, "shape must be [in, out] with positive integers"]);
+    } else if (!Number.isSafeInteger(offset) || offset < 0) {
+      problems.push([module, "offset must be a non-negative integer"]);
     } else if (length !== inFeatures * outFeatures * 4) {
-      problems.push(`${module}: length ${length} ≠ ${inFeatures} × ${outFeatures} × 4 bytes`);
+      problems.push([module, `length ${length} ≠ ${inFeatures} × ${outFeatures} × 4 bytes`]);
     }
     index.set(key, target);
   }
@@ -150,14 +153,15 @@ function indexTargets(targets: readonly LoraTarget[]): Map<string, LoraTarget> {
   for (let i = 1; i < sorted.length; i++) {
     const previous = sorted[i - 1];
     if (sorted[i].offset < previous.offset + previous.length) {
-      problems.push(`${sorted[i].module}: its bytes overlap those of ${previous.module}`);
+      problems.push([sorted[i].module, `its bytes overlap those of ${previous.module}`]);
     }
   }
   if (problems.length > 0) {
+    const described = problems.map(([module, problem]) => `${module}: ${problem}`);
     throw new LoraError(
       "invalid_target",
-      `invalid LoRA targets: ${problems.join("; ")}`,
-      problems.map((problem) => problem.slice(0, problem.indexOf(":"))),
+      `invalid LoRA targets: ${described.join("; ")}`,
+      problems.map(([module]) => module),
     );
   }
   return index;
@@ -169,7 +173,7 @@ function planMerge(
 ): Map<LoraTarget, Contribution[]> {
   const plan = new Map<LoraTarget, Contribution[]>();
   const unknown: string[] = [];
-  const mismatched: string[] = [];
+  const mismatched = new Map<string, string>();
   adapters.forEach(({ adapter, scale }, position) => {
     if (typeof scale !== "number" || !Number.isFinite(scale)) {
       throw new LoraError(
@@ -178,36 +182,37 @@ function planMerge(
       );
     }
     for (const module of adapter.modules.values()) {
-      const target = index.get(normaliseModulePath(module.module));
+      checkLoraModule(module);
+      const { module: name, inFeatures, outFeatures, alpha, rank } = module;
+      const target = index.get(normaliseModulePath(name));
       if (target === undefined) {
-        unknown.push(module.module);
-      } else if (
-        target.shape[0] !== module.inFeatures || target.shape[1] !== module.outFeatures
-      ) {
-        mismatched.push(
-          `${module.module} (adapter [in ${module.inFeatures}, out ${module.outFeatures}], ` +
+        unknown.push(name);
+      } else if (target.shape[0] !== inFeatures || target.shape[1] !== outFeatures) {
+        mismatched.set(
+          name,
+          `${name} (adapter [in ${inFeatures}, out ${outFeatures}], ` +
             `model ${target.initializer} [${target.shape.join(", ")}])`,
         );
       } else {
         const contributions = plan.get(target) ?? [];
-        contributions.push({ module, factor: (module.alpha / module.rank) * scale });
+        contributions.push({ module, factor: (alpha / rank) * scale });
         plan.set(target, contributions);
       }
     }
   });
-  if (unknown.length > 0 || mismatched.length > 0) {
-    const parts = [
-      unknown.length > 0
-        ? `modules the model has no LoRA target for: ${unique(unknown).join(", ")}`
-        : "",
-      mismatched.length > 0
-        ? `modules whose shape differs from the model's: ${unique(mismatched).join(", ")}`
-        : "",
-    ];
+  if (unknown.length > 0 || mismatched.size > 0) {
+    const problems = [];
+    if (unknown.length > 0) {
+      problems.push(`modules the model has no LoRA target for: ${unique(unknown).join(", ")}`);
+    }
+    if (mismatched.size > 0) {
+      const described = unique([...mismatched.values()]).join(", ");
+      problems.push(`modules whose shape differs from the model's: ${described}`);
+    }
     throw new LoraError(
       unknown.length > 0 ? "unknown_module" : "shape_mismatch",
-      `adapter does not match the model: ${parts.filter(Boolean).join("; ")}`,
-      unique([...unknown, ...mismatched.map((entry) => entry.slice(0, entry.indexOf(" (")))]),
+      `adapter does not match the model: ${problems.join("; ")}`,
+      unique([...unknown, ...mismatched.keys()]),
     );
   }
   return plan;

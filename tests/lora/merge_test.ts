@@ -346,3 +346,21 @@ Deno.test("invalid targets, bases and scales are refused", () => {
     );
   }
 });
+
+Deno.test("adapters built in memory are checked like parsed ones", () => {
+  const [q] = TARGETS;
+  const good = randomModule(q.module, 2, q.shape, 2, 1);
+  const broken: [LoraModule, LoraErrorCode, RegExp][] = [
+    [{ ...good, a: new Float32Array(3) }, "invalid_shape", /got A with 3 values/],
+    [{ ...good, b: good.b.map((value, i) => (i === 4 ? NaN : value)) }, "non_finite", /NaN/],
+    [{ ...good, alpha: 0 }, "invalid_alpha", /got 0/],
+  ];
+  for (const [module, code, message] of broken) {
+    assertLoraError(
+      () => mergeLoraAdapters(baseBytes(), TARGETS, [{ adapter: adapterOf(module), scale: 1 }]),
+      code,
+      message,
+      [q.module],
+    );
+  }
+});
