@@ -420,3 +420,33 @@ Deno.test("parsed tensors are views into the input bytes", () => {
   assert.equal(tensor.data.buffer, bytes.buffer);
   assert.ok(Object.isFrozen(tensor));
 });
+
+Deno.test({
+  name:
+    "F16 conversions agree with the runtime's Float16Array on every half and 2^18 random floats",
+  ignore: typeof Float16Array === "undefined",
+  fn() {
+    const everyHalf = new Uint16Array(65536).map((_, i) => i);
+    const decoded = tensorToFloat32({
+      dtype: "F16",
+      shape: [65536],
+      data: new Uint8Array(everyHalf.buffer),
+    });
+    assert.deepEqual([...decoded], [...new Float16Array(everyHalf.buffer)]);
+
+    const randomBits = new Uint32Array(1 << 18);
+    let state = 12345;
+    for (let i = 0; i < randomBits.length; i++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      // Bias exponents toward the half range so rounding paths are exercised.
+      randomBits[i] = i % 2 === 0 ? state : (state & 0x8fffffff) | 0x30000000;
+    }
+    const floats = new Float32Array(randomBits.buffer);
+    const ours = new Uint16Array(float32Tensor(floats, [floats.length], "F16").data.slice().buffer);
+    const runtime = new Uint16Array(Float16Array.from(floats).buffer);
+    for (let i = 0; i < floats.length; i++) {
+      if (Number.isNaN(floats[i])) assert.ok((ours[i] & 0x7fff) > 0x7c00, `NaN at ${i}`);
+      else if (ours[i] !== runtime[i]) assert.fail(`${floats[i]}: ${ours[i]} ≠ ${runtime[i]}`);
+    }
+  },
+});
