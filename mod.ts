@@ -29,3 +29,6 @@ export * from "./kernels/ops.ts";
 export * from "./src/flowmap.ts";
 export * from "./src/sampler.ts";
 export * from "./src/image.ts";
+export * from "./src/lora/safetensors.ts";
+export * from "./src/lora/adapter.ts";
+export * from "./src/lora/merge.ts";
