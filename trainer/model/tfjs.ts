@@ -95,7 +95,7 @@ export class TfFlowMap {
     return new Map(
       [...this.variables].map((
         [name, v],
-      ) => [name, { shape: v.shape, data: v.dataSync() as Float32Array }]),
+      ) => [name, { shape: v.shape, data: v.dataSync().slice() as Float32Array }]),
     );
   }
 
