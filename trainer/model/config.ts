@@ -52,7 +52,7 @@ export interface ModelConfig {
 }
 
 /**
- * The default two-time map: a MeanFlow model on rectified flow, about 2.5M
+ * The default two-time map: a MeanFlow model on rectified flow, about 2.3M
  * parameters, sized for the shapes world's tokenizer (23 words, 8 tokens).
  *
  * @example

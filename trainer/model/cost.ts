@@ -64,6 +64,7 @@ export function forwardCost(config: ModelConfig, batch = 1): ForwardCost {
     scale: (x) => elementwise(x),
     offset: (x) => elementwise(x),
     tanh: (x) => elementwise(x),
+    gelu: (x) => elementwise(x, 8),
     sigmoid: (x) => elementwise(x),
     cos: (x) => elementwise(x),
     sin: (x) => elementwise(x),

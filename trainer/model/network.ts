@@ -86,7 +86,17 @@ export function flowMapNetwork<T>(
 
   for (let i = 0; i < config.depth; i++) {
     const block = `transformer_blocks.${i}`;
-    [image, text] = doubleStreamBlock(ops, block, config, dims.imageTokens, image, text, cond);
+    const last = i === config.depth - 1;
+    const out = doubleStreamBlock(
+      ops,
+      block,
+      config,
+      dims.imageTokens,
+      { image, text, cond },
+      last,
+    );
+    image = out.image;
+    text = out.text ?? text;
   }
 
   const [scale, shift] = chunks(ops, ops.linear("norm_out.linear", cond), 2, d);
@@ -130,57 +140,84 @@ export function endpointCoefficients<T>(
   return { v: ops.scale(t, -1) };
 }
 
-/** FLUX's double-stream block: adaLN-Zero, joint attention, separate MLPs per stream. */
+/** Module names of one stream of a double-stream block. */
+interface StreamModules {
+  readonly norm: string;
+  readonly qkv: readonly [string, string, string];
+  readonly out: string;
+  readonly ff: string;
+}
+
+const IMAGE_STREAM: StreamModules = {
+  norm: "norm1",
+  qkv: ["attn.to_q", "attn.to_k", "attn.to_v"],
+  out: "attn.to_out.0",
+  ff: "ff",
+};
+const TEXT_STREAM: StreamModules = {
+  norm: "norm1_context",
+  qkv: ["attn.add_q_proj", "attn.add_k_proj", "attn.add_v_proj"],
+  out: "attn.to_add_out",
+  ff: "ff_context",
+};
+
+/**
+ * FLUX's double-stream block: adaLN-Zero modulation, joint attention over
+ * `[text; image]` tokens, separate output projections and MLPs per stream.
+ * The last block is "context pre-only" (as in SD3): its text stream only
+ * supplies keys and values, so it has no text output projection or MLP, and
+ * its text modulation is a `(scale, shift)` pair. It returns no text then.
+ */
 function doubleStreamBlock<T>(
   ops: GraphOps<T>,
   block: string,
   config: ModelConfig,
   imageTokens: number,
-  image: T,
-  text: T,
-  cond: T,
-): [T, T] {
+  streams: { image: T; text: T; cond: T },
+  contextPreOnly: boolean,
+): { image: T; text?: T } {
   const d = config.hiddenDim;
-  const streams = [
-    { x: image, norm: "norm1", q: "to_q", k: "to_k", v: "to_v", out: "to_out.0", ff: "ff" },
-    {
-      x: text,
-      norm: "norm1_context",
-      q: "add_q_proj",
-      k: "add_k_proj",
-      v: "add_v_proj",
-      out: "to_add_out",
-      ff: "ff_context",
-    },
-  ].map((s) => {
-    const [shiftA, scaleA, gateA, shiftM, scaleM, gateM] = chunks(
-      ops,
-      ops.linear(`${block}.${s.norm}.linear`, cond),
-      6,
-      d,
-    );
-    const normed = modulate(ops, ops.layerNorm(s.x, d, LAYER_NORM_EPSILON), shiftA, scaleA, d);
-    const qkv = [s.q, s.k, s.v].map((proj) => ops.linear(`${block}.attn.${proj}`, normed));
-    return { ...s, qkv, gateA, shiftM, scaleM, gateM };
-  });
-  // FLUX order: text tokens first, then image tokens.
-  const [textStream, imageStream] = [streams[1], streams[0]];
+  const norm = (x: T) => ops.layerNorm(x, d, LAYER_NORM_EPSILON);
+  const modulation = (names: StreamModules, pieces: number) =>
+    chunks(ops, ops.linear(`${block}.${names.norm}.linear`, streams.cond), pieces, d);
+  const project = (names: StreamModules, x: T) =>
+    names.qkv.map((proj) => ops.linear(`${block}.${proj}`, x));
+
+  const imageMod = modulation(IMAGE_STREAM, 6);
+  const textMod = modulation(TEXT_STREAM, contextPreOnly ? 2 : 6);
+  const [textShift, textScale] = contextPreOnly ? [textMod[1], textMod[0]] : textMod;
+  const imageQkv = project(
+    IMAGE_STREAM,
+    modulate(ops, norm(streams.image), imageMod[0], imageMod[1], d),
+  );
+  const textQkv = project(TEXT_STREAM, modulate(ops, norm(streams.text), textShift, textScale, d));
   const textLength = config.textLength;
   const seq = textLength + imageTokens;
-  const joint = [0, 1, 2].map((i) => ops.concat([textStream.qkv[i], imageStream.qkv[i]], 1));
+  const joint = [0, 1, 2].map((i) => ops.concat([textQkv[i], imageQkv[i]], 1));
   const attended = attention(ops, joint[0], joint[1], joint[2], seq, config.heads, d);
-  const parts = [ops.slice(attended, 1, textLength, seq), ops.slice(attended, 1, 0, textLength)];
-  const outputs = streams.map((s, i) => {
+
+  const update = (names: StreamModules, x: T, mod: T[], attn: T) => {
+    const [, , gateA, shiftM, scaleM, gateM] = mod;
     const gated = (gate: T, h: T) => ops.mul(ops.reshape(gate, [-1, 1, d]), h);
-    const x = ops.add(s.x, gated(s.gateA, ops.linear(`${block}.attn.${s.out}`, parts[i])));
-    const hidden = modulate(ops, ops.layerNorm(x, d, LAYER_NORM_EPSILON), s.shiftM, s.scaleM, d);
+    const mid = ops.add(x, gated(gateA, ops.linear(`${block}.${names.out}`, attn)));
+    const hidden = modulate(ops, norm(mid), shiftM, scaleM, d);
     const ff = ops.linear(
-      `${block}.${s.ff}.net.2`,
-      gelu(ops, ops.linear(`${block}.${s.ff}.net.0.proj`, hidden)),
+      `${block}.${names.ff}.net.2`,
+      ops.gelu(ops.linear(`${block}.${names.ff}.net.0.proj`, hidden)),
     );
-    return ops.add(x, gated(s.gateM, ff));
-  });
-  return [outputs[0], outputs[1]];
+    return ops.add(mid, gated(gateM, ff));
+  };
+  const image = update(
+    IMAGE_STREAM,
+    streams.image,
+    imageMod,
+    ops.slice(attended, 1, textLength, seq),
+  );
+  if (contextPreOnly) return { image };
+  return {
+    image,
+    text: update(TEXT_STREAM, streams.text, textMod, ops.slice(attended, 1, 0, textLength)),
+  };
 }
 
 /** Multi-head softmax attention on `[B, S, D]` tensors, as rank-3 matmuls over `B·heads`. */
@@ -230,11 +267,4 @@ function chunks<T>(ops: GraphOps<T>, x: T, n: number, width: number): T[] {
 
 function silu<T>(ops: GraphOps<T>, x: T): T {
   return ops.mul(x, ops.sigmoid(x));
-}
-
-/** GELU, tanh approximation (FLUX's `gelu-approximate`). */
-function gelu<T>(ops: GraphOps<T>, x: T): T {
-  const cubic = ops.mul(ops.mul(x, x), x);
-  const inner = ops.scale(ops.add(x, ops.scale(cubic, 0.044715)), Math.sqrt(2 / Math.PI));
-  return ops.mul(ops.scale(x, 0.5), ops.offset(ops.tanh(inner), 1));
 }

@@ -6,7 +6,7 @@
  */
 
 import onnxProto from "onnx-proto";
-import type { GraphOps } from "./ops.ts";
+import { geluTanh, type GraphOps } from "./ops.ts";
 
 const { onnx } = onnxProto;
 
@@ -86,6 +86,11 @@ export class OnnxGraphBuilder implements GraphOps<string> {
   /** `Tanh`. */
   tanh(x: string): string {
     return this.#node("Tanh", [x]);
+  }
+
+  /** GELU (tanh form) decomposed into opset-17 nodes (`Gelu` needs opset 20). */
+  gelu(x: string): string {
+    return geluTanh(this, x);
   }
 
   /** `Sigmoid`. */

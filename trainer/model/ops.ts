@@ -34,6 +34,8 @@ export interface GraphOps<T> {
   offset(x: T, value: number): T;
   /** Element-wise hyperbolic tangent. */
   tanh(x: T): T;
+  /** GELU, tanh approximation (FLUX's `gelu-approximate`); see {@link geluTanh}. */
+  gelu(x: T): T;
   /** Element-wise logistic sigmoid. */
   sigmoid(x: T): T;
   /** Element-wise cosine. */
@@ -56,4 +58,21 @@ export interface GraphOps<T> {
   concat(xs: readonly T[], axis: number): T;
   /** Entries `[start, end)` of `axis`. */
   slice(x: T, axis: number, start: number, end: number): T;
+}
+
+/**
+ * `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))` composed from primitive ops:
+ * the reference `gelu` of every {@link GraphOps} implementation (a backend
+ * with a fused kernel may run that instead; the parity tests hold it to this).
+ *
+ * @example
+ * ```ts
+ * import { geluTanh, type GraphOps } from "./ops.ts";
+ * const gelu = <T>(ops: GraphOps<T>, x: T) => geluTanh(ops, x);
+ * ```
+ */
+export function geluTanh<T>(ops: GraphOps<T>, x: T): T {
+  const cubic = ops.mul(ops.mul(x, x), x);
+  const inner = ops.scale(ops.add(x, ops.scale(cubic, 0.044715)), Math.sqrt(2 / Math.PI));
+  return ops.mul(ops.scale(x, 0.5), ops.offset(ops.tanh(inner), 1));
 }

@@ -78,14 +78,23 @@ export function modelLayout(config: ModelConfig): ModelLayout {
   linear("time_text_embed.text_embedder.linear_1", config.textDim, d);
   linear("time_text_embed.text_embedder.linear_2", d, d);
   for (let i = 0; i < config.depth; i++) {
+    // The last block is context pre-only (network.ts): text gives keys and values only.
+    const contextPreOnly = i === config.depth - 1;
     const block = `transformer_blocks.${i}`;
     linear(`${block}.norm1.linear`, d, 6 * d, true);
-    linear(`${block}.norm1_context.linear`, d, 6 * d, true);
-    for (const proj of ["to_q", "to_k", "to_v", "to_out.0"]) linear(`${block}.attn.${proj}`, d, d);
-    for (const proj of ["add_q_proj", "add_k_proj", "add_v_proj", "to_add_out"]) {
-      linear(`${block}.attn.${proj}`, d, d);
-    }
-    for (const ff of ["ff", "ff_context"]) {
+    linear(`${block}.norm1_context.linear`, d, (contextPreOnly ? 2 : 6) * d, true);
+    const projections = [
+      "to_q",
+      "to_k",
+      "to_v",
+      "to_out.0",
+      "add_q_proj",
+      "add_k_proj",
+      "add_v_proj",
+    ];
+    if (!contextPreOnly) projections.push("to_add_out");
+    for (const proj of projections) linear(`${block}.attn.${proj}`, d, d);
+    for (const ff of contextPreOnly ? ["ff"] : ["ff", "ff_context"]) {
       linear(`${block}.${ff}.net.0.proj`, d, dims.mlpDim);
       linear(`${block}.${ff}.net.2`, dims.mlpDim, d);
     }

@@ -7,9 +7,12 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+// tfjs-core 4 registers no gradient functions itself; the union package's
+// bundle registers them all (into tfjs-core's global registry), so tf.grad works.
+import "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
-import type { GraphOps } from "./ops.ts";
+import { geluTanh, type GraphOps } from "./ops.ts";
 import { checkParameters, type HostTensor, type ParameterTable } from "./parameters.ts";
 
 /** Network inputs as tensors; see {@link FlowMapInputs}. */
@@ -125,7 +128,7 @@ export function tfOps(
     if (value === undefined) throw new RangeError(`unknown parameter ${name}`);
     return value;
   };
-  return {
+  const ops: GraphOps<tf.Tensor> = {
     linear(module, x) {
       const weight = param(`${module}.weight`) as tf.Tensor2D;
       const flat = tf.reshape(x, [-1, weight.shape[1]]) as tf.Tensor2D;
@@ -143,6 +146,7 @@ export function tfOps(
     scale: (x, factor) => tf.mul(x, tf.scalar(factor)),
     offset: (x, value) => tf.add(x, tf.scalar(value)),
     tanh: (x) => tf.tanh(x),
+    gelu: (x) => geluTanh(ops, x),
     sigmoid: (x) => tf.sigmoid(x),
     cos: (x) => tf.cos(x),
     sin: (x) => tf.sin(x),
@@ -162,6 +166,7 @@ export function tfOps(
       return tf.slice(x, begin, extent);
     },
   };
+  return ops;
 }
 
 function checkInputs(config: ModelConfig, inputs: TfFlowMapInputs): void {
