@@ -7,6 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import * as ort from "onnxruntime-node";
+import * as ortWeb from "onnxruntime-web";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../trainer/model/config.ts";
 import type { OnnxModelFiles, TokenizerDescription } from "../trainer/model/onnx.ts";
 import { modelLayout, type ParameterTable, size } from "../trainer/model/parameters.ts";
@@ -82,28 +83,29 @@ export function runTf(
   ).slice();
 }
 
-/** Runs an emitted model in onnxruntime-node, optionally with other external data bytes. */
+/** Runs an emitted model in onnxruntime-node (or -web), optionally with other external data bytes. */
 export async function runOrt(
   config: ModelConfig,
   files: OnnxModelFiles,
   inputs: HostInputs,
-  externalData: Uint8Array = files.externalData,
+  options: { externalData?: Uint8Array; runtime?: "node" | "web" } = {},
 ): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(files.model, {
-    externalData: [{ path: files.externalDataFile, data: externalData }],
+  const runtime = (options.runtime ?? "node") === "node" ? ort : ortWeb as unknown as typeof ort;
+  const session = await runtime.InferenceSession.create(files.model, {
+    externalData: [{
+      path: files.externalDataFile,
+      data: options.externalData ?? files.externalData,
+    }],
   });
   const b = inputs.batch;
+  const tensor = (type: "float32" | "int32", data: Float32Array | Int32Array, dims: number[]) =>
+    new runtime.Tensor(type, data, dims);
   const feeds: Record<string, ort.Tensor> = {
-    x: new ort.Tensor("float32", inputs.x, [
-      b,
-      config.channels,
-      config.imageSize,
-      config.imageSize,
-    ]),
-    t: new ort.Tensor("float32", inputs.t, [b]),
-    tokens: new ort.Tensor("int32", inputs.tokens, [b, config.textLength]),
+    x: tensor("float32", inputs.x, [b, config.channels, config.imageSize, config.imageSize]),
+    t: tensor("float32", inputs.t, [b]),
+    tokens: tensor("int32", inputs.tokens, [b, config.textLength]),
   };
-  if (inputs.r !== undefined) feeds.r = new ort.Tensor("float32", inputs.r, [b]);
+  if (inputs.r !== undefined) feeds.r = tensor("float32", inputs.r, [b]);
   const outputs = await session.run(feeds);
   await session.release();
   return outputs[session.outputNames[0]].data as Float32Array;

@@ -50,7 +50,7 @@ for (const config of tinyConfigs) {
         assert.equal(bytes.length, entry.length);
         patched.set(bytes, entry.offset);
       }
-      const served = await runOrt(config, files, inputs, patched);
+      const served = await runOrt(config, files, inputs, { externalData: patched });
       const error = maxAbsDiff(served, adapted);
       assert.ok(error <= 1e-4, `max abs error ${error}`);
     } finally {

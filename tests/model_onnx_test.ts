@@ -17,7 +17,7 @@ import {
 const grids = { "two-time": [1, 0.5, 0], "one-time": [1.5, 1.1, 0] };
 
 for (const config of tinyConfigs) {
-  Deno.test(`model ${config.kind}: TF.js and ONNX Runtime agree within 1e-4 (batch 3)`, async () => {
+  Deno.test(`model ${config.kind}: TF.js and ONNX Runtime (node, web) agree within 1e-4 (batch 3)`, async () => {
     const parameters = randomParameters(config, 11);
     const files = emitOnnx(config, parameters, {
       name: `tiny-${config.kind}`,
@@ -28,10 +28,11 @@ for (const config of tinyConfigs) {
     try {
       const inputs = randomInputs(config, 3, 5);
       const expected = runTf(model, inputs);
-      const actual = await runOrt(config, files, inputs);
       assert.ok(expected.some((v) => Math.abs(v) > 0.1), "outputs are not trivially small");
-      const error = maxAbsDiff(actual, expected);
-      assert.ok(error <= 1e-4, `max abs error ${error}`);
+      for (const runtime of ["node", "web"] as const) {
+        const error = maxAbsDiff(await runOrt(config, files, inputs, { runtime }), expected);
+        assert.ok(error <= 1e-4, `onnxruntime-${runtime}: max abs error ${error}`);
+      }
     } finally {
       model.dispose();
     }

@@ -8,7 +8,7 @@
 
 import onnxProto from "onnx-proto";
 import { validateGrid } from "../../src/grid.ts";
-import { type ModelConfig, pathOf } from "./config.ts";
+import { type FlowMapKind, type ModelConfig, pathOf } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
 import { float32Bytes, ONNX_OPSET, OnnxGraphBuilder } from "./onnx_graph.ts";
 import { checkParameters, type HostTensor, type ParameterTable } from "./parameters.ts";
@@ -63,8 +63,16 @@ export interface OnnxModelFiles {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
+/** Graph input and output names of one map kind. */
+export interface OnnxIo {
+  /** Input names in graph order (`tokens` is int32, the rest float32). */
+  readonly inputs: readonly string[];
+  /** The output name: `u` (average velocity) or `x0` (endpoint). */
+  readonly output: string;
+}
+
 /** Graph input and output names by map kind. */
-export const ONNX_IO = Object.freeze({
+export const ONNX_IO: Readonly<Record<FlowMapKind, OnnxIo>> = Object.freeze({
   "two-time": Object.freeze({ inputs: ["x", "r", "t", "tokens"], output: "u" }),
   "one-time": Object.freeze({ inputs: ["x", "t", "tokens"], output: "x0" }),
 });
