@@ -78,7 +78,7 @@ export function evaluateImage(
 /** Checks detected objects against a prompt's constraints (the pure part of {@link evaluateImage}). */
 export function judge(spec: PromptSpec, objects: readonly DetectedObject[]): Verdict {
   // colour prompts count the shape whatever its colour, then check the colour apart
-  const groups = spec.category === "colors"
+  const groups: readonly ObjectGroup[] = spec.category === "colors"
     ? spec.groups.map(({ shape, count }) => ({ shape, count }))
     : spec.groups;
   const matches = groups.map((g) =>
