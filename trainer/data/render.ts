@@ -36,12 +36,9 @@ export interface Scene {
   readonly objects: readonly SceneObject[];
 }
 
-const INV_SQRT5 = 1 / Math.sqrt(5);
-
 /**
  * Signed distance (negative inside) from `(x, y)` to a shape with box centre
- * `(cx, cy)` and half-side `size`; exact near edges, which is all that
- * anti-aliasing needs.
+ * `(cx, cy)` and half-side `size`.
  */
 export function shapeDistance(
   shape: Shape,
@@ -60,9 +57,15 @@ export function shapeDistance(
       return ox > 0 && oy > 0 ? Math.hypot(ox, oy) : Math.max(ox, oy);
     }
     case "triangle": {
-      // apex (cx, cy − size), base corners (cx ± size, cy + size)
-      const side = (2 * Math.abs(dx) - (dy + size)) * INV_SQRT5;
-      return Math.max(dy - size, side);
+      // apex (cx, cy − size), base corners (cx ± size, cy + size); by symmetry only x ≥ 0 matters
+      const ax = Math.abs(dx), ay = dy + size; // relative to the apex
+      const inside = ay <= 2 * size && 2 * ax - ay <= 0;
+      // nearest point on the right side (from the apex along (1, 2)) and on the base
+      const t = Math.min(1, Math.max(0, (ax + 2 * ay) / (5 * size)));
+      const side = Math.hypot(ax - t * size, ay - 2 * t * size);
+      const base = Math.hypot(Math.max(0, ax - size), ay - 2 * size);
+      const d = Math.min(side, base);
+      return inside ? -d : d;
     }
   }
 }
