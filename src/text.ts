@@ -92,6 +92,8 @@ export class Tokenizer {
   readonly #ids: ReadonlyMap<string, number>;
 
   /**
+   * Builds a tokenizer over a vocabulary; throws {@link TokenizerError} on a malformed one.
+   *
    * @param version vocabulary version recorded with models
    * @param vocabulary words by id: unique, lower-case, no whitespace, id 0 = {@link PAD_TOKEN}
    * @param maxTokens fixed encoded length, a positive integer

@@ -51,10 +51,10 @@ export function shapeDistance(
   const dx = x - cx, dy = y - cy;
   switch (shape) {
     case "circle":
-      return Math.hypot(dx, dy) - size;
+      return Math.sqrt(dx * dx + dy * dy) - size;
     case "square": {
       const ox = Math.abs(dx) - size, oy = Math.abs(dy) - size;
-      return ox > 0 && oy > 0 ? Math.hypot(ox, oy) : Math.max(ox, oy);
+      return ox > 0 && oy > 0 ? Math.sqrt(ox * ox + oy * oy) : Math.max(ox, oy);
     }
     case "triangle": {
       // apex (cx, cy − size), base corners (cx ± size, cy + size); by symmetry only x ≥ 0 matters
@@ -62,9 +62,9 @@ export function shapeDistance(
       const inside = ay <= 2 * size && 2 * ax - ay <= 0;
       // nearest point on the right side (from the apex along (1, 2)) and on the base
       const t = Math.min(1, Math.max(0, (ax + 2 * ay) / (5 * size)));
-      const side = Math.hypot(ax - t * size, ay - 2 * t * size);
-      const base = Math.hypot(Math.max(0, ax - size), ay - 2 * size);
-      const d = Math.min(side, base);
+      const sx = ax - t * size, sy = ay - 2 * t * size;
+      const bx = Math.max(0, ax - size), by = ay - 2 * size;
+      const d = Math.sqrt(Math.min(sx * sx + sy * sy, bx * bx + by * by));
       return inside ? -d : d;
     }
   }
@@ -104,7 +104,7 @@ export function shapeCoverage(
 export function renderScene(scene: Scene): RgbImage {
   const image = createImage(scene.width, scene.height);
   const { data, width, height } = image;
-  for (let p = 0; p < width * height; p++) data.set(BACKGROUND, p * 3);
+  for (let i = 0; i < data.length; i++) data[i] = BACKGROUND[i % 3];
   for (const { shape, color, cx, cy, size } of scene.objects) {
     const rgb = PALETTE[color];
     const x0 = Math.max(0, Math.floor(cx - size - 1)),

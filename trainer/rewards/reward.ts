@@ -40,6 +40,8 @@ export class RewardError extends Error {
   readonly indices: readonly number[];
 
   /**
+   * Creates the error; its message is prefixed with the reward's name.
+   *
    * @param reward name of the failing reward
    * @param kind failure class
    * @param message what happened
