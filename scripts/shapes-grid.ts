@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { UniformStream } from "../src/rng.ts";
@@ -78,7 +79,7 @@ const side = 32 * scale, cellWidth = Math.max(side + 16, 210), line = 13, textLi
 const cellHeight = side + 12 + line * textLines + 8;
 const rows = Math.ceil(cells / columns);
 const width = columns * cellWidth, height = rows * cellHeight;
-const tiles: sharp.OverlayOptions[] = [];
+const tiles: { input: Buffer; left: number; top: number }[] = [];
 const text: string[] = [];
 const escape = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
@@ -128,7 +129,7 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${
 ${text.join("\n")}
 </svg>`;
 await sharp({ create: { width, height, channels: 3, background: "#f4f4f0" } })
-  .composite([...tiles, { input: new TextEncoder().encode(svg), left: 0, top: 0 }])
+  .composite([...tiles, { input: Buffer.from(svg), left: 0, top: 0 }])
   .png({ palette: true, compressionLevel: 9 })
   .toFile(values.out);
 console.log(`wrote ${values.out} (${width}×${height}, ${cells} cells, split ${values.split})`);
