@@ -96,7 +96,11 @@ export function detectObjects(image: RgbImage, options: DetectOptions = {}): Det
       const d = DIRECTIONS[k];
       const dot = r * d[0] + g * d[1] + b * d[2];
       const proj2 = dot > 0 ? (dot * dot) / NORMS2[k] : 0;
-      if (proj2 > bestProj2) [best, bestProj2, bestDot] = [k, proj2, dot];
+      if (proj2 > bestProj2) {
+        best = k;
+        bestProj2 = proj2;
+        bestDot = dot;
+      }
     }
     if (best < 0) continue;
     const a = bestDot / NORMS2[best];
@@ -211,7 +215,10 @@ function describe(
         }
       }
       error /= area;
-      if (error < fitError) [shape, fitError] = [candidate, error];
+      if (error < fitError) {
+        shape = candidate;
+        fitError = error;
+      }
     }
   }
   if (fitError > maxFitError) {

@@ -47,11 +47,7 @@ export const PALETTE: Readonly<Record<Color, readonly [number, number, number]>>
 });
 
 /** Background sRGB value: black, so a pixel is `coverage × colour`. */
-export const BACKGROUND: readonly [number, number, number] = Object.freeze([0, 0, 0]) as readonly [
-  number,
-  number,
-  number,
-];
+export const BACKGROUND: readonly [number, number, number] = [0, 0, 0];
 
 /** The plural of a shape word ("circles"). */
 export function plural(shape: Shape): string {

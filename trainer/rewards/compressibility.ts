@@ -26,7 +26,7 @@ export interface CompressibilityOptions {
  * ```ts
  * import { createImage } from "../data/image.ts";
  * import { jpegCompressibility } from "./compressibility.ts";
- * const [score] = await jpegCompressibility().score([createImage(32, 32)], [""]); // ≈ −0.6
+ * const [score] = await jpegCompressibility().score([createImage(32, 32)], [""]); // ≈ −0.27 (kB)
  * ```
  */
 export function jpegCompressibility(options: CompressibilityOptions = {}): Reward {

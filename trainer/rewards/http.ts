@@ -70,79 +70,69 @@ export function httpReward(options: HttpRewardOptions): Reward {
     headers,
   } = options;
   const endpoint = new URL(url);
-  for (
-    const [key, value, min] of [["batchSize", batchSize, 1], ["concurrency", concurrency, 1], [
-      "retries",
-      retries,
-      0,
-    ]] as const
-  ) {
-    if (!Number.isInteger(value) || value < min) {
-      throw new RangeError(`${key} must be an integer ≥ ${min}, got ${value}`);
-    }
-  }
+  checkInteger("batchSize", batchSize, 1);
+  checkInteger("concurrency", concurrency, 1);
+  checkInteger("retries", retries, 0);
   if (!(timeoutMs > 0) || !(retryDelayMs >= 0)) {
     throw new RangeError("timeoutMs must be > 0 and retryDelayMs ≥ 0");
   }
   if (format !== "png" && format !== "raw") {
     throw new RangeError(`format must be png or raw, got ${format}`);
   }
+  const requestHeaders = {
+    ...Object.fromEntries(new Headers(headers)),
+    "content-type": "application/json",
+  };
+
+  /** One attempt: the parsed reply, or why it may be retried; fatal answers throw. */
+  const attempt = async (body: string): Promise<{ reply: unknown } | { retry: string }> => {
+    let response: Response, text: string;
+    try {
+      response = await fetch(endpoint, {
+        method: "POST",
+        headers: requestHeaders,
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      text = await response.text();
+    } catch (error) {
+      const timedOut = (error as Error).name === "TimeoutError";
+      return { retry: timedOut ? `timed out after ${timeoutMs} ms` : (error as Error).message };
+    }
+    if (response.status === 429 || response.status >= 500) {
+      return { retry: `HTTP ${response.status} ${snippet(text)}` };
+    }
+    if (!response.ok) {
+      throw new RewardError(
+        name,
+        "failed",
+        `${endpoint} answered HTTP ${response.status} ${snippet(text)}`,
+      );
+    }
+    try {
+      return { reply: JSON.parse(text) };
+    } catch {
+      throw new RewardError(name, "failed", `${endpoint} replied with non-JSON ${snippet(text)}`);
+    }
+  };
 
   const post = async (
     images: readonly RgbImage[],
     prompts: readonly string[],
   ): Promise<number[]> => {
-    const body = JSON.stringify({
-      prompts,
-      images: await Promise.all(images.map((im) => encode(im, format))),
-    });
-    let lastError = "";
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, retryDelayMs * 2 ** (attempt - 1)));
-      let reply: unknown;
-      try {
-        const response = await fetch(endpoint, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            ...Object.fromEntries(new Headers(headers)),
-          },
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        const text = await response.text();
-        if (response.status === 429 || response.status >= 500) {
-          lastError = `HTTP ${response.status} ${snippet(text)}`;
-          continue;
-        }
-        if (!response.ok) {
-          throw new RewardError(
-            name,
-            "failed",
-            `${endpoint} answered HTTP ${response.status} ${snippet(text)}`,
-          );
-        }
-        try {
-          reply = JSON.parse(text);
-        } catch {
-          throw new RewardError(
-            name,
-            "failed",
-            `${endpoint} replied with non-JSON ${snippet(text)}`,
-          );
-        }
-      } catch (error) {
-        if (error instanceof RewardError) throw error;
-        const timedOut = (error as Error).name === "TimeoutError";
-        lastError = timedOut ? `timed out after ${timeoutMs} ms` : `${(error as Error).message}`;
-        continue;
-      }
-      return validate(name, reply, images.length);
+    const encoded = await Promise.all(images.map((image) => encode(image, format)));
+    const body = JSON.stringify({ prompts, images: encoded });
+    let last = "";
+    for (let n = 0; n <= retries; n++) {
+      if (n > 0) await new Promise((resolve) => setTimeout(resolve, retryDelayMs * 2 ** (n - 1)));
+      const outcome = await attempt(body);
+      if ("reply" in outcome) return validate(name, outcome.reply, images.length);
+      last = outcome.retry;
     }
     throw new RewardError(
       name,
       "failed",
-      `${endpoint} failed ${retries + 1} attempts; last: ${lastError}`,
+      `${endpoint} failed ${retries + 1} attempts; last: ${last}`,
     );
   };
 
@@ -208,6 +198,12 @@ function validate(name: string, reply: unknown, count: number): number[] {
     );
   }
   return scores;
+}
+
+function checkInteger(key: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(`${key} must be an integer ≥ ${min}, got ${value}`);
+  }
 }
 
 function snippet(text: string): string {
