@@ -25,6 +25,7 @@ export * from "./src/grid.ts";
 export * from "./src/anchor.ts";
 export * from "./src/logprob.ts";
 export * from "./src/rng.ts";
+export * from "./src/text.ts";
 export * from "./kernels/ops.ts";
 export * from "./src/flowmap.ts";
 export * from "./src/sampler.ts";
