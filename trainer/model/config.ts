@@ -6,6 +6,7 @@
  */
 
 import { type PathName, type ProbabilityPath, rectifiedFlow, trigFlow } from "../../src/path.ts";
+import { SHAPES_MAX_TOKENS, SHAPES_VOCABULARY } from "../../src/text.ts";
 
 /** `two-time`: MeanFlow average velocity `u(x, r, t)`; `one-time`: sCM endpoint `f(x, t)` (spec §2). */
 export type FlowMapKind = "two-time" | "one-time";
@@ -53,7 +54,7 @@ export interface ModelConfig {
 
 /**
  * The default two-time map: a MeanFlow model on rectified flow, about 2.3M
- * parameters, sized for the shapes world's tokenizer (23 words, 8 tokens).
+ * parameters, sized for the shapes world's tokenizer (`src/text.ts`).
  *
  * @example
  * ```ts
@@ -71,8 +72,8 @@ export const meanFlowConfig: ModelConfig = Object.freeze({
   depth: 4,
   heads: 4,
   mlpRatio: 4,
-  textLength: 8,
-  vocabSize: 23,
+  textLength: SHAPES_MAX_TOKENS,
+  vocabSize: SHAPES_VOCABULARY.length,
   textDim: 64,
   frequencyDim: 128,
 });
