@@ -61,6 +61,8 @@ export class BlasUnavailableError extends Error {
   readonly attempts: readonly string[];
 
   /**
+   * Builds the error from the list of failed attempts.
+   *
    * @example
    * ```ts
    * import { BlasUnavailableError } from "./blas.ts";

@@ -14,7 +14,11 @@
  * broadcastShapes([4, 1, 3], [2, 1], "add"); // [4, 2, 3]
  * ```
  */
-export function broadcastShapes(a: readonly number[], b: readonly number[], what: string): number[] {
+export function broadcastShapes(
+  a: readonly number[],
+  b: readonly number[],
+  what: string,
+): number[] {
   const rank = Math.max(a.length, b.length);
   const shape = new Array<number>(rank);
   for (let i = 0; i < rank; i++) {
@@ -110,7 +114,7 @@ export function addBroadcast(
  * If `operandShape` (after dropping leading 1s) equals the trailing dims of
  * `targetShape`, the operand repeats with that period; else `undefined`.
  */
-export function trailingPeriod(
+function trailingPeriod(
   targetShape: readonly number[],
   operandShape: readonly number[],
 ): number | undefined {

@@ -54,3 +54,17 @@ export function installBlasKernels(blas: Blas): InstalledKernels {
   };
   return active;
 }
+
+/**
+ * Uninstalls the kernels of the last {@link installBlasKernels} call, if any,
+ * so the CPU backend runs TF.js's stock kernels again.
+ *
+ * @example
+ * ```ts
+ * import { uninstallBlasKernels } from "./tfjs-blas.ts";
+ * uninstallBlasKernels(); // no-op when nothing is installed
+ * ```
+ */
+export function uninstallBlasKernels(): void {
+  active?.uninstall();
+}

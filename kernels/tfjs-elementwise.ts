@@ -96,13 +96,15 @@ export function elementwiseKernels(): KernelReplacement[] {
   return [
     ...Object.entries(BINARY).map(([kernelName, row]) => ({
       kernelName,
-      create: (previous: (args: CpuKernelArgs) => TensorInfo | TensorInfo[]) => (args: CpuKernelArgs) =>
-        binary(kernelName, row, args) ?? previous(args),
+      create:
+        (previous: (args: CpuKernelArgs) => TensorInfo | TensorInfo[]) => (args: CpuKernelArgs) =>
+          binary(kernelName, row, args) ?? previous(args),
     })),
     ...Object.entries(UNARY).map(([kernelName, loop]) => ({
       kernelName,
-      create: (previous: (args: CpuKernelArgs) => TensorInfo | TensorInfo[]) => (args: CpuKernelArgs) =>
-        unary(loop, args) ?? previous(args),
+      create:
+        (previous: (args: CpuKernelArgs) => TensorInfo | TensorInfo[]) => (args: CpuKernelArgs) =>
+          unary(loop, args) ?? previous(args),
     })),
     {
       kernelName: "Transpose",

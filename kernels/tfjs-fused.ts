@@ -94,8 +94,11 @@ tf.registerGradient({
   inputsToSave: ["x", "gamma"],
   gradFunc: (dy, [x, gamma], attrs) => {
     const inputs = { dy, x, gamma } as NamedTensorMap;
-    const [dx, dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_GRAD, inputs, attrs as never) as tf
-      .Tensor[];
+    const [dx, dGamma, dBeta] = tf.engine().runKernel(
+      LAYER_NORM_GRAD,
+      inputs,
+      attrs as never,
+    ) as tf.Tensor[];
     return { x: () => dx, gamma: () => dGamma, beta: () => dBeta };
   },
 });
@@ -165,7 +168,12 @@ function geluGradKernel(args: CpuKernelArgs): TensorInfo {
 }
 
 /** Mean and 1/std of one row. */
-function rowStats(x: Float32Array, start: number, width: number, epsilon: number): [number, number] {
+function rowStats(
+  x: Float32Array,
+  start: number,
+  width: number,
+  epsilon: number,
+): [number, number] {
   let sum = 0;
   for (let j = 0; j < width; j++) sum += x[start + j];
   const mean = sum / width;

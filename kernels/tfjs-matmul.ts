@@ -12,11 +12,7 @@
 
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import type { Blas } from "./blas.ts";
-import {
-  type CpuKernelArgs,
-  float32Values,
-  type KernelReplacement,
-} from "./tfjs-registry.ts";
+import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
 import { addBroadcast, broadcastShapes } from "./broadcast.ts";
 
 /**
@@ -50,7 +46,10 @@ interface GemmPlan {
 }
 
 /** `a·b` with `sgemm`, or `undefined` to let the stock kernel handle it. */
-function batchMatMul(blas: Blas, { inputs, backend, attrs }: CpuKernelArgs): TensorInfo | undefined {
+function batchMatMul(
+  blas: Blas,
+  { inputs, backend, attrs }: CpuKernelArgs,
+): TensorInfo | undefined {
   const out = gemm(blas, inputs.a, inputs.b, attrs, backend);
   return out && backend.makeTensorInfo(out.plan.outShape, "float32", out.values);
 }

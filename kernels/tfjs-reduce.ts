@@ -24,8 +24,14 @@ import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfj
  */
 export function reductionKernels(): KernelReplacement[] {
   return [
-    { kernelName: "Sum", create: (previous) => (args) => reduce(args, "axis", "sum") ?? previous(args) },
-    { kernelName: "Mean", create: (previous) => (args) => reduce(args, "axis", "mean") ?? previous(args) },
+    {
+      kernelName: "Sum",
+      create: (previous) => (args) => reduce(args, "axis", "sum") ?? previous(args),
+    },
+    {
+      kernelName: "Mean",
+      create: (previous) => (args) => reduce(args, "axis", "mean") ?? previous(args),
+    },
     {
       kernelName: "Max",
       create: (previous) => (args) => reduce(args, "reductionIndices", "max") ?? previous(args),

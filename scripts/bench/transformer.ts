@@ -66,7 +66,9 @@ export function buildTransformer(config: TransformerConfig, seed: number): Trans
   let nextSeed = seed;
   const variables: tf.Variable[] = [];
   const weight = (rows: number, cols: number) => {
-    const v = tf.variable(tf.randomNormal([rows, cols], 0, 1 / Math.sqrt(rows), "float32", nextSeed++));
+    const v = tf.variable(
+      tf.randomNormal([rows, cols], 0, 1 / Math.sqrt(rows), "float32", nextSeed++),
+    );
     variables.push(v);
     return v;
   };
@@ -75,7 +77,10 @@ export function buildTransformer(config: TransformerConfig, seed: number): Trans
     variables.push(v);
     return v;
   };
-  const linear = (inputs: number, outputs: number) => ({ w: weight(inputs, outputs), b: filled(outputs, 0) });
+  const linear = (inputs: number, outputs: number) => ({
+    w: weight(inputs, outputs),
+    b: filled(outputs, 0),
+  });
   const normParams = () => ({ gamma: filled(width, 1), beta: filled(width, 0) });
 
   const embed = linear(patchDim, width);
@@ -91,8 +96,8 @@ export function buildTransformer(config: TransformerConfig, seed: number): Trans
   const finalNorm = normParams();
   const head = linear(width, patchDim);
 
-  const dense = (x: tf.Tensor2D, l: { w: tf.Variable; b: tf.Variable }) =>
-    tf.fused.matMul({ a: x, b: l.w as tf.Tensor2D, bias: l.b });
+  const dense = (x: tf.Tensor2D, l: { w: tf.Variable; b: tf.Variable }): tf.Tensor2D =>
+    tf.fused.matMul({ a: x, b: l.w as tf.Tensor2D, bias: l.b }) as tf.Tensor2D;
   const norm = (x: tf.Tensor2D, l: { gamma: tf.Variable; beta: tf.Variable }) =>
     layerNorm(x, l.gamma as tf.Tensor1D, l.beta as tf.Tensor1D);
   const headDim = width / heads;
