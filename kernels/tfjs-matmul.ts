@@ -106,6 +106,7 @@ function gemm(
   const outBatch = broadcastShapes(aBatch, bBatch, "matMul batch dimensions");
   const plan = { outShape: [...outBatch, m, n], m, n, k };
   const values = new Float32Array(product(plan.outShape));
+  if (values.length === 0 || k === 0) return { plan, values }; // empty product: zeros
   const aSize = aRows * aCols, bSize = bRows * bCols, cSize = m * n;
   const aOffsets = batchOffsets(outBatch, aBatch, aSize);
   const bOffsets = batchOffsets(outBatch, bBatch, bSize);

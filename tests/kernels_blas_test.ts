@@ -66,22 +66,8 @@ Deno.test({
   name: "BLAS matMul equals stock over shapes and transposes (forward and gradients)",
   ignore,
   fn() {
-    const sizes = [
-      [1, 1, 1],
-      [1, 37, 1],
-      [1, 13, 17],
-      [17, 1, 5],
-      [5, 33, 1],
-      [31, 17, 63],
-      [
-        64,
-        64,
-        64,
-      ],
-      [128, 3, 129],
-      [1, 200, 300],
-      [300, 200, 1],
-    ];
+    const sizes = [[1, 1, 1], [1, 37, 1], [1, 13, 17], [17, 1, 5], [5, 33, 1], [31, 17, 63]];
+    sizes.push([64, 64, 64], [128, 3, 129], [1, 200, 300], [300, 200, 1], [3, 0, 4], [0, 5, 2]);
     let seed = 1;
     for (const [m, k, n] of sizes) {
       for (const transA of [false, true]) {
