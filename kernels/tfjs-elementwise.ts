@@ -152,8 +152,7 @@ function transpose({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   let start = 0;
   forEachRow(plan, (offsets, length) => {
     const from = offsets[0];
-    if (stride === 1) out.set(values.subarray(from, from + length), start);
-    else for (let i = 0; i < length; i++) out[start + i] = values[from + i * stride];
+    for (let i = 0; i < length; i++) out[start + i] = values[from + i * stride];
     start += length;
   });
   return backend.makeTensorInfo(outShape, "float32", out);

@@ -147,9 +147,10 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
 function geluKernel(args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x");
   const out = new Float32Array(x.length);
+  // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    out[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+    out[i] = v / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
   }
   return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
 }
@@ -158,11 +159,12 @@ function geluGradKernel(args: CpuKernelArgs): TensorInfo {
   const dy = values(args, "dy");
   const x = values(args, "x");
   const out = new Float32Array(x.length);
+  // With s = sigmoid(2u) = 0.5·(1 + tanh(u)): d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx.
   for (let i = 0; i < x.length; i++) {
     const v = x[i];
-    const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v));
+    const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
     const dInner = SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
-    out[i] = dy[i] * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * dInner);
+    out[i] = dy[i] * (s + 2 * v * s * (1 - s) * dInner);
   }
   return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
 }
