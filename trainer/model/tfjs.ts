@@ -12,7 +12,8 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
-import { geluTanh, type GraphOps } from "./ops.ts";
+import type { GraphOps } from "./ops.ts";
+import { gelu, layerNorm } from "../../kernels/tfjs-fused.ts";
 import { checkParameters, type HostTensor, type ParameterTable } from "./parameters.ts";
 
 /** Network inputs as tensors; see {@link FlowMapInputs}. */
@@ -111,7 +112,8 @@ export class TfFlowMap {
 /**
  * {@link GraphOps} over TF.js tensors, reading parameters from `variables`.
  * Linear layers run as rank-2 `tf.matMul(x, W, false, true)`, the shape the
- * BLAS kernels accelerate.
+ * BLAS kernels accelerate; GELU and LayerNorm use the fused kernels of
+ * `kernels/tfjs-fused.ts` when they are installed.
  *
  * @example
  * ```ts
@@ -146,15 +148,12 @@ export function tfOps(
     scale: (x, factor) => tf.mul(x, tf.scalar(factor)),
     offset: (x, value) => tf.add(x, tf.scalar(value)),
     tanh: (x) => tf.tanh(x),
-    gelu: (x) => geluTanh(ops, x),
+    gelu: (x) => gelu(x),
     sigmoid: (x) => tf.sigmoid(x),
     cos: (x) => tf.cos(x),
     sin: (x) => tf.sin(x),
     softmax: (x) => tf.softmax(x),
-    layerNorm(x, _width, epsilon) {
-      const { mean, variance } = tf.moments(x, -1, true);
-      return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, tf.scalar(epsilon))));
-    },
+    layerNorm: (x, width, epsilon) => layerNorm(x, tf.ones([width]), tf.zeros([width]), epsilon),
     mean: (x, axis) => tf.mean(x, axis),
     reshape: (x, shape) => tf.reshape(x, [...shape]),
     transpose: (x, perm) => tf.transpose(x, [...perm]),
