@@ -74,9 +74,7 @@ function mulHi(a: number, b: number): number {
  * ```
  */
 export class NormalStream {
-  readonly #key: readonly [number, number];
-  readonly #counter = new Float64Array(4);
-  readonly #words = new Uint32Array(4);
+  readonly #blocks: PhiloxBlocks;
   readonly #normals = new Float64Array(4);
   #position = 0;
 
@@ -87,11 +85,7 @@ export class NormalStream {
    * @param stream a non-negative integer selecting an independent sub-stream
    */
   constructor(seed: number, stream = 0) {
-    checkUint53(seed, "seed");
-    checkUint53(stream, "stream");
-    this.#key = [seed % TWO_32, Math.floor(seed / TWO_32)];
-    this.#counter[2] = stream % TWO_32;
-    this.#counter[3] = Math.floor(stream / TWO_32);
+    this.#blocks = new PhiloxBlocks(seed, stream);
   }
 
   /** Index of the next normal value in this stream. */
@@ -121,9 +115,7 @@ export class NormalStream {
   }
 
   #refill(block: number): void {
-    this.#counter[0] = block % TWO_32;
-    this.#counter[1] = Math.floor(block / TWO_32);
-    const w = philox4x32(this.#counter, this.#key, this.#words);
+    const w = this.#blocks.at(block);
     boxMuller(w[0], w[1], this.#normals, 0);
     boxMuller(w[2], w[3], this.#normals, 2);
   }
@@ -188,9 +180,8 @@ export class BatchNoise {
  * ```
  */
 export class UniformStream {
-  readonly #key: readonly [number, number];
-  readonly #counter = new Float64Array(4);
-  readonly #words = new Uint32Array(4);
+  readonly #blocks: PhiloxBlocks;
+  #words: Uint32Array = new Uint32Array(4);
   #position = 0;
 
   /**
@@ -200,11 +191,7 @@ export class UniformStream {
    * @param stream a non-negative integer selecting an independent sub-stream
    */
   constructor(seed: number, stream = 0) {
-    checkUint53(seed, "seed");
-    checkUint53(stream, "stream");
-    this.#key = [seed % TWO_32, Math.floor(seed / TWO_32)];
-    this.#counter[2] = stream % TWO_32;
-    this.#counter[3] = Math.floor(stream / TWO_32);
+    this.#blocks = new PhiloxBlocks(seed, stream);
   }
 
   /** Index of the next value in this stream. */
@@ -215,7 +202,7 @@ export class UniformStream {
   /** The next value, a multiple of 2^−32 in `[0, 1)`. */
   next(): number {
     const lane = this.#position & 3;
-    if (lane === 0) this.#refill(Math.floor(this.#position / 4));
+    if (lane === 0) this.#words = this.#blocks.at(Math.floor(this.#position / 4));
     this.#position += 1;
     return this.#words[lane] / TWO_32;
   }
@@ -235,11 +222,27 @@ export class UniformStream {
     }
     return Math.floor(this.next() * n);
   }
+}
 
-  #refill(block: number): void {
-    this.#counter[0] = block % TWO_32;
-    this.#counter[1] = Math.floor(block / TWO_32);
-    philox4x32(this.#counter, this.#key, this.#words);
+/** The Philox blocks of one `(seed, stream)`: block `i` encrypts counter `(i, stream)`. */
+class PhiloxBlocks {
+  readonly #key: readonly [number, number];
+  readonly #counter = new Float64Array(4);
+  readonly #words = new Uint32Array(4);
+
+  constructor(seed: number, stream: number) {
+    checkUint53(seed, "seed");
+    checkUint53(stream, "stream");
+    this.#key = [seed % TWO_32, Math.floor(seed / TWO_32)];
+    this.#counter[2] = stream % TWO_32;
+    this.#counter[3] = Math.floor(stream / TWO_32);
+  }
+
+  /** The four words of block `index` (a buffer reused by the next call). */
+  at(index: number): Uint32Array {
+    this.#counter[0] = index % TWO_32;
+    this.#counter[1] = Math.floor(index / TWO_32);
+    return philox4x32(this.#counter, this.#key, this.#words);
   }
 }
 
