@@ -33,3 +33,14 @@ export * from "./src/image.ts";
 export * from "./src/lora/safetensors.ts";
 export * from "./src/lora/adapter.ts";
 export * from "./src/lora/merge.ts";
+export * from "./src/generate.ts";
+export * from "./src/onnx/model.ts";
+export * from "./src/onnx/model_error.ts";
+export {
+  type FlowMapKind,
+  type ModelInfo,
+  parseModelInfo,
+  readModelInfo,
+} from "./src/onnx/model_info.ts";
+export type { ModelBytes, ModelSource } from "./src/onnx/source.ts";
+export type { RuntimeName } from "./src/onnx/runtime.ts";
