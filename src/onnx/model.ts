@@ -116,7 +116,10 @@ async function openModel(
 ): Promise<Model> {
   let session: OrtSession;
   try {
-    session = await runtime.createSession(base.model, base.info.externalData, weights);
+    session = await runtime.createSession(base.model, {
+      path: base.info.externalData,
+      data: weights,
+    });
   } catch (cause) {
     throw new ModelError(
       `onnxruntime-${runtime.name} cannot open the model: ${(cause as Error).message}`,

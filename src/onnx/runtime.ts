@@ -27,8 +27,11 @@ export interface Runtime {
   readonly threads: number | undefined;
   /** The package's API (for tensors). */
   readonly ort: Ort;
-  /** Opens a session over model bytes whose external data file `path` holds `weights`. */
-  createSession(model: Uint8Array, path: string, weights: Uint8Array): Promise<OrtSession>;
+  /** Opens a session over model bytes, with the bytes of its external data file if it has one. */
+  createSession(
+    model: Uint8Array,
+    externalData?: { readonly path: string; readonly data: Uint8Array },
+  ): Promise<OrtSession>;
 }
 
 /**
@@ -60,18 +63,19 @@ export async function openRuntime(name: RuntimeName, threads?: number): Promise<
   const sessionOptions: OrtNode.InferenceSession.SessionOptions = name === "node" && threads
     ? { intraOpNumThreads: threads, interOpNumThreads: 1 }
     : {};
-  return Object.freeze({
+  const runtime: Runtime = {
     name,
     threads,
     ort,
-    createSession(model: Uint8Array, path: string, weights: Uint8Array) {
+    createSession(model, externalData) {
       if (name === "web") webThreadsAtStart ??= threads;
       return ort.InferenceSession.create(model, {
         ...sessionOptions,
-        externalData: [{ path, data: weights }],
+        ...(externalData && { externalData: [externalData] }),
       });
     },
-  });
+  };
+  return Object.freeze(runtime);
 }
 
 async function importNode(): Promise<Ort> {
