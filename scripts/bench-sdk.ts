@@ -134,9 +134,9 @@ function rawFeeds(ort: Ort, model: Model, batch: number) {
   };
 }
 
-/** Runs the tasks round-robin `reps` times after one warm-up each; median ms of each. */
+/** Runs the tasks round-robin `reps` times after three warm-ups each; median ms of each. */
 async function interleaved(tasks: (() => Promise<unknown>)[], reps: number): Promise<number[]> {
-  for (const task of tasks) await task();
+  for (let warmUp = 0; warmUp < 3; warmUp++) for (const task of tasks) await task();
   const times = tasks.map(() => [] as number[]);
   for (let rep = 0; rep < reps; rep++) {
     for (const [i, task] of tasks.entries()) {
