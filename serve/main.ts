@@ -1,0 +1,187 @@
+/**
+ * `deno task serve`: the generation service on `Deno.serve`.
+ *
+ * @example
+ * ```sh
+ * FLOWMAP_ADMIN_TOKEN=$(openssl rand -hex 24) npx -y deno@2.9.6 task serve --port 8000 --adapters adapters
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { loadModel } from "../mod.ts";
+import { AdapterStore } from "./adapters.ts";
+import { createApp, DEFAULT_SERVE_LIMITS } from "./app.ts";
+import { ADMIN_TOKEN_ENV } from "./middleware/admin.ts";
+import { serveApp } from "./server.ts";
+
+const HELP = `Usage: deno task serve [options]
+
+Serves few-step image generation over HTTP (Hono on Deno.serve):
+POST /v1/images/generations, POST /v1/generate, GET /v1/models,
+GET|PUT|DELETE /v1/adapters[/:name], GET /healthz, GET /metrics.
+
+  --port P               port to listen on (default 8000; 0 picks a free one)
+  --host H               interface to bind (default 127.0.0.1)
+  --adapters DIR         adapter directory, created if missing (default adapters)
+  --model PATH           model .onnx file, its .bin next to it
+                         (default: the bundled shapes-meanflow model)
+  --threads T            ONNX Runtime threads per evaluation (default: one per core)
+  --max-concurrency C    generations running at once (default ${DEFAULT_SERVE_LIMITS.concurrency})
+  --queue Q              generations waiting before 429 (default ${DEFAULT_SERVE_LIMITS.queue})
+  --timeout-ms MS        deadline per generation request, queueing included
+                         (default ${DEFAULT_SERVE_LIMITS.timeoutMs})
+  --help                 show this help
+
+Adapter writes (PUT/DELETE /v1/adapters/:name) need Authorization: Bearer
+$${ADMIN_TOKEN_ENV} (at least 16 characters); without it they answer 403.
+SIGINT or SIGTERM stops accepting connections and drains in-flight requests;
+a second signal exits at once.
+
+Exit codes: 0 after a clean shutdown, 1 startup failed, 2 bad arguments.`;
+
+const MIN_TOKEN_LENGTH = 16;
+
+class UsageError extends Error {}
+
+interface Command {
+  readonly port: number;
+  readonly hostname: string;
+  readonly adaptersDir: string;
+  readonly model: string | undefined;
+  readonly threads: number | undefined;
+  readonly concurrency: number;
+  readonly queue: number;
+  readonly timeoutMs: number;
+}
+
+function parseCommand(args: string[]): Command | "help" {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        host: { type: "string" },
+        adapters: { type: "string" },
+        model: { type: "string" },
+        threads: { type: "string" },
+        "max-concurrency": { type: "string" },
+        queue: { type: "string" },
+        "timeout-ms": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message.split("\n")[0]);
+  }
+  if (values.help) return "help";
+  const port = integer("--port", values.port, 0) ?? 8000;
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  return {
+    port,
+    hostname: values.host ?? "127.0.0.1",
+    adaptersDir: values.adapters ?? "adapters",
+    model: values.model,
+    threads: integer("--threads", values.threads, 1),
+    concurrency: integer("--max-concurrency", values["max-concurrency"], 1) ??
+      DEFAULT_SERVE_LIMITS.concurrency,
+    queue: integer("--queue", values.queue, 0) ?? DEFAULT_SERVE_LIMITS.queue,
+    timeoutMs: integer("--timeout-ms", values["timeout-ms"], 1) ?? DEFAULT_SERVE_LIMITS.timeoutMs,
+  };
+}
+
+function integer(flag: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`${flag} must be an integer ≥ ${min}, got ${text}`);
+  }
+  return value;
+}
+
+function adminToken(): string | undefined {
+  const token = Deno.env.get(ADMIN_TOKEN_ENV);
+  if (token === undefined || token === "") return undefined;
+  if (token.length < MIN_TOKEN_LENGTH || !/^[A-Za-z0-9._~+/-]+=*$/.test(token)) {
+    throw new Error(
+      `${ADMIN_TOKEN_ENV} must be at least ${MIN_TOKEN_LENGTH} characters of A-Z, a-z, 0-9, ` +
+        `and ._~+/- (a bearer token); generate one with: openssl rand -hex 24`,
+    );
+  }
+  return token;
+}
+
+/** The model's public id: the name of the directory holding its `.onnx` file. */
+function modelIdOf(path: string | undefined): string {
+  if (path === undefined) return "shapes-meanflow";
+  const parts = path.split(/[/\\]/).filter((part) => part !== "");
+  return parts.length > 1 ? parts[parts.length - 2] : parts[0].replace(/\.onnx$/, "");
+}
+
+async function run(command: Command): Promise<void> {
+  const token = adminToken();
+  await using model = await loadModel(command.model, { threads: command.threads });
+  const adapters = await AdapterStore.open(command.adaptersDir, model.info.loraTargets);
+  const service = createApp({
+    model,
+    modelId: modelIdOf(command.model),
+    adapters,
+    adminToken: token,
+    limits: {
+      concurrency: command.concurrency,
+      queue: command.queue,
+      timeoutMs: command.timeoutMs,
+    },
+  });
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (stop.signal.aborted) Deno.exit(1);
+    console.log("serve: shutting down, draining in-flight requests");
+    stop.abort();
+  };
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  const server = serveApp(service, {
+    hostname: command.hostname,
+    port: command.port,
+    signal: stop.signal,
+  });
+  console.log(
+    `serve: listening on ${server.url.origin} (model ${modelIdOf(command.model)}, ` +
+      `adapters in ${adapters.dir}, writes ${token === undefined ? "disabled" : "enabled"})`,
+  );
+  await server.finished;
+  for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+  console.log("serve: stopped");
+}
+
+async function main(args: string[]): Promise<number> {
+  let command;
+  try {
+    command = parseCommand(args);
+  } catch (error) {
+    console.error(`serve: ${oneLine(error)}`);
+    return 2;
+  }
+  if (command === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  try {
+    await run(command);
+    return 0;
+  } catch (error) {
+    console.error(`serve: ${oneLine(error)}`);
+    return 1;
+  }
+}
+
+function oneLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
