@@ -61,15 +61,8 @@ export class GenerationService {
     return this.#images;
   }
 
-  /**
-   * Generates `request.n` images encoded as `format`. `signal` (the client's
-   * connection) takes a queued request out of the queue when it aborts.
-   */
-  async render(
-    request: GenerationRequest,
-    format: ImageFormat,
-    signal?: AbortSignal,
-  ): Promise<RenderedImage[]> {
+  /** Generates `request.n` images encoded as `format`, within the request deadline. */
+  async render(request: GenerationRequest, format: ImageFormat): Promise<RenderedImage[]> {
     const { limiter, timeoutMs } = this.#options;
     const stored = await Promise.all(request.adapters.map(({ name }) => this.#adapter(name)));
     const expiry = new AbortController();
@@ -93,7 +86,7 @@ export class GenerationService {
         seed: request.seed + i,
         bytes: await encodeImage(image, format),
       })));
-    }, signal === undefined ? deadline : AbortSignal.any([deadline, signal]));
+    }, deadline);
     try {
       return await untilAborted(work, deadline);
     } catch (error) {

@@ -39,9 +39,14 @@ export interface RunningServer {
  */
 export function serveApp(service: ServeApp, options: ServeOptions): RunningServer {
   const server = Deno.serve(
-    { hostname: options.hostname, port: options.port, signal: options.signal, onListen() {} },
+    { hostname: options.hostname, port: options.port, onListen() {} },
     service.app.fetch,
   );
+  // Not Deno.serve's own `signal` option: that drops in-flight requests,
+  // while `shutdown()` lets them finish.
+  const shutdown = () => void server.shutdown();
+  if (options.signal.aborted) shutdown();
+  else options.signal.addEventListener("abort", shutdown, { once: true });
   const { hostname, port } = server.addr;
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   return {

@@ -33,7 +33,7 @@ export function generateRoute(
     async (c) => {
       const request = c.var.body;
       const format = request.format ?? negotiate(c);
-      const [image] = await service.render(request, format, c.req.raw.signal);
+      const [image] = await service.render(request, format);
       return c.body(image.bytes as Uint8Array<ArrayBuffer>, 200, {
         "Content-Type": MEDIA_TYPES[format],
         "Cache-Control": "no-store",

@@ -25,7 +25,7 @@ export function imagesRoute(
     async (c) => {
       const request = c.var.body;
       const format = request.format ?? "png";
-      const images = await service.render(request, format, c.req.raw.signal);
+      const images = await service.render(request, format);
       return c.json({
         created: Math.floor(Date.now() / 1000),
         model: rules.modelId,

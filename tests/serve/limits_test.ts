@@ -51,7 +51,7 @@ Deno.test("serve limits: a deadline passed while generating is 504, while queued
   assert.equal((await waiting.json()).error.code, "queue_timeout");
   assert.ok(waiting.headers.has("Retry-After"));
   // The abandoned generation keeps its slot until it finishes; then the service serves again.
-  for (let waited = 0; ; waited += 25) {
+  for (let waited = 0;; waited += 25) {
     const health = await (await t.request("/healthz")).json();
     if (health.in_flight === 0 && health.queued === 0) break;
     assert.ok(waited < 5000, "the abandoned generation finishes");
