@@ -178,5 +178,12 @@ function serviceMetrics(
   registry.add(
     new Gauge("flowmap_session_cache_size", "Merged models cached now.", () => sessions.stats.size),
   );
+  registry.add(
+    new Gauge(
+      "process_resident_memory_bytes",
+      "Resident memory of the server process.",
+      () => Deno.memoryUsage().rss,
+    ),
+  );
   return registry;
 }

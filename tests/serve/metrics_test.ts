@@ -78,6 +78,7 @@ Deno.test("serve metrics: the exposition parses and counts requests by route and
     assert.equal(value(gauge), 0);
   }
   assert.equal(value("flowmap_images_generated_total"), 1);
+  assert.ok(value("process_resident_memory_bytes")! > 1e6);
   assert.equal(value("flowmap_session_cache_hits_total"), 0);
   assert.equal(value("flowmap_session_cache_misses_total"), 0);
 });
