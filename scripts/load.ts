@@ -3,8 +3,9 @@
  * clients at concurrency 1, 8 and 32 for `--seconds` each against
  * `POST /v1/generate` (one PNG per request, seeds counting up), reports
  * requests/s, p50/p99 latency, errors and the server's RSS growth (from its
- * `/metrics`, measured after a warm-up at concurrency 32 so that allocator
- * and heap growth to the peak working set does not count as a leak), then the SDK's own in-process throughput for the same
+ * `/metrics`; growth is counted after a warm-up at concurrency 32, since V8
+ * sizes its heap and the allocator its arenas over the first ~2000 requests
+ * while the live heap stays flat — that is not a leak), then the SDK's own in-process throughput for the same
  * requests (`generate` + `encodeImage`) at concurrency 1 and 8, and the
  * server/SDK ratio at concurrency 8.
  *
@@ -37,6 +38,7 @@ const HELP = `Usage: deno task load [options]
   --model PATH           model .onnx for the in-process server and the SDK baseline
                          (default: bundled shapes-meanflow, else default-size random weights)
   --seconds S            duration of each phase, 1..600 (default 60)
+  --warm-up S            warm-up at concurrency 32 before measuring, 0..600 (default 30)
   --max-requests N       cap on requests per phase (default 1000000)
   --threads T            ONNX Runtime threads (default: one per core)
   --max-concurrency C    in-process server's generation slots (default ${DEFAULT_SERVE_LIMITS.concurrency})
@@ -47,13 +49,12 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 const BUNDLED = new URL("../src/models/shapes-meanflow/model.onnx", import.meta.url);
 const CONCURRENCIES = [1, 8, 32];
 const SDK_CONCURRENCIES = [1, 8];
-/** Warm-up before measuring: the busiest phase's concurrency, for up to 5 s. */
-const WARM_UP_SECONDS = 5;
 
 interface Options {
   readonly url: URL | undefined;
   readonly model: string | undefined;
   readonly seconds: number;
+  readonly warmUpSeconds: number;
   readonly maxRequests: number;
   readonly threads: number | undefined;
   readonly concurrency: number;
@@ -81,6 +82,7 @@ function parseOptions(args: string[]): Options | "help" {
         url: { type: "string" },
         model: { type: "string" },
         seconds: { type: "string" },
+        "warm-up": { type: "string" },
         "max-requests": { type: "string" },
         threads: { type: "string" },
         "max-concurrency": { type: "string" },
@@ -96,6 +98,7 @@ function parseOptions(args: string[]): Options | "help" {
     url: values.url === undefined ? undefined : loopbackUrl(values.url),
     model: values.model,
     seconds: integer("--seconds", values.seconds, 1, 600) ?? 60,
+    warmUpSeconds: integer("--warm-up", values["warm-up"], 0, 600) ?? 30,
     maxRequests: integer("--max-requests", values["max-requests"], 1, 1e9) ?? 1_000_000,
     threads: integer("--threads", values.threads, 1, 256),
     concurrency: integer("--max-concurrency", values["max-concurrency"], 1, 1024) ??
@@ -267,8 +270,9 @@ async function run(options: Options): Promise<boolean> {
   );
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   const request = requestTask(url, options.prompt);
-  const warmUp = { ...options, seconds: Math.min(WARM_UP_SECONDS, options.seconds) };
-  await phase(Math.max(...CONCURRENCIES), warmUp, request);
+  const rssIdle = await serverRss(url);
+  const warmUp = { ...options, seconds: options.warmUpSeconds };
+  if (warmUp.seconds > 0) await phase(Math.max(...CONCURRENCIES), warmUp, request);
   const rssStart = await serverRss(url);
   const served = new Map<number, PhaseResult>();
   for (const concurrency of CONCURRENCIES) {
@@ -279,6 +283,11 @@ async function run(options: Options): Promise<boolean> {
     if (result.firstError) console.log(`  first error: ${result.firstError}`);
   }
   const rssEnd = await serverRss(url);
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+  console.log(
+    `server RSS: ${mib(rssIdle)} idle → ${mib(rssStart)} after a ${options.warmUpSeconds} s ` +
+      `warm-up at concurrency 32 → ${mib(rssEnd)} after the three phases`,
+  );
   await stopServer?.();
 
   const direct = sdkTask(model, options.prompt);

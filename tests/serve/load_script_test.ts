@@ -25,6 +25,8 @@ Deno.test("load script: a capped in-process run reports servers and SDK rows", a
     "1",
     "--max-requests",
     "8",
+    "--warm-up",
+    "1",
     "--threads",
     "1",
     "--model",
@@ -35,6 +37,7 @@ Deno.test("load script: a capped in-process run reports servers and SDK rows", a
   ) {
     assert.match(stdout, pattern, stderr);
   }
+  assert.match(stdout, /^server RSS: \d+ MiB idle → \d+ MiB after a 1 s warm-up/m);
   assert.match(stdout, /^PASS zero errors at concurrency 32 \(0\)$/m);
   assert.match(stdout, /throughput at concurrency 8 ≥ 0\.9× the SDK's in-process/);
 });
