@@ -3,9 +3,10 @@
  * clients at concurrency 1, 8 and 32 for `--seconds` each against
  * `POST /v1/generate` (one PNG per request, seeds counting up), reports
  * requests/s, p50/p99 latency, errors and the server's RSS growth (from its
- * `/metrics`; growth is counted after a warm-up at concurrency 32, since V8
- * sizes its heap and the allocator its arenas over the first ~2000 requests
- * while the live heap stays flat — that is not a leak), then the SDK's own in-process throughput for the same
+ * `/metrics`; growth is counted after a warm-up at concurrency 32, because
+ * V8 grows its heap reservation in steps over the first minute or two of
+ * load — about 145 → 255 MiB here — while the live heap stays flat; that is
+ * not a leak, and a leak would keep growing after it), then the SDK's own in-process throughput for the same
  * requests (`generate` + `encodeImage`) at concurrency 1 and 8, and the
  * server/SDK ratio at concurrency 8.
  *
@@ -38,7 +39,8 @@ const HELP = `Usage: deno task load [options]
   --model PATH           model .onnx for the in-process server and the SDK baseline
                          (default: bundled shapes-meanflow, else default-size random weights)
   --seconds S            duration of each phase, 1..600 (default 60)
-  --warm-up S            warm-up at concurrency 32 before measuring, 0..600 (default 30)
+  --warm-up S            server warm-up at concurrency 32 before measuring, 0..600
+                         (default 90; the SDK's warm-up is at most 10 s)
   --max-requests N       cap on requests per phase (default 1000000)
   --threads T            ONNX Runtime threads (default: one per core)
   --max-concurrency C    in-process server's generation slots (default ${DEFAULT_SERVE_LIMITS.concurrency})
@@ -98,7 +100,7 @@ function parseOptions(args: string[]): Options | "help" {
     url: values.url === undefined ? undefined : loopbackUrl(values.url),
     model: values.model,
     seconds: integer("--seconds", values.seconds, 1, 600) ?? 60,
-    warmUpSeconds: integer("--warm-up", values["warm-up"], 0, 600) ?? 30,
+    warmUpSeconds: integer("--warm-up", values["warm-up"], 0, 600) ?? 90,
     maxRequests: integer("--max-requests", values["max-requests"], 1, 1e9) ?? 1_000_000,
     threads: integer("--threads", values.threads, 1, 256),
     concurrency: integer("--max-concurrency", values["max-concurrency"], 1, 1024) ??
@@ -291,7 +293,8 @@ async function run(options: Options): Promise<boolean> {
   await stopServer?.();
 
   const direct = sdkTask(model, options.prompt);
-  await phase(Math.max(...SDK_CONCURRENCIES), warmUp, direct);
+  const sdkWarmUp = { ...options, seconds: Math.min(10, options.warmUpSeconds) };
+  if (sdkWarmUp.seconds > 0) await phase(Math.max(...SDK_CONCURRENCIES), sdkWarmUp, direct);
   const sdk = new Map<number, PhaseResult>();
   for (const concurrency of SDK_CONCURRENCIES) {
     const result = await phase(concurrency, options, direct);
