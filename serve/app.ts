@@ -83,8 +83,6 @@ export interface AppOptions {
 export interface ServeApp extends AsyncDisposable {
   /** The Hono app: `app.fetch` for `Deno.serve`, `app.request` in tests. */
   readonly app: Hono;
-  /** The limits in force. */
-  readonly limits: ServeLimits;
   /** Disposes cached merged-adapter models (the base model stays the caller's). */
   close(): Promise<void>;
 }
@@ -128,7 +126,7 @@ export function createApp(options: AppOptions): ServeApp {
   app.route("/", metricsRoute(registry));
 
   const close = () => sessions.clear();
-  return { app, limits, close, [Symbol.asyncDispose]: close };
+  return { app, close, [Symbol.asyncDispose]: close };
 }
 
 function serviceMetrics(

@@ -11,7 +11,9 @@ export type Labels = Readonly<Record<string, string>>;
 /** The `Content-Type` of the text exposition format. */
 export const PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-interface Metric {
+/** Anything a {@linkcode Registry} can render. */
+export interface Metric {
+  /** The metric's `# HELP`, `# TYPE` and sample lines. */
   render(): string;
 }
 

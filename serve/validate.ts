@@ -99,7 +99,10 @@ const FORMATS: readonly ImageFormat[] = ["png", "webp"];
  * const request = parseImagesRequest({ prompt: "two red circles", n: 2, seed: 7 }, rules);
  * ```
  */
-export function parseImagesRequest(body: unknown, rules: ValidationRules): GenerationRequest {
+export function parseImagesRequest(
+  body: unknown,
+  rules: ValidationRules,
+): GenerationRequest & { readonly format: ImageFormat } {
   const fields = objectOf(body, IMAGES_FIELDS);
   const size = optional(fields, "size", isString, 'a string such as "32x32"');
   if (size !== undefined && size !== rules.size) {

@@ -24,13 +24,12 @@ export function imagesRoute(
     jsonBody((body) => parseImagesRequest(body, rules)),
     async (c) => {
       const request = c.var.body;
-      const format = request.format ?? "png";
-      const images = await service.render(request, format);
+      const images = await service.render(request, request.format);
       return c.json({
         created: Math.floor(Date.now() / 1000),
         model: rules.modelId,
         size: rules.size,
-        output_format: format,
+        output_format: request.format,
         data: images.map(({ seed, bytes }) => ({
           b64_json: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(
             "base64",
