@@ -1,11 +1,13 @@
 /**
- * Fast `Slice`, `SplitV` and `PadV2` for TF.js's CPU backend. The stock
+ * Fast `Slice`, `SplitV`, `PadV2` and `UnsortedSegmentSum` for TF.js's CPU backend. The stock
  * kernels move one element at a time through coordinate conversions when a
  * slice is not contiguous (e.g. a transformer's per-sample chunks of a
  * `[B, 6·D]` modulation, or the `[text; image]` split in attention), and the
  * gradients of `slice` and `concat` are `PadV2` and `SplitV`; in a small
  * MMDiT these dominated the training step. These copy whole contiguous runs
- * with `TypedArray.set`. Anything not float32 goes to the stock kernel.
+ * with `TypedArray.set`. `UnsortedSegmentSum` (the gradient of `gather`, i.e.
+ * of an embedding lookup) is one pass over the rows instead of a masked
+ * full-tensor sum per segment. Anything not float32 goes to the stock kernel.
  *
  * @module
  */
@@ -81,6 +83,10 @@ export function layoutKernels(): KernelReplacement[] {
     { kernelName: "Slice", create: (previous) => (args) => slice(args) ?? previous(args) },
     { kernelName: "SplitV", create: (previous) => (args) => splitV(args) ?? previous(args) },
     { kernelName: "PadV2", create: (previous) => (args) => pad(args) ?? previous(args) },
+    {
+      kernelName: "UnsortedSegmentSum",
+      create: (previous) => (args) => segmentSum(args) ?? previous(args),
+    },
   ];
 }
 
@@ -139,4 +145,24 @@ function pad({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   if (constant !== 0) out.fill(constant);
   copyBox(values, x.shape, x.shape.map(() => 0), out, outShape, paddings.map((p) => p[0]), x.shape);
   return backend.makeTensorInfo(outShape, "float32", out);
+}
+
+function segmentSum({ inputs, backend, attrs = {} }: CpuKernelArgs) {
+  const { x, segmentIds } = inputs;
+  const values = float32Values(backend, x);
+  const segments = attrs.numSegments as number | undefined;
+  if (!x || !values || !segmentIds || segmentIds.dtype !== "int32" || segments === undefined) {
+    return undefined;
+  }
+  if (segmentIds.shape.length !== 1 || segmentIds.shape[0] !== x.shape[0]) return undefined;
+  const ids = backend.data.get(segmentIds.dataId).values as Int32Array;
+  const inner = x.shape.slice(1).reduce((a, b) => a * b, 1);
+  const out = new Float32Array(segments * inner);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i];
+    if (id < 0 || id >= segments) continue;
+    const from = i * inner, to = id * inner;
+    for (let j = 0; j < inner; j++) out[to + j] += values[from + j];
+  }
+  return backend.makeTensorInfo([segments, ...x.shape.slice(1)], "float32", out);
 }

@@ -320,7 +320,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "layout kernels (Slice, SplitV, PadV2) equal stock, with slice and concat gradients",
+  name: "layout kernels (Slice, SplitV, PadV2, UnsortedSegmentSum) equal stock, with gradients",
   ignore,
   fn() {
     const x = seeded([3, 5, 4, 6], 11);
@@ -347,6 +347,15 @@ Deno.test({
     const a = seeded([2, 8, 16], 13), b = seeded([2, 64, 16], 14), dc = seeded([2, 72, 16], 15);
     const concatGrads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.concat([p, q], 1));
     assertSameAsStock("concat grads", () => concatGrads([a, b], dc));
+    const table = seeded([23, 16], 16),
+      ids = tf.tensor2d([[0, 3, 3, 22], [5, 0, 22, 7]], [2, 4], "int32");
+    const gatherGrad = tf.grad((v: tf.Tensor) => tf.gather(v, ids));
+    assertSameAsStock("gather grad", () => gatherGrad(table, seeded([2, 4, 16], 17)));
+    const segmentIds = tf.tensor1d([2, 0, 2, 9], "int32");
+    assertSameAsStock(
+      "segment sum",
+      () => tf.unsortedSegmentSum(seeded([4, 3, 2], 18), segmentIds, 4),
+    );
   },
 });
 
