@@ -136,10 +136,21 @@ async function chooseGuidance(
   const prompts = seeds.map((seed) => trainingExample(seed).prompt);
   const noise = trajectoryNoise(seeds, 3 * 32 * 32);
   const sweep: { guidance: number; strict: number; partial: number }[] = [];
+  const d = 3 * 32 * 32, chunk = 64;
   for (const w of s.guidance) {
-    const x = integrateGuided(teacher, noise, encodePrompts(prompts), w, grid);
-    const verdicts = toImages({ data: x, shape: [seeds.length, 3, 32, 32] })
-      .map((image, i) => evaluateImage(image, prompts[i]));
+    const verdicts = [];
+    for (let start = 0; start < seeds.length; start += chunk) {
+      const part = prompts.slice(start, start + chunk);
+      const x = integrateGuided(
+        teacher,
+        noise.subarray(start * d, (start + part.length) * d),
+        encodePrompts(part),
+        w,
+        grid,
+      );
+      const images = toImages({ data: x, shape: [part.length, 3, 32, 32] });
+      verdicts.push(...images.map((image, i) => evaluateImage(image, part[i])));
+    }
     const strict = verdicts.filter((v) => v.strict).length / verdicts.length;
     const partial = verdicts.reduce((a, v) => a + v.partial, 0) / verdicts.length;
     sweep.push({ guidance: w, strict, partial });
