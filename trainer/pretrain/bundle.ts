@@ -196,7 +196,6 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
       parity,
       bytes: files.model.length + files.externalData.length,
       guidance: JSON.parse(await Deno.readTextFile(`${s.out}/guidance.json`)),
-      trajectories: s.trajectories,
     });
     s.log(`${name}: wrote ${dir}`);
   }

@@ -41,8 +41,6 @@ export interface CardFacts {
     odeSteps: number;
     sweep: { guidance: number; strict: number; partial: number }[];
   };
-  /** Number of teacher trajectories distilled. */
-  readonly trajectories: number;
 }
 
 const percent = (v: number) => `${(100 * v).toFixed(1)} %`;
@@ -149,7 +147,7 @@ ${f.samplePrompts.map((p, i) => `${i + 1}. ${p}`).join("\n")}
    |---|---|---|
 ${sweep.map((l) => `   ${l}`).join("\n")}
 
-   then ${f.trajectories} trajectories of the guided teacher ODE (w = ${f.guidance.guidance},
+   then ${f.facts.trajectories} trajectories of the guided teacher ODE (w = ${f.guidance.guidance},
    ${f.guidance.odeSteps} uniform Euler steps) from seeded noise on training prompts, every state
    stored. Guidance is folded into the students: one network pass per step.
 3. **This student** ${objective}. States between stored times are linear
@@ -158,18 +156,19 @@ ${sweep.map((l) => `   ${l}`).join("\n")}
     minutes(f.facts.seconds)
   }, final loss ${f.facts.loss}.
 
-Reproduce (from the repository root; OpenBLAS kernels are picked automatically):
+Reproduce (from the repository root; OpenBLAS kernels are picked
+automatically; batches, noise and times are seeded by step, so a step budget
+replays this run — it was run with minute budgets, which stopped it at these
+step counts):
 
 \`\`\`sh
-deno task pretrain --stage teacher --batch 32 --minutes 35
-deno task pretrain --stage trajectories --trajectories ${f.trajectories}
-FLOWMAP_BLAS_THREADS=1 deno task pretrain --stage ${stage} --batch 32 --minutes 30
-deno task pretrain --stage evaluate && deno task pretrain --stage bundle
+deno task pretrain --stage teacher --batch ${f.teacherFacts.batch} --steps ${f.teacherFacts.steps}
+deno task pretrain --stage trajectories --trajectories ${f.facts.trajectories} --ode-steps ${f.guidance.odeSteps} \\
+  --guidance ${f.guidance.sweep.map((r) => r.guidance).join(",")}
+deno task pretrain --stage ${stage} --batch ${f.facts.batch} --steps ${f.facts.steps}
+deno task pretrain --stage evaluate --eval-prompts ${e.prompts}
+deno task pretrain --stage bundle
 \`\`\`
-
-Training stops at the step or minute budget, whichever comes first; the
-constant learning rate after warm-up makes a run with \`--steps ${f.facts.steps}\` (in place of
-\`--minutes\`) follow the same trajectory on any machine.
 
 ## Known limits
 

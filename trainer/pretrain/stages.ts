@@ -231,7 +231,9 @@ export async function runStudent(
     resume: s.resume,
     log: s.log,
   });
-  await saveWeights(`${s.out}/${student}.safetensors`, config, result, s.batch);
+  await saveWeights(`${s.out}/${student}.safetensors`, config, result, s.batch, {
+    trajectories: String(bank.count),
+  });
   return result;
 }
 
@@ -284,6 +286,7 @@ async function saveWeights(
   config: ModelConfig,
   result: TrainResult,
   batch: number,
+  extra: Record<string, string> = {},
 ): Promise<void> {
   await saveCheckpoint(file, {
     tables: new Map([["ema", result.ema]]),
@@ -293,6 +296,7 @@ async function saveWeights(
       batch: String(batch),
       seconds: result.seconds.toFixed(0),
       loss: result.loss.toFixed(5),
+      ...extra,
     },
   });
 }
