@@ -100,8 +100,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const model = new TfFlowMap(config, saved ? tableOf(saved, "weights") : options.init);
   const optimizer = new AdamW(model.variables);
   const ema = new Ema(model.variables);
-  let step = 0, seconds = 0;
+  let step = 0, seconds = 0, savedLoss = NaN;
   if (saved) {
+    savedLoss = Number(saved.metadata.loss);
     ema.load(tableOf(saved, "ema"));
     step = Number(saved.metadata.step);
     seconds = Number(saved.metadata.seconds);
@@ -119,6 +120,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const budget = options.minutes * 60;
   const checkpointEvery = options.checkpointSeconds ?? 300;
   let lastSave = performance.now(), windowStart = performance.now(), windowSteps = 0;
+  const recentLoss = () => (recent.length > 0 ? mean(recent) : savedLoss);
   const checkpoint = async () => {
     const state = optimizer.state();
     const ckpt: Checkpoint = {
@@ -128,7 +130,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         ["adam.m", state.m],
         ["adam.v", state.v],
       ]),
-      metadata: { step: String(step), seconds: String(seconds), config: JSON.stringify(config) },
+      metadata: {
+        step: String(step),
+        seconds: String(seconds),
+        loss: String(recentLoss()),
+        config: JSON.stringify(config),
+      },
     };
     await saveCheckpoint(file, ckpt);
     lastSave = performance.now();
@@ -172,7 +179,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   await checkpoint();
   metrics.close();
-  const result = { ema: ema.table(), steps: step, seconds, loss: mean(recent) };
+  const result = { ema: ema.table(), steps: step, seconds, loss: recentLoss() };
   optimizer.dispose();
   ema.dispose();
   model.dispose();
