@@ -15,7 +15,7 @@ import {
 import { decodeCheckpoint, encodeCheckpoint } from "../../trainer/pretrain/checkpoint.ts";
 import { evalPrompts } from "../../trainer/pretrain/evaluate.ts";
 import { AdamW } from "../../trainer/pretrain/optim.ts";
-import { transferWeights } from "../../trainer/pretrain/stages.ts";
+import { teacherInit, transferWeights } from "../../trainer/pretrain/stages.ts";
 import { train } from "../../trainer/pretrain/train.ts";
 import {
   addChunk,
@@ -181,4 +181,20 @@ Deno.test("pretrain: the evaluation subset is fixed and held out", () => {
   const held = new Set(splitPrompts("eval"));
   assert.ok(a.every((p) => held.has(p)));
   assert.equal(new Set(a).size, 32);
+});
+
+Deno.test("pretrain: the teacher starts with a 2-D sine-cosine position table", () => {
+  const table = teacherInit(tinyTwoTime, 0);
+  const pos = table.get("pos_embed");
+  assert.ok(pos !== undefined);
+  const [tokens, d] = pos.shape;
+  assert.equal(tokens, 64);
+  const row = (k: number) => Array.from(pos.data.subarray(k * d, (k + 1) * d));
+  assert.ok(pos.data.every((v) => Math.abs(v) <= 1));
+  assert.deepEqual(row(0).slice(d / 4, d / 2), new Array(d / 4).fill(1)); // cos(0)
+  assert.notDeepEqual(row(1), row(8)); // (row 0, col 1) differs from (row 1, col 0)
+  assert.deepEqual(
+    table.get("proj_out.weight"),
+    initParameters(tinyTwoTime, 0).get("proj_out.weight"),
+  );
 });

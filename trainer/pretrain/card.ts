@@ -140,7 +140,7 @@ ${f.samplePrompts.map((p, i) => `${i + 1}. ${p}`).join("\n")}
    from training prompts. ${f.teacherFacts.steps} steps, ${
     minutes(f.teacherFacts.seconds)
   }, final loss ${f.teacherFacts.loss}.
-2. **Trajectories**: guidance scale chosen on 128 *training* prompts by
+2. **Trajectories**: guidance scale chosen on 64 *training* prompts by
    strict accuracy of the guided ODE (${f.guidance.odeSteps} Euler steps):
 
    | w | strict | partial |

@@ -70,7 +70,7 @@ export async function runTeacher(s: PretrainSettings): Promise<TrainResult> {
     name: "teacher",
     dir: s.out,
     config: teacherConfig,
-    init: initParameters(teacherConfig, s.seed),
+    init: teacherInit(teacherConfig, s.seed),
     batch: (step) => teacherBatch(s.seed, step, s.batch, s.dropout),
     lr: 6e-4,
     warmup: 50,
@@ -82,6 +82,42 @@ export async function runTeacher(s: PretrainSettings): Promise<TrainResult> {
   });
   await saveWeights(`${s.out}/teacher.safetensors`, teacherConfig, result, s.batch);
   return result;
+}
+
+/**
+ * The teacher's initial weights: `initParameters`, with the image position
+ * embedding set to DiT's fixed 2-D sine–cosine table (then trained). With
+ * the default N(0, 0.02²) table the position signal is so weak next to the
+ * patch embedding that the network stays nearly permutation-equivariant over
+ * patches for hundreds of steps: a first 35-minute teacher painted the
+ * prompt's colours as scattered patch-sized blobs with no shapes.
+ *
+ * @example
+ * ```ts
+ * import { meanFlowConfig } from "../model/config.ts";
+ * import { teacherInit } from "./stages.ts";
+ * teacherInit(meanFlowConfig, 0).get("pos_embed")?.data[32]; // cos(0 · omega_0) = 1
+ * ```
+ */
+export function teacherInit(config: ModelConfig, seed: number): ParameterTable {
+  const table = new Map(initParameters(config, seed));
+  const grid = config.imageSize / config.patchSize, d = config.hiddenDim;
+  const quarter = d / 4;
+  const data = new Float32Array(grid * grid * d);
+  for (let row = 0; row < grid; row++) {
+    for (let col = 0; col < grid; col++) {
+      const base = (row * grid + col) * d;
+      for (let i = 0; i < quarter; i++) {
+        const omega = 1 / 10000 ** (i / quarter);
+        data[base + i] = Math.sin(col * omega);
+        data[base + quarter + i] = Math.cos(col * omega);
+        data[base + 2 * quarter + i] = Math.sin(row * omega);
+        data[base + 3 * quarter + i] = Math.cos(row * omega);
+      }
+    }
+  }
+  table.set("pos_embed", { shape: [grid * grid, d], data });
+  return table;
 }
 
 /**
@@ -125,6 +161,9 @@ export async function runTrajectories(s: PretrainSettings): Promise<void> {
   teacher.dispose();
 }
 
+/** Training prompts the guidance sweep judges. */
+export const GUIDANCE_PROMPTS = 64;
+
 async function chooseGuidance(
   teacher: TfFlowMap,
   s: PretrainSettings,
@@ -132,7 +171,7 @@ async function chooseGuidance(
 ): Promise<number> {
   const file = `${s.out}/guidance.json`;
   if (await exists(file)) return JSON.parse(await Deno.readTextFile(file)).guidance;
-  const seeds = Array.from({ length: 128 }, (_, i) => exampleSeed(s.seed, 2e9 + i));
+  const seeds = Array.from({ length: GUIDANCE_PROMPTS }, (_, i) => exampleSeed(s.seed, 2e9 + i));
   const prompts = seeds.map((seed) => trainingExample(seed).prompt);
   const noise = trajectoryNoise(seeds, 3 * 32 * 32);
   const sweep: { guidance: number; strict: number; partial: number }[] = [];
@@ -157,7 +196,7 @@ async function chooseGuidance(
     s.log(
       `guidance ${w}: strict ${strict.toFixed(3)} partial ${
         partial.toFixed(3)
-      } (128 train prompts)`,
+      } (${GUIDANCE_PROMPTS} train prompts)`,
     );
   }
   const best = sweep.reduce((a, b) => (b.strict > a.strict ? b : a));
