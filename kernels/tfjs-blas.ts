@@ -1,7 +1,8 @@
 /**
  * Makes TF.js's CPU backend fast: matrix products on BLAS `sgemm` (through
  * FFI) and the element-wise, reduction and layout kernels that dominate a
- * transformer step once matrix products are fast, in tight JavaScript loops,
+ * transformer step once matrix products are fast (and the slicing ones of
+ * `tfjs-layout.ts`), in tight JavaScript loops,
  * plus the fused kernels behind `gelu` and `layerNorm` of `tfjs-fused.ts`.
  * Every replacement hands inputs it does not cover (non-float32, unusual
  * axes) to the stock kernel, so results never change meaning.
@@ -13,6 +14,7 @@ import type { Blas } from "./blas.ts";
 import { matMulKernels } from "./tfjs-matmul.ts";
 import { elementwiseKernels } from "./tfjs-elementwise.ts";
 import { reductionKernels } from "./tfjs-reduce.ts";
+import { layoutKernels } from "./tfjs-layout.ts";
 import { installFusedKernels } from "./tfjs-fused.ts";
 import { type InstalledKernels, replaceCpuKernels } from "./tfjs-registry.ts";
 
@@ -42,6 +44,7 @@ export function installBlasKernels(blas: Blas): InstalledKernels {
     ...matMulKernels(blas),
     ...elementwiseKernels(),
     ...reductionKernels(),
+    ...layoutKernels(),
   ]);
   const uninstallFused = installFusedKernels();
   active = {

@@ -89,6 +89,29 @@ export function trigFlow(sigmaD = 0.5): ProbabilityPath {
 }
 
 /**
+ * The rectified-flow time with the same signal-to-noise ratio as time `t` of
+ * `path`, and the scale between the two states: `x_t = scale · x^RF_tau` with
+ * `tau = sigma(t) / (alpha(t) + sigma(t))` and `scale = alpha(t) + sigma(t)`.
+ * It holds for noisy samples and for probability-flow ODE states alike, so an
+ * RF trajectory gives TrigFlow states: `tau = sigma_d·sin t / (cos t + sigma_d·sin t)`.
+ *
+ * @example
+ * ```ts
+ * import { rectifiedFlowTime, trigFlow } from "./path.ts";
+ * rectifiedFlowTime(trigFlow(0.5), Math.PI / 2); // { tau: 1, scale: 0.5 }
+ * ```
+ */
+export function rectifiedFlowTime(
+  path: ProbabilityPath,
+  t: number,
+): { tau: number; scale: number } {
+  checkTime(path, t, "t");
+  const alpha = path.alpha(t), sigma = path.sigma(t);
+  const scale = alpha + sigma;
+  return { tau: Math.min(1, Math.max(0, sigma / scale)), scale };
+}
+
+/**
  * Checks that `t` lies in the path's time range and returns it.
  *
  * @param open which ends must be excluded: "noise" (t < tMax), "data" (t > 0), or both

@@ -319,6 +319,46 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "layout kernels (Slice, SplitV, PadV2, UnsortedSegmentSum) equal stock, with gradients",
+  ignore,
+  fn() {
+    const x = seeded([3, 5, 4, 6], 11);
+    const boxes: [number[], number[]][] = [
+      [[0, 0, 0, 0], [3, 5, 4, 6]],
+      [[1, 0, 0, 0], [1, 5, 4, 6]],
+      [[0, 2, 1, 0], [3, 2, 3, 6]],
+      [[0, 0, 0, 2], [3, 5, 4, 3]],
+      [[2, 4, 3, 5], [1, 1, 1, 1]],
+      [[0, 1, 0, 0], [-1, 3, -1, -1]],
+      [[0, 0, 0, 0], [0, 5, 4, 6]],
+    ];
+    for (const [begin, size] of boxes) {
+      assertSameAsStock(`slice ${begin} ${size}`, () => tf.slice(x, begin, size));
+    }
+    for (const [axis, parts] of [[0, 3], [1, 5], [2, 2], [3, 3], [-1, 2]]) {
+      assertSameAsStock(`split ${parts} axis ${axis}`, () => tf.split(x, parts, axis));
+    }
+    assertSameAsStock("split sizes", () => tf.split(x, [1, -1, 2], 1));
+    assertSameAsStock("pad", () => tf.pad(x, [[0, 1], [2, 0], [1, 1], [0, 3]], 0.5));
+    const dy = seeded([3, 2, 3, 6], 12);
+    const sliceGrad = tf.grad((v: tf.Tensor) => tf.slice(v, [0, 2, 1, 0], [3, 2, 3, 6]));
+    assertSameAsStock("slice grad", () => sliceGrad(x, dy));
+    const a = seeded([2, 8, 16], 13), b = seeded([2, 64, 16], 14), dc = seeded([2, 72, 16], 15);
+    const concatGrads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.concat([p, q], 1));
+    assertSameAsStock("concat grads", () => concatGrads([a, b], dc));
+    const table = seeded([23, 16], 16),
+      ids = tf.tensor2d([[0, 3, 3, 22], [5, 0, 22, 7]], [2, 4], "int32");
+    const gatherGrad = tf.grad((v: tf.Tensor) => tf.gather(v, ids));
+    assertSameAsStock("gather grad", () => gatherGrad(table, seeded([2, 4, 16], 17)));
+    const segmentIds = tf.tensor1d([2, 0, 2, 9], "int32");
+    assertSameAsStock(
+      "segment sum",
+      () => tf.unsortedSegmentSum(seeded([4, 3, 2], 18), segmentIds, 4),
+    );
+  },
+});
+
 Deno.test("a missing BLAS library is a clear error naming the override variable", () => {
   const missing = "/nonexistent/libopenblas-missing.so";
   assert.throws(() => loadBlas({ library: missing }), (error: unknown) => {

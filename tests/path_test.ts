@@ -6,6 +6,7 @@ import {
   noiseFromVelocity,
   type ProbabilityPath,
   rectifiedFlow,
+  rectifiedFlowTime,
   scoreFromEndpoint,
   scoreFromVelocity,
   trigFlow,
@@ -73,4 +74,18 @@ Deno.test("path: bad times and sigma_d are rejected with a message", () => {
   assert.throws(() => noiseFromEndpoint(trigFlow(0.5), 0), /outside the trigflow/);
   assert.throws(() => checkTime(rectifiedFlow, 1, "a", { noise: true }), /\[0, 1\)/);
   assert.equal(checkTime(rectifiedFlow, 1, "t"), 1);
+});
+
+Deno.test("path: rectifiedFlowTime maps TrigFlow states onto rectified-flow states", () => {
+  const trig = trigFlow(0.5);
+  const x0 = 0.8, eps = -1.3;
+  for (const t of [0, 0.3, 0.9, 1.4, Math.PI / 2]) {
+    const { tau, scale } = rectifiedFlowTime(trig, t);
+    const rf = rectifiedFlow.alpha(tau) * x0 + rectifiedFlow.sigma(tau) * eps;
+    const tf = trig.alpha(t) * x0 + trig.sigma(t) * eps;
+    assertClose(scale * rf, tf, 1e-12, `state at t = ${t}`);
+    assertClose(tau, 0.5 * Math.sin(t) / (Math.cos(t) + 0.5 * Math.sin(t)), 1e-12, "tau");
+  }
+  assert.deepEqual(rectifiedFlowTime(rectifiedFlow, 0.25), { tau: 0.25, scale: 1 });
+  assert.throws(() => rectifiedFlowTime(trig, 2), RangeError);
 });

@@ -1,0 +1,248 @@
+/**
+ * The `evaluate` and `bundle` stages: held-out composition accuracy of the
+ * teacher and both students at K = 1, 2, 4 through the SDK samplers, then
+ * `src/models/shapes-{meanflow,scm}/` with the ONNX model, its external
+ * weights, a model card and a sample grid. Bundling checks that ONNX
+ * Runtime reproduces the TF.js network on the trained weights.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import * as ort from "onnxruntime-node";
+import { angularGrid, uniformGrid } from "../../src/grid.ts";
+import { toImages } from "../../src/image.ts";
+import { SHAPES_MAX_TOKENS, SHAPES_VOCABULARY, SHAPES_VOCABULARY_VERSION } from "../../src/text.ts";
+import { evaluateImage } from "../data/verdict.ts";
+import { meanFlowConfig, type ModelConfig, scmConfig } from "../model/config.ts";
+import { forwardCost } from "../model/cost.ts";
+import { emitOnnx } from "../model/onnx.ts";
+import { TfFlowMap } from "../model/tfjs.ts";
+import { encodePrompts } from "./batches.ts";
+import { writeAtomic } from "./checkpoint.ts";
+import { writeCard } from "./card.ts";
+import {
+  accuracy,
+  type AccuracyRow,
+  asFlowMap,
+  evalPrompts,
+  sampleImages,
+  tilePng,
+} from "./evaluate.ts";
+import { loadWeights, type PretrainSettings, stageFacts, teacherConfig } from "./stages.ts";
+import { integrateGuided, trajectoryNoise } from "./trajectories.ts";
+
+/** The two bundled students. */
+export const STUDENTS = {
+  meanflow: { config: meanFlowConfig, directory: "shapes-meanflow" },
+  scm: { config: scmConfig, directory: "shapes-scm" },
+} as const;
+
+/** Step counts evaluated and shown on the cards. */
+export const EVAL_STEPS: readonly number[] = [1, 2, 4];
+
+/** Seed of held-out prompt `i` is `EVAL_SEED + i`; the prompt subset is shuffled with it too. */
+export const EVAL_SEED = 900_000;
+
+/**
+ * The sampling grid of a bundled model at K steps: uniform (rectified flow)
+ * or angular from `arctan(80 / 0.5)` (TrigFlow) — the SDK sampler's
+ * defaults for a step count.
+ *
+ * @example
+ * ```ts
+ * import { scmConfig } from "../model/config.ts";
+ * import { gridFor } from "./bundle.ts";
+ * gridFor(scmConfig, 2).length; // 3
+ * ```
+ */
+export function gridFor(config: ModelConfig, steps: number): readonly number[] {
+  return config.path.name === "trigflow" ? angularGrid(steps) : uniformGrid(steps);
+}
+
+/** What `evaluate` writes to `<out>/evaluation.json`. */
+export interface Evaluation {
+  /** Held-out prompts judged per K. */
+  readonly prompts: number;
+  /** Seed of the prompt subset and the sampler seeds. */
+  readonly seed: number;
+  /** The guided teacher ODE (guidance, Euler steps) on the same prompts and seeds. */
+  readonly teacher: { guidance: number; steps: number; strict: number; partial: number };
+  /** Student rows by name. */
+  readonly students: Record<keyof typeof STUDENTS, AccuracyRow[]>;
+}
+
+/**
+ * Evaluates the guided teacher and both students on `count` held-out prompts.
+ *
+ * @example
+ * ```ts ignore
+ * import { runEvaluate } from "./bundle.ts";
+ * await runEvaluate(settings, 256);
+ * ```
+ */
+export async function runEvaluate(s: PretrainSettings, count: number): Promise<Evaluation> {
+  const prompts = evalPrompts(count, EVAL_SEED);
+  const seeds = prompts.map((_, i) => EVAL_SEED + i);
+  const { guidance, odeSteps } = JSON.parse(await Deno.readTextFile(`${s.out}/guidance.json`));
+  const teacherModel = new TfFlowMap(teacherConfig, await loadWeights(s.out, "teacher"), {
+    trainable: false,
+  });
+  let strict = 0, partial = 0;
+  for (let start = 0; start < prompts.length; start += 64) {
+    const chunk = prompts.slice(start, start + 64);
+    const x = integrateGuided(
+      teacherModel,
+      trajectoryNoise(seeds.slice(start, start + 64), 3 * 32 * 32),
+      encodePrompts(chunk),
+      guidance,
+      uniformGrid(odeSteps),
+    );
+    toImages({ data: x, shape: [chunk.length, 3, 32, 32] }).forEach((image, i) => {
+      const verdict = evaluateImage(image, chunk[i]);
+      strict += verdict.strict ? 1 : 0;
+      partial += verdict.partial;
+    });
+  }
+  teacherModel.dispose();
+  const teacher = {
+    guidance,
+    steps: odeSteps,
+    strict: strict / prompts.length,
+    partial: partial / prompts.length,
+  };
+  s.log(`teacher (w ${guidance}, ${odeSteps} Euler steps): strict ${teacher.strict.toFixed(3)}`);
+  const students = {} as Record<keyof typeof STUDENTS, AccuracyRow[]>;
+  for (const name of Object.keys(STUDENTS) as (keyof typeof STUDENTS)[]) {
+    const { config } = STUDENTS[name];
+    const model = new TfFlowMap(config, await loadWeights(s.out, name), { trainable: false });
+    const grids = EVAL_STEPS.map((k) => gridFor(config, k));
+    students[name] = await accuracy(asFlowMap(model), prompts, EVAL_SEED, grids);
+    model.dispose();
+    for (const row of students[name]) {
+      s.log(
+        `${name} K=${row.steps}: strict ${row.strict.toFixed(3)} partial ${row.partial.toFixed(3)}`,
+      );
+    }
+  }
+  const evaluation = { prompts: prompts.length, seed: EVAL_SEED, teacher, students };
+  await writeAtomic(
+    `${s.out}/evaluation.json`,
+    new TextEncoder().encode(JSON.stringify(evaluation, null, 2)),
+  );
+  return evaluation;
+}
+
+/** Prompts of the sample grids (held-out prompts, one row each). */
+export const SAMPLE_ROWS = 8;
+
+/**
+ * Writes both bundles from the run's weights and `evaluation.json`.
+ *
+ * @example
+ * ```ts ignore
+ * import { runBundle } from "./bundle.ts";
+ * await runBundle(settings, "src/models");
+ * ```
+ */
+export async function runBundle(s: PretrainSettings, models: string): Promise<void> {
+  const evaluation = JSON.parse(
+    await Deno.readTextFile(`${s.out}/evaluation.json`),
+  ) as Evaluation;
+  const rowPrompts = evalPrompts(SAMPLE_ROWS, EVAL_SEED);
+  for (const name of Object.keys(STUDENTS) as (keyof typeof STUDENTS)[]) {
+    const { config, directory } = STUDENTS[name];
+    const dir = `${models}/${directory}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const weights = await loadWeights(s.out, name);
+    const files = emitOnnx(config, weights, {
+      name: "model",
+      tokenizer: {
+        version: SHAPES_VOCABULARY_VERSION,
+        maxTokens: SHAPES_MAX_TOKENS,
+        vocabulary: SHAPES_VOCABULARY,
+      },
+      defaultGrid: gridFor(config, 2),
+    });
+    await writeAtomic(`${dir}/model.onnx`, files.model);
+    await writeAtomic(`${dir}/${files.externalDataFile}`, files.externalData);
+
+    const model = new TfFlowMap(config, weights, { trainable: false });
+    const map = asFlowMap(model);
+    const rows = [];
+    for (const prompt of rowPrompts) {
+      const seed = EVAL_SEED + rowPrompts.indexOf(prompt);
+      const row = [];
+      for (const k of EVAL_STEPS) {
+        row.push(...await sampleImages(map, [prompt], [seed], gridFor(config, k)));
+      }
+      rows.push(row);
+    }
+    await writeAtomic(`${dir}/samples.png`, await tilePng(rows));
+    const parity = await onnxParity(model, files.model, files.externalData);
+    model.dispose();
+    s.log(`${name}: ONNX Runtime vs TF.js max |diff| ${parity.toExponential(2)}`);
+    if (!(parity <= 1e-4)) throw new Error(`${name}: ONNX parity ${parity} exceeds 1e-4`);
+    await writeCard(`${dir}/card.md`, {
+      name,
+      config,
+      directory,
+      cost: forwardCost(config),
+      evaluation,
+      rows: evaluation.students[name],
+      samplePrompts: rowPrompts,
+      facts: await stageFacts(s.out, name),
+      teacherFacts: await stageFacts(s.out, "teacher"),
+      parity,
+      bytes: files.model.length + files.externalData.length,
+      guidance: JSON.parse(await Deno.readTextFile(`${s.out}/guidance.json`)),
+    });
+    s.log(`${name}: wrote ${dir}`);
+  }
+}
+
+/**
+ * Largest difference between ONNX Runtime and TF.js outputs of a model on a
+ * fixed batch (mixed times, real prompts, seeded noise).
+ *
+ * @example
+ * ```ts ignore
+ * import { onnxParity } from "./bundle.ts";
+ * const diff = await onnxParity(model, files.model, files.externalData);
+ * ```
+ */
+export async function onnxParity(
+  model: TfFlowMap,
+  onnxModel: Uint8Array,
+  externalData: Uint8Array,
+): Promise<number> {
+  const c = model.config;
+  const prompts = evalPrompts(4, 1);
+  const x = trajectoryNoise([1, 2, 3, 4], 3 * 32 * 32);
+  const tokens = encodePrompts(prompts);
+  const tMax = c.path.name === "trigflow" ? angularGrid(1)[0] : 1;
+  const t = Float32Array.of(tMax, 0.7 * tMax, 0.4 * tMax, 0.1 * tMax);
+  const r = Float32Array.of(0, 0.3 * tMax, 0.4 * tMax, 0);
+  const session = await ort.InferenceSession.create(onnxModel, {
+    externalData: [{ path: "model.bin", data: externalData }],
+  });
+  const feeds: Record<string, ort.Tensor> = {
+    x: new ort.Tensor("float32", x, [4, 3, 32, 32]),
+    t: new ort.Tensor("float32", t, [4]),
+    tokens: new ort.Tensor("int32", tokens, [4, c.textLength]),
+  };
+  if (c.kind === "two-time") feeds.r = new ort.Tensor("float32", r, [4]);
+  const out = (await session.run(feeds))[session.outputNames[0]].data as Float32Array;
+  await session.release();
+  const expected = tf.tidy(() =>
+    model.forward({
+      x: tf.tensor4d(x, [4, 3, 32, 32]),
+      t: tf.tensor1d(t),
+      r: c.kind === "two-time" ? tf.tensor1d(r) : undefined,
+      tokens: tf.tensor2d(tokens, [4, c.textLength], "int32"),
+    }).dataSync() as Float32Array
+  );
+  let worst = 0;
+  for (let i = 0; i < out.length; i++) worst = Math.max(worst, Math.abs(out[i] - expected[i]));
+  return worst;
+}

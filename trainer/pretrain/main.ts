@@ -1,0 +1,105 @@
+/**
+ * `deno task pretrain`: trains the shapes world's flow-matching teacher,
+ * distils it into the bundled MeanFlow (two-time) and sCM (one-time) maps,
+ * evaluates them on held-out prompts and writes the bundles.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { parseBackendRequest, selectBackend } from "../backend.ts";
+import { exampleSeed } from "./batches.ts";
+import { runBundle, runEvaluate } from "./bundle.ts";
+import { type PretrainSettings, runStudent, runTeacher, runTrajectories } from "./stages.ts";
+
+const STAGES = ["teacher", "trajectories", "meanflow", "scm", "evaluate", "bundle"] as const;
+type Stage = typeof STAGES[number];
+
+const HELP = `deno task pretrain [options]
+
+Pretrains the bundled shapes models (issue 5): a rectified-flow teacher with
+prompt dropout, guided teacher ODE trajectories, then a MeanFlow student and
+an sCM student regressed on those trajectories; evaluates them on held-out
+prompts through the SDK sampler and writes src/models/shapes-{meanflow,scm}.
+
+  --stage S          teacher | trajectories | meanflow | scm | evaluate | bundle | all (default all)
+  --out DIR          run directory (default runs/pretrain)
+  --resume           continue each stage from its checkpoint / existing outputs
+  --minutes M        wall-clock budget of each training stage (defaults: teacher 40, students 30)
+  --steps N          step budget of each training stage (default: unlimited)
+  --batch B          batch size (default 64)
+  --seed S           run seed (default 0)
+  --dropout P        teacher prompt dropout for guidance (default 0.1)
+  --trajectories N   number of guided teacher trajectories (default 2560)
+  --ode-steps N      Euler steps of the teacher ODE (default 16)
+  --guidance LIST    guidance scales swept on training prompts (default 1,2,3,4)
+  --eval-prompts N   held-out prompts evaluated per K (default 256)
+  --models DIR       where bundle writes the models (default src/models)
+  --backend NAME     auto | tensorflow-gpu | tensorflow | blas | cpu (default auto)
+  -h, --help         this text
+
+OpenBLAS threads: FLOWMAP_BLAS_THREADS (e.g. 1 per process when running the
+two students side by side).`;
+
+const { values } = parseArgs({
+  options: {
+    stage: { type: "string", default: "all" },
+    out: { type: "string", default: "runs/pretrain" },
+    resume: { type: "boolean", default: false },
+    minutes: { type: "string" },
+    steps: { type: "string" },
+    batch: { type: "string", default: "64" },
+    seed: { type: "string", default: "0" },
+    dropout: { type: "string", default: "0.1" },
+    trajectories: { type: "string", default: "2560" },
+    "ode-steps": { type: "string", default: "16" },
+    guidance: { type: "string", default: "1,2,3,4" },
+    "eval-prompts": { type: "string", default: "256" },
+    models: { type: "string", default: "src/models" },
+    backend: { type: "string", default: "auto" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
+
+const number = (name: string, text: string | undefined, integer = true): number => {
+  const value = Number(text);
+  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < 0) {
+    throw new RangeError(`--${name} must be a non-negative ${integer ? "integer" : "number"}`);
+  }
+  return value;
+};
+const stage = values.stage as Stage | "all";
+if (stage !== "all" && !STAGES.includes(stage)) {
+  throw new RangeError(`--stage must be one of ${[...STAGES, "all"].join(", ")}`);
+}
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+const settings: PretrainSettings = {
+  out: values.out,
+  seed: number("seed", values.seed),
+  resume: values.resume,
+  batch: number("batch", values.batch),
+  minutes: values.minutes === undefined ? undefined : number("minutes", values.minutes, false),
+  steps: values.steps === undefined ? Infinity : number("steps", values.steps),
+  dropout: number("dropout", values.dropout, false),
+  trajectories: number("trajectories", values.trajectories),
+  odeSteps: number("ode-steps", values["ode-steps"]),
+  guidance: values.guidance.split(",").map((w) => number("guidance", w, false)),
+  log,
+};
+exampleSeed(settings.seed, 0);
+const evalPrompts = number("eval-prompts", values["eval-prompts"]);
+
+await Deno.mkdir(settings.out, { recursive: true });
+await selectBackend(parseBackendRequest(values.backend), log);
+const run = (s: Stage) => stage === "all" || stage === s;
+if (run("teacher")) await runTeacher(settings);
+if (run("trajectories")) await runTrajectories(settings);
+if (run("meanflow")) await runStudent(settings, "meanflow");
+if (run("scm")) await runStudent(settings, "scm");
+if (run("evaluate")) await runEvaluate(settings, evalPrompts);
+if (run("bundle")) await runBundle(settings, values.models);
