@@ -5,6 +5,7 @@
  * @module
  */
 
+import { selectBackend } from "../../trainer/backend.ts";
 import { type TrainConfig, validateTrainConfig } from "../../trainer/config.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
 import { loadBaseModel } from "../../trainer/setup.ts";
@@ -45,4 +46,9 @@ export function tinyConfig(patch: Record<string, unknown> = {}): TrainConfig {
     eval: { every: 0, steps: [1, 2], prompts: 2, seedsPerPrompt: 2 },
     ...patch,
   });
+}
+
+/** Activates the fastest available backend (OpenBLAS kernels when present), as the CLI does. */
+export async function fastBackend(): Promise<void> {
+  await selectBackend("auto", () => {});
 }

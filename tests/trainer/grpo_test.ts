@@ -11,7 +11,9 @@ import { grpoObjective, type TransitionBatch } from "../../trainer/grpo.ts";
 import { LoraAdapter } from "../../trainer/model/lora.ts";
 import { FlowMapPolicy, gaussianKl, gaussianLogProb } from "../../trainer/policy.ts";
 import { type Rollout, rollout, trajectorySeed } from "../../trainer/rollout.ts";
-import { tinyModel } from "./_trainer.ts";
+import { fastBackend, tinyModel } from "./_trainer.ts";
+
+await fastBackend();
 
 const PROMPTS = ["a red circle", "a red circle", "two squares", "two squares"];
 const objective = {
@@ -175,7 +177,7 @@ Deno.test("grpo: log-prob and KL agree with the host kernels (§5.5); the KL sca
   tf.dispose([x, mean, ref]);
 });
 
-Deno.test("rollout: iteration 0 draws the SDK stochastic sampler's images; batching does not matter", async () => {
+Deno.test("rollout: iteration 0 draws the SDK stochastic sampler's images; micro-batching only rounds", async () => {
   const model = await tinyModel("meanflow");
   try {
     const anchor = { kind: "local", delta: 0.05, noiseLevel: 0.7, velocity: "reuse" } as const;
@@ -191,7 +193,12 @@ Deno.test("rollout: iteration 0 draws the SDK stochastic sampler's images; batch
       reference: false,
       endpointEstimates: false,
     });
-    assert.deepEqual(wholeBatch.states[2], data.states[2]);
+    // BLAS may round a row differently in a larger product: equal to float32 precision
+    const batchGap = wholeBatch.states[2].reduce(
+      (m, v, i) => Math.max(m, Math.abs(v - data.states[2][i])),
+      0,
+    );
+    assert.ok(batchGap < 1e-5, `micro-batch size changed states by ${batchGap}`);
     const c = model.config;
     const flowMap = tfFlowMap(model);
     const images = await sample(flowMap, {
