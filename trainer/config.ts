@@ -106,6 +106,8 @@ export interface TrainConfig {
     readonly iterations: number;
     readonly seed: number;
     readonly checkpointEvery: number;
+    /** Wall-clock budget of one process in minutes (0: none); the run then evaluates and stops. */
+    readonly maxMinutes: number;
   };
   /** Deterministic held-out evaluation (spec §6). */
   readonly eval: {
@@ -148,7 +150,7 @@ export const DEFAULTS = Object.freeze({
     innerEpochs: 1,
   },
   ema: { decay: 0.9, every: 8 },
-  train: { iterations: 100, seed: 0, checkpointEvery: 5 },
+  train: { iterations: 100, seed: 0, checkpointEvery: 5, maxMinutes: 0 },
   eval: { every: 10, steps: [1, 2, 3, 4], prompts: 32, seedsPerPrompt: 2, seed: 1_000_000 },
 });
 
@@ -421,7 +423,7 @@ function ema(s: Json): TrainConfig["ema"] {
 }
 
 function train(s: Json): TrainConfig["train"] {
-  known(s, "train", ["iterations", "seed", "checkpointEvery"]);
+  known(s, "train", ["iterations", "seed", "checkpointEvery", "maxMinutes"]);
   const d = DEFAULTS.train;
   const seed = integer(s.seed ?? d.seed, "train.seed", 0);
   if (seed >= 2 ** 28) throw new ConfigError(`train.seed must be < 2^28, got ${seed}`);
@@ -429,6 +431,7 @@ function train(s: Json): TrainConfig["train"] {
     iterations: integer(s.iterations ?? d.iterations, "train.iterations", 1),
     seed,
     checkpointEvery: integer(s.checkpointEvery ?? d.checkpointEvery, "train.checkpointEvery", 1),
+    maxMinutes: nonNegative(s.maxMinutes ?? d.maxMinutes, "train.maxMinutes"),
   };
 }
 
@@ -522,6 +525,12 @@ function number(value: unknown, where: string): number {
 function positive(value: unknown, where: string): number {
   const n = number(value, where);
   if (!(n > 0)) throw new ConfigError(`${where} must be > 0, got ${n}`);
+  return n;
+}
+
+function nonNegative(value: unknown, where: string): number {
+  const n = number(value, where);
+  if (n < 0) throw new ConfigError(`${where} must be ≥ 0, got ${n}`);
   return n;
 }
 

@@ -84,7 +84,7 @@ export interface TrainerOptions {
 export interface RunSummary {
   /** Iterations completed in total (including before a resume). */
   readonly iterations: number;
-  /** Whether the run stopped early on request (Ctrl-C). */
+  /** Whether the run stopped early on request (Ctrl-C); a time budget is not an interruption. */
   readonly interrupted: boolean;
   /** Metrics of the iterations run in this process. */
   readonly metrics: readonly IterationMetrics[];
@@ -172,7 +172,10 @@ export class Trainer {
     return this.#stop;
   }
 
-  /** Runs until `train.iterations` are done or a stop is requested. */
+  /**
+   * Runs until `train.iterations` are done, the time budget `train.maxMinutes`
+   * is spent (then the last iteration is evaluated), or a stop is requested.
+   */
   async run(): Promise<RunSummary> {
     const { train, eval: evalConfig } = this.#config;
     const metrics: IterationMetrics[] = [];
@@ -180,11 +183,14 @@ export class Trainer {
     let evaluation: EvalReport | undefined;
     const started = performance.now();
     const startIteration = this.#iteration;
-    while (this.#iteration < train.iterations && !this.#stop) {
+    const overBudget = () =>
+      train.maxMinutes > 0 && (performance.now() - started) / 60_000 >= train.maxMinutes;
+    while (this.#iteration < train.iterations && !this.#stop && !overBudget()) {
       const m = await this.#step();
       let evalSeconds = 0;
       const due = evalConfig.every > 0 && this.#iteration % evalConfig.every === 0;
-      if (due || this.#iteration === train.iterations) {
+      // the last iteration of the run (by count or by time budget) is always evaluated
+      if (due || this.#iteration === train.iterations || overBudget()) {
         const t0 = performance.now();
         evaluation = await this.evaluate();
         evalSeconds = (performance.now() - t0) / 1000;
@@ -206,11 +212,11 @@ export class Trainer {
       this.#options.log(progressLine(line, train.iterations, perIteration));
       if (this.#iteration % train.checkpointEvery === 0 || this.#stop) await this.saveCheckpoint();
     }
-    if (this.#iteration === train.iterations || this.#stop) await this.saveCheckpoint();
+    await this.saveCheckpoint();
     await this.#writeRewardCurve();
     const summary = {
       iterations: this.#iteration,
-      interrupted: this.#iteration < train.iterations,
+      interrupted: this.#stop,
       metrics,
       evaluation,
       seconds,

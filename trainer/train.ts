@@ -85,7 +85,7 @@ export async function main(args: readonly string[]): Promise<number> {
     try {
       const summary = await trainer.run();
       console.log(
-        summary.interrupted
+        summary.interrupted || summary.iterations < config.train.iterations
           ? `stopped after iteration ${summary.iterations}; resume with --resume --out ${outDir}`
           : `done: ${summary.iterations} iterations; adapter ${outDir}/adapter.safetensors`,
       );
