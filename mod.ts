@@ -4,7 +4,18 @@
  * GRPO's stochastic rollouts.
  *
  * This module re-exports the SDK surface from `src/`. It stays importable on
- * edge runtimes: nothing here loads TF.js, FFI or the file system.
+ * edge runtimes: nothing here loads TF.js, FFI or the file system; ONNX
+ * Runtime (`"node"` or `"web"`) is imported when a model is loaded, and sharp
+ * when an image is encoded.
+ *
+ * @example Two steps of the bundled MeanFlow model, written as PNG
+ * ```ts ignore
+ * import { encodeImage, generate, loadModel } from "./mod.ts";
+ *
+ * await using model = await loadModel(); // or a path, URL or { model, weights } bytes
+ * const [image] = await generate(model, { prompt: "two red circles", steps: 2, seed: 7 });
+ * await Deno.writeFile("out.png", await encodeImage(image, "png"));
+ * ```
  *
  * @example A seeded ASFMC endpoint-anchor step on rectified flow
  * ```ts
@@ -33,3 +44,14 @@ export * from "./src/image.ts";
 export * from "./src/lora/safetensors.ts";
 export * from "./src/lora/adapter.ts";
 export * from "./src/lora/merge.ts";
+export * from "./src/generate.ts";
+export * from "./src/onnx/model.ts";
+export * from "./src/onnx/model_error.ts";
+export {
+  type FlowMapKind,
+  type ModelInfo,
+  parseModelInfo,
+  readModelInfo,
+} from "./src/onnx/model_info.ts";
+export type { ModelBytes, ModelSource } from "./src/onnx/source.ts";
+export type { RuntimeName } from "./src/onnx/runtime.ts";

@@ -45,13 +45,16 @@ export function toImages(batch: Tensor): Image[] {
   if (batch.data.length !== count * size) {
     throw new RangeError(`tensor holds ${batch.data.length} values, shape needs ${count * size}`);
   }
+  const values = batch.data;
   return Array.from({ length: count }, (_, n) => {
     const data = new Uint8Array(size);
-    const offset = n * size;
     for (let c = 0; c < channels; c++) {
-      for (let p = 0; p < plane; p++) {
-        const v = Math.round((batch.data[offset + c * plane + p] + 1) * 127.5);
-        data[p * channels + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+      let from = n * size + c * plane;
+      for (let to = c; to < size; to += channels) {
+        // Inside (0, 255), v + 0.5 is exact for float32 inputs, so truncating
+        // it is Math.round(v); NaN becomes 0.
+        const v = (values[from++] + 1) * 127.5;
+        data[to] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
       }
     }
     return { width, height, channels, data };

@@ -259,21 +259,21 @@ function boxMuller(w1: number, w2: number, out: Float64Array, at: number): void 
   const quarterTurns = (w2 / TWO_32) * 4; // exact: w2 has 32 significant bits
   const quadrant = Math.floor(quarterTurns);
   const r = quarterTurns - quadrant; // in [0, 1): fraction of a quarter turn
-  let c: number, s: number;
-  if (r <= 0.5) {
-    c = cosSmall(r * HALF_PI);
-    s = sinSmall(r * HALF_PI);
-  } else {
-    c = sinSmall((1 - r) * HALF_PI);
-    s = cosSmall((1 - r) * HALF_PI);
+  const near = r <= 0.5;
+  const angle = (near ? r : 1 - r) * HALF_PI;
+  const sinAngle = sinSmall(angle), cosAngle = cosSmall(angle);
+  const c = near ? cosAngle : sinAngle, s = near ? sinAngle : cosAngle;
+  let cosA = c, sinA = s;
+  if (quadrant === 1) {
+    cosA = -s;
+    sinA = c;
+  } else if (quadrant === 2) {
+    cosA = -c;
+    sinA = -s;
+  } else if (quadrant === 3) {
+    cosA = s;
+    sinA = -c;
   }
-  const [cosA, sinA] = quadrant === 0
-    ? [c, s]
-    : quadrant === 1
-    ? [-s, c]
-    : quadrant === 2
-    ? [-c, -s]
-    : [s, -c];
   out[at] = radius * cosA;
   out[at + 1] = radius * sinA;
 }
@@ -281,14 +281,23 @@ function boxMuller(w1: number, w2: number, out: Float64Array, at: number): void 
 const HALF_PI = Math.PI / 2;
 const LN2_HI = 6.93147180369123816490e-01; // fdlibm split of ln 2
 const LN2_LO = 1.90821492927058770002e-10;
-const bits = new DataView(new ArrayBuffer(8));
+// The reciprocals and divisors of the series below, computed once: the same
+// doubles the loops would compute, so the results are bit for bit the same.
+const LOG_RECIPROCALS = Float64Array.from({ length: 11 }, (_, i) => 1 / (21 - 2 * i));
+const SIN_DIVISORS = Float64Array.from({ length: 8 }, (_, i) => (17 - 2 * i) * (16 - 2 * i));
+const COS_DIVISORS = Float64Array.from({ length: 9 }, (_, i) => (18 - 2 * i) * (17 - 2 * i));
+const float64 = new Float64Array(1);
+const words = new Uint32Array(float64.buffer);
+/** Index of the word holding sign, exponent and the top of the mantissa (1 on little-endian). */
+const HIGH = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f ? 1 : 0;
 
 /** Natural log for normal positive doubles, from basic arithmetic only. */
 function log(x: number): number {
-  bits.setFloat64(0, x);
-  let exponent = ((bits.getUint32(0) >>> 20) & 0x7ff) - 1023;
-  bits.setUint32(0, (bits.getUint32(0) & 0x800fffff) | 0x3ff00000); // mantissa in [1, 2)
-  let m = bits.getFloat64(0);
+  float64[0] = x;
+  const high = words[HIGH];
+  let exponent = ((high >>> 20) & 0x7ff) - 1023;
+  words[HIGH] = (high & 0x800fffff) | 0x3ff00000; // mantissa in [1, 2)
+  let m = float64[0];
   if (m > Math.SQRT2) {
     m /= 2;
     exponent += 1;
@@ -296,7 +305,7 @@ function log(x: number): number {
   const f = (m - 1) / (m + 1); // |f| ≤ 0.1716
   const f2 = f * f;
   let series = 1 / 23;
-  for (let k = 21; k >= 1; k -= 2) series = 1 / k + f2 * series;
+  for (let i = 0; i < LOG_RECIPROCALS.length; i++) series = LOG_RECIPROCALS[i] + f2 * series;
   return exponent * LN2_HI + (2 * f * series + exponent * LN2_LO);
 }
 
@@ -304,7 +313,7 @@ function log(x: number): number {
 function sinSmall(x: number): number {
   const x2 = x * x;
   let term = 1;
-  for (let k = 17; k >= 3; k -= 2) term = 1 - (x2 / (k * (k - 1))) * term;
+  for (let i = 0; i < SIN_DIVISORS.length; i++) term = 1 - (x2 / SIN_DIVISORS[i]) * term;
   return x * term;
 }
 
@@ -312,6 +321,6 @@ function sinSmall(x: number): number {
 function cosSmall(x: number): number {
   const x2 = x * x;
   let term = 1;
-  for (let k = 18; k >= 2; k -= 2) term = 1 - (x2 / (k * (k - 1))) * term;
+  for (let i = 0; i < COS_DIVISORS.length; i++) term = 1 - (x2 / COS_DIVISORS[i]) * term;
   return term;
 }
