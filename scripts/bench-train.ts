@@ -65,7 +65,7 @@ for (const path of values.configs.split(",")) {
   });
   const started = performance.now();
   const summary = await trainer.run();
-  trainer.dispose();
+  await trainer.dispose();
   sections.push(section(config, summary, (performance.now() - started) / 1000, outDir));
 }
 

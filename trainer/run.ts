@@ -33,7 +33,7 @@ import { tensorToImages } from "./data/image.ts";
 import { splitPrompts } from "./data/splits.ts";
 import { evaluateSampler, heldOutPrompts } from "./eval/evaluate.ts";
 import { imageGrid, linePlot } from "./eval/pictures.ts";
-import { servedModel } from "./eval/sampler.ts";
+import { type ServedModel, servedModel } from "./eval/sampler.ts";
 import { type EvalReport, markdownTable } from "./eval/table.ts";
 import { LoraAdapter } from "./model/lora.ts";
 import { TfFlowMap } from "./model/tfjs.ts";
@@ -106,11 +106,14 @@ export class Trainer {
   readonly #names: readonly string[];
   #iteration = 0;
   #stop = false;
+  readonly #base: BaseModel;
   #baseEval?: Awaited<ReturnType<typeof evaluateSampler>>;
+  #servedModel?: Promise<ServedModel>;
 
   private constructor(config: TrainConfig, base: BaseModel, options: TrainerOptions) {
     this.#config = config;
     this.#options = options;
+    this.#base = base;
     this.#model = new TfFlowMap(base.config, base.parameters, { trainable: false });
     this.#adapter = new LoraAdapter(base.config, config.lora);
     const { anchor, stochasticSteps, shift } = config.rollout;
@@ -325,7 +328,7 @@ export class Trainer {
     const e = this.#config.eval;
     const adapterBytes = this.exportAdapter();
     await writeFileAtomic(join(this.#options.outDir, "adapter.safetensors"), adapterBytes);
-    const served = servedModel(this.#model, shapesTokenizer);
+    const served = await this.#served();
     const plan = {
       prompts: heldOutPrompts(e.prompts),
       seedsPerPrompt: e.seedsPerPrompt,
@@ -334,9 +337,9 @@ export class Trainer {
       batch: this.#options.evalBatch ?? 32,
     };
     this.#baseEval ??= await evaluateSampler(served.base, plan);
-    const trainedSampler = served.withAdapter(adapterBytes);
+    const trainedSampler = await served.withAdapter(adapterBytes);
     const trained = await evaluateSampler(trainedSampler, plan);
-    trainedSampler.dispose();
+    await trainedSampler.dispose();
     const report: EvalReport = {
       iteration: this.#iteration,
       prompts: plan.prompts.length,
@@ -382,10 +385,17 @@ export class Trainer {
     await writeFileAtomic(join(this.#options.outDir, CHECKPOINT_FILE), bytes);
   }
 
-  /** Frees the model and adapter. */
-  dispose(): void {
+  /** Frees the model, the adapter and the evaluation's inference session. */
+  async dispose(): Promise<void> {
     this.#adapter.dispose();
     this.#model.dispose();
+    if (this.#servedModel) await (await this.#servedModel).base.dispose();
+  }
+
+  /** The base served through the SDK, loaded on first use. */
+  #served(): Promise<ServedModel> {
+    this.#servedModel ??= servedModel(this.#base.served);
+    return this.#servedModel;
   }
 
   #weights(): Float32Array[] {

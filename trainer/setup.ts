@@ -15,22 +15,30 @@ import { brightness } from "./rewards/brightness.ts";
 import { type Reward, weightedSum } from "./rewards/reward.ts";
 import { ConfigError, type ModelSourceConfig, type RewardTermConfig } from "./config.ts";
 import { meanFlowConfig, type ModelConfig, scmConfig, validateConfig } from "./model/config.ts";
+import { emitOnnx } from "./model/onnx.ts";
 import { readOnnxModel } from "./model/onnx_read.ts";
+import { angularGrid, uniformGrid } from "../src/grid.ts";
+import type { ModelSource } from "../src/onnx/source.ts";
+import { shapesTokenizer } from "../src/text.ts";
 import { type ParameterTable, randomParameters } from "./model/parameters.ts";
 
-/** A base model: architecture and weights. */
+/** A base model: architecture and weights, and the same model for the SDK. */
 export interface BaseModel {
   /** Architecture. */
   readonly config: ModelConfig;
   /** Weights. */
   readonly parameters: ParameterTable;
-  /** Path of the ONNX file, when the base came from one. */
-  readonly onnxPath?: string;
+  /** What `loadModel` serves: the ONNX path, or the emitted bytes of random weights. */
+  readonly served: ModelSource;
+  /** Where it came from, for logs. */
+  readonly description: string;
 }
 
 /**
- * Loads the base model a config names. An ONNX model's weights are read from
- * the external data file its initializers reference (`model.bin` next to it).
+ * Loads the base model a config names into a parameter table for TF.js. An
+ * ONNX model's weights are read from the external data file its initializers
+ * reference (`model.bin` next to it); random weights are also emitted as ONNX
+ * so that evaluation serves them through the SDK like a bundled model.
  *
  * @example
  * ```ts
@@ -50,7 +58,18 @@ export async function loadBaseModel(source: ModelSourceConfig): Promise<BaseMode
     } catch (error) {
       throw new ConfigError(`model.overrides: ${(error as Error).message}`);
     }
-    return { config, parameters: randomParameters(config, source.seed) };
+    const parameters = randomParameters(config, source.seed);
+    const files = emitOnnx(config, parameters, {
+      name: "model",
+      tokenizer: shapesTokenizer,
+      defaultGrid: config.kind === "two-time" ? uniformGrid(1) : angularGrid(1),
+    });
+    return {
+      config,
+      parameters,
+      served: { model: files.model, weights: files.externalData },
+      description: `random ${source.random} weights (seed ${source.seed})`,
+    };
   }
   const path = source.onnx;
   let model: Uint8Array;
@@ -69,7 +88,7 @@ export async function loadBaseModel(source: ModelSourceConfig): Promise<BaseMode
     );
   }
   const { config, parameters } = readOnnxModel(model, weights);
-  return { config, parameters, onnxPath: path };
+  return { config, parameters, served: path, description: path };
 }
 
 /** The `location` the model's first initializer gives for its external data. */

@@ -73,7 +73,7 @@ export async function main(args: readonly string[]): Promise<number> {
       log: (line) => console.log(line),
     });
     console.log(
-      `run ${outDir}: ${base.config.kind} model (${base.onnxPath ?? "random weights"}), ` +
+      `run ${outDir}: ${base.config.kind} model (${base.description}), ` +
         `backend ${backend.name}, from iteration ${trainer.iteration}`,
     );
     const onInterrupt = () => {
@@ -91,7 +91,7 @@ export async function main(args: readonly string[]): Promise<number> {
       );
     } finally {
       Deno.removeSignalListener("SIGINT", onInterrupt);
-      trainer.dispose();
+      await trainer.dispose();
     }
     return 0;
   } catch (error) {

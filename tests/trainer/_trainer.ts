@@ -8,7 +8,7 @@
 import { selectBackend } from "../../trainer/backend.ts";
 import { type TrainConfig, validateTrainConfig } from "../../trainer/config.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
-import { loadBaseModel } from "../../trainer/setup.ts";
+import { type BaseModel, loadBaseModel } from "../../trainer/setup.ts";
 
 /** Architecture overrides of the tiny test models. */
 export const TINY = {
@@ -22,8 +22,13 @@ export const TINY = {
 
 /** A tiny random base model of either kind. */
 export async function tinyModel(kind: "meanflow" | "scm", seed = 1): Promise<TfFlowMap> {
-  const base = await loadBaseModel({ random: kind, seed, overrides: TINY });
+  const base = await tinyBase(kind, seed);
   return new TfFlowMap(base.config, base.parameters, { trainable: false });
+}
+
+/** The tiny random base with its ONNX bytes for the SDK. */
+export function tinyBase(kind: "meanflow" | "scm", seed = 1): Promise<BaseModel> {
+  return loadBaseModel({ random: kind, seed, overrides: TINY });
 }
 
 /** A tiny run config; `patch` overrides sections shallowly. */

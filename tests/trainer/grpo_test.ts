@@ -3,15 +3,17 @@ import * as tf from "@tensorflow/tfjs-core";
 import { gaussianKl as hostKl, gaussianLogProb as hostLogProb } from "../../kernels/ops.ts";
 import { endpointAnchor, localAnchor } from "../../src/anchor.ts";
 import { rectifiedFlow } from "../../src/path.ts";
-import { sample } from "../../src/sampler.ts";
+import { generate } from "../../src/generate.ts";
+import { toImages } from "../../src/image.ts";
+import { loadModel } from "../../src/onnx/model.ts";
 import { shapesTokenizer } from "../../src/text.ts";
 import type { AnchorConfig } from "../../trainer/config.ts";
-import { tfFlowMap } from "../../trainer/eval/sampler.ts";
 import { grpoObjective, type TransitionBatch } from "../../trainer/grpo.ts";
 import { LoraAdapter } from "../../trainer/model/lora.ts";
+import { TfFlowMap } from "../../trainer/model/tfjs.ts";
 import { FlowMapPolicy, gaussianKl, gaussianLogProb } from "../../trainer/policy.ts";
 import { type Rollout, rollout, trajectorySeed } from "../../trainer/rollout.ts";
-import { fastBackend, tinyModel } from "./_trainer.ts";
+import { fastBackend, tinyBase, tinyModel } from "./_trainer.ts";
 
 await fastBackend();
 
@@ -177,8 +179,10 @@ Deno.test("grpo: log-prob and KL agree with the host kernels (§5.5); the KL sca
   tf.dispose([x, mean, ref]);
 });
 
-Deno.test("rollout: iteration 0 draws the SDK stochastic sampler's images; micro-batching only rounds", async () => {
-  const model = await tinyModel("meanflow");
+Deno.test("rollout: iteration 0 draws the SDK's stochastic images; micro-batching only rounds", async () => {
+  const base = await tinyBase("meanflow");
+  const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
+  const served = await loadModel(base.served);
   try {
     const anchor = { kind: "local", delta: 0.05, noiseLevel: 0.7, velocity: "reuse" } as const;
     const policy = new FlowMapPolicy(model, anchor, 2, 3);
@@ -194,27 +198,30 @@ Deno.test("rollout: iteration 0 draws the SDK stochastic sampler's images; micro
       endpointEstimates: false,
     });
     // BLAS may round a row differently in a larger product: equal to float32 precision
-    const batchGap = wholeBatch.states[2].reduce(
-      (m, v, i) => Math.max(m, Math.abs(v - data.states[2][i])),
-      0,
-    );
-    assert.ok(batchGap < 1e-5, `micro-batch size changed states by ${batchGap}`);
-    const c = model.config;
-    const flowMap = tfFlowMap(model);
-    const images = await sample(flowMap, {
-      shape: [4, c.channels, c.imageSize, c.imageSize],
-      seed: PROMPTS.map((_, i) => trajectorySeed(0, i)),
+    const gap = (a: Float32Array, b: Float32Array) =>
+      a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    assert.ok(gap(wholeBatch.states[2], data.states[2]) < 1e-5, "micro-batch size");
+    // trajectory i has seed trajectorySeed(0, i) = i: the SDK's seed 0 batch
+    assert.deepEqual(PROMPTS.map((_, i) => trajectorySeed(0, i)), [0, 1, 2, 3]);
+    const images = await generate(served, {
+      prompts: PROMPTS,
       grid: policy.grid,
-      cond: shapesTokenizer.encodeBatch(PROMPTS),
+      seed: 0,
       stochastic: { anchor: "local", delta: 0.05, noiseLevel: 0.7 },
     });
-    let worst = 0;
-    images.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - data.images[i]))));
-    assert.ok(worst < 1e-4, `max abs difference ${worst}`);
+    const expected = toImages({ data: data.images, shape: [4, 3, 16, 16] });
+    images.forEach((image, i) => {
+      const worst = image.data.reduce(
+        (m, v, j) => Math.max(m, Math.abs(v - expected[i].data[j])),
+        0,
+      );
+      assert.ok(worst <= 1, `image ${i}: bytes differ by ${worst}`);
+    });
     // a different iteration draws different noise
     const next = roll(policy, undefined, 1);
     assert.notDeepEqual(next.states[0], data.states[0]);
   } finally {
     model.dispose();
+    await served.dispose();
   }
 });

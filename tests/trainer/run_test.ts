@@ -45,15 +45,15 @@ Deno.test("run: a resumed tiny run reproduces the uninterrupted run's metrics ex
   try {
     const config = tinyConfig({ train: { iterations: 4, checkpointEvery: 3 } });
     const straight = await train(config, join(root, "a"));
-    straight.trainer.dispose();
+    await straight.trainer.dispose();
     const first = await train(config, join(root, "b"), { stopAfter: 2 });
     assert.equal(first.summary.iterations, 2);
     assert.ok(first.summary.interrupted);
-    first.trainer.dispose();
+    await first.trainer.dispose();
     await assert.rejects(train(config, join(root, "b")), /already holds a run/);
     const resumed = await train(config, join(root, "b"), { resume: true });
     assert.equal(resumed.summary.iterations, 4);
-    resumed.trainer.dispose();
+    await resumed.trainer.dispose();
     const expected = await readMetrics(join(root, "a"));
     assert.equal(expected.length, 4);
     assert.deepEqual(await readMetrics(join(root, "b")), expected);
@@ -94,7 +94,7 @@ Deno.test("run: a tiny end-to-end run raises brightness; base bit-identical; out
       const report = JSON.parse(await Deno.readTextFile(join(root, "eval.json")));
       assert.deepEqual(report.rows.map((r: { steps: number }) => r.steps), [1, 2]);
     } finally {
-      trainer.dispose();
+      await trainer.dispose();
     }
   } finally {
     await Deno.remove(root, { recursive: true });
