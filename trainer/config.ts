@@ -156,6 +156,18 @@ export const DEFAULTS = Object.freeze({
 
 type Json = Record<string, unknown>;
 
+/** The integer architecture fields a random model may override (see `ModelConfig`). */
+const ARCHITECTURE_FIELDS = [
+  "imageSize",
+  "patchSize",
+  "hiddenDim",
+  "depth",
+  "heads",
+  "mlpRatio",
+  "textDim",
+  "frequencyDim",
+];
+
 /**
  * Validates parsed JSON into a {@link TrainConfig}, filling defaults. Throws
  * {@link ConfigError} naming the first bad or unknown field.
@@ -248,6 +260,7 @@ function modelSource(value: unknown): ModelSourceConfig {
     const overrides = model.overrides === undefined
       ? {}
       : object(model.overrides, "model.overrides");
+    known(overrides, "model.overrides", ARCHITECTURE_FIELDS);
     for (const [key, v] of Object.entries(overrides)) {
       integer(v, `model.overrides.${key}`, 1);
     }

@@ -66,6 +66,10 @@ Deno.test("config: errors name the bad field", () => {
   bad({ reward: [] }, /^reward must list at least one term$/);
   bad({ reward: [{ kind: "composition", mode: "loose" }] }, /^reward\[0\]\.mode must be one of/);
   bad({ lora: { rnk: 4 } }, /^lora\.rnk is not a known field/);
+  bad(
+    { model: { random: "meanflow", overrides: { dept: 1 } } },
+    /^model\.overrides\.dept is not a known field/,
+  );
   bad({ extra: 1 }, /^config\.extra is not a known field/);
   bad({ model: {} }, /^model needs "onnx"/);
   bad({ model: { random: "scm" }, rollout: { anchor: { kind: "local" } } }, /needs a two-time map/);
