@@ -7,7 +7,8 @@
  *     config.json             the validated configuration
  *     metrics.jsonl           one line per iteration
  *     checkpoint.safetensors  LoRA + EMA + AdamW state + iteration (resume point)
- *     adapter.safetensors     the EMA adapter (PEFT keys), loadable by the SDK
+ *     adapter.safetensors     the EMA adapter (PEFT keys), loadable by the SDK; rewritten
+ *                             with every checkpoint and evaluation
  *     eval.md, eval.json      the latest evaluation table; eval/ keeps each one
  *     samples.png             per K: base row over trained row
  *     reward-curve.png        mean reward per iteration (blue), held-out strict accuracy (orange)
@@ -368,8 +369,9 @@ export class Trainer {
     return report;
   }
 
-  /** Writes the checkpoint atomically. */
+  /** Writes the checkpoint and the EMA adapter, each atomically. */
   async saveCheckpoint(): Promise<void> {
+    await writeFileAtomic(join(this.#options.outDir, "adapter.safetensors"), this.exportAdapter());
     const state = this.#optimizer.state();
     const bytes = encodeCheckpoint({
       iteration: this.#iteration,
