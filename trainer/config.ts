@@ -8,6 +8,23 @@
 
 import type { KlScale, Reduction } from "../src/logprob.ts";
 import type { ModelConfig } from "./model/config.ts";
+import {
+  array,
+  boolean,
+  ConfigError,
+  integer,
+  type Json,
+  known,
+  nonNegative,
+  number,
+  object,
+  oneOf,
+  positive,
+  section,
+  string,
+} from "./config_fields.ts";
+
+export { ConfigError };
 
 /** Where the base model comes from. */
 export type ModelSourceConfig =
@@ -122,17 +139,6 @@ export interface TrainConfig {
   };
 }
 
-/** A configuration file could not be used; the message names the field. */
-export class ConfigError extends Error {
-  /**
-   * @param message what is wrong, starting with the field's path
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
 /** Defaults for every optional field (spec §6 values for the optimiser and EMA). */
 export const DEFAULTS = Object.freeze({
   lora: { rank: 8, alpha: 8, targets: ["to_q", "to_k", "to_v", "to_out.0"], seed: 0 },
@@ -153,8 +159,6 @@ export const DEFAULTS = Object.freeze({
   train: { iterations: 100, seed: 0, checkpointEvery: 5, maxMinutes: 0 },
   eval: { every: 10, steps: [1, 2, 3, 4], prompts: 32, seedsPerPrompt: 2, seed: 1_000_000 },
 });
-
-type Json = Record<string, unknown>;
 
 /** The integer architecture fields a random model may override (see `ModelConfig`). */
 const ARCHITECTURE_FIELDS = [
@@ -484,85 +488,4 @@ function crossChecks(config: TrainConfig): void {
       }`,
     );
   }
-}
-
-// ---- field readers: each names the field it reads ----
-
-function section(root: Json, key: string): Json {
-  return root[key] === undefined ? {} : object(root[key], key);
-}
-
-function object(value: unknown, where: string): Json {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new ConfigError(`${where} must be an object, got ${describe(value)}`);
-  }
-  return value as Json;
-}
-
-function known(value: Json, where: string, keys: readonly string[]): void {
-  for (const key of Object.keys(value)) {
-    if (!keys.includes(key)) {
-      throw new ConfigError(`${where}.${key} is not a known field (known: ${keys.join(", ")})`);
-    }
-  }
-}
-
-function array(value: unknown, where: string): readonly unknown[] {
-  if (!Array.isArray(value)) {
-    throw new ConfigError(`${where} must be an array, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function string(value: unknown, where: string): string {
-  if (typeof value !== "string" || value === "") {
-    throw new ConfigError(`${where} must be a non-empty string, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function boolean(value: unknown, where: string): boolean {
-  if (typeof value !== "boolean") {
-    throw new ConfigError(`${where} must be true or false, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function number(value: unknown, where: string): number {
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw new ConfigError(`${where} must be a finite number, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function positive(value: unknown, where: string): number {
-  const n = number(value, where);
-  if (!(n > 0)) throw new ConfigError(`${where} must be > 0, got ${n}`);
-  return n;
-}
-
-function nonNegative(value: unknown, where: string): number {
-  const n = number(value, where);
-  if (n < 0) throw new ConfigError(`${where} must be ≥ 0, got ${n}`);
-  return n;
-}
-
-function integer(value: unknown, where: string, min: number): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min) {
-    throw new ConfigError(`${where} must be an integer ≥ ${min}, got ${describe(value)}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(value: unknown, where: string, options: readonly T[]): T {
-  if (typeof value !== "string" || !options.includes(value as T)) {
-    throw new ConfigError(
-      `${where} must be one of ${options.map((o) => `"${o}"`).join(", ")}, got ${describe(value)}`,
-    );
-  }
-  return value as T;
-}
-
-function describe(value: unknown): string {
-  return value === undefined ? "nothing" : JSON.stringify(value);
 }

@@ -19,7 +19,6 @@
 
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { encodeImage, type Image } from "../src/image.ts";
 import { encodeLoraAdapter } from "../src/lora/adapter.ts";
 import { shapesTokenizer } from "../src/text.ts";
 import { computeAdvantages } from "./advantages.ts";
@@ -33,39 +32,18 @@ import type { TrainConfig } from "./config.ts";
 import { tensorToImages } from "./data/image.ts";
 import { splitPrompts } from "./data/splits.ts";
 import { evaluateSampler, heldOutPrompts } from "./eval/evaluate.ts";
-import { imageGrid, linePlot } from "./eval/pictures.ts";
+import { writeEvaluation, writeRewardCurve } from "./eval/report.ts";
 import { type ServedModel, servedModel } from "./eval/sampler.ts";
-import { type EvalReport, markdownTable } from "./eval/table.ts";
+import type { EvalReport } from "./eval/table.ts";
 import { LoraAdapter } from "./model/lora.ts";
 import { TfFlowMap } from "./model/tfjs.ts";
 import { AdamW, WeightEma } from "./optimizer.ts";
 import { FlowMapPolicy } from "./policy.ts";
 import type { Reward } from "./rewards/reward.ts";
-import { rollout } from "./rollout.ts";
-import { kRepeatPrompts } from "./rollout.ts";
+import { kRepeatPrompts, rollout } from "./rollout.ts";
 import type { BaseModel } from "./setup.ts";
-import { updatePolicy, type UpdateStats } from "./update.ts";
-
-/** One line of `metrics.jsonl`. */
-export interface IterationMetrics extends UpdateStats {
-  /** 1-based iteration number. */
-  readonly iteration: number;
-  /** Mean reward of the rewarded images. */
-  readonly rewardMean: number;
-  /** Population std of the rewards. */
-  readonly rewardStd: number;
-  /** Trajectories this iteration. */
-  readonly trajectories: number;
-  /** Seconds spent per phase. */
-  readonly seconds: {
-    readonly rollout: number;
-    readonly reward: number;
-    readonly update: number;
-    readonly eval: number;
-  };
-  /** Trajectories per second over rollout, reward and update. */
-  readonly trajectoriesPerSecond: number;
-}
+import { updatePolicy } from "./update.ts";
+import { type IterationMetrics, progressLine, readMetrics } from "./metrics.ts";
 
 /** Options of {@link Trainer.create}. */
 export interface TrainerOptions {
@@ -217,7 +195,7 @@ export class Trainer {
       if (this.#iteration % train.checkpointEvery === 0 || this.#stop) await this.saveCheckpoint();
     }
     await this.saveCheckpoint();
-    await this.#writeRewardCurve();
+    await writeRewardCurve(this.#options.outDir);
     const summary = {
       iterations: this.#iteration,
       interrupted: this.#stop,
@@ -341,31 +319,12 @@ export class Trainer {
     const trainedSampler = await served.withAdapter(adapterBytes);
     const trained = await evaluateSampler(trainedSampler, plan);
     await trainedSampler.dispose();
-    const report: EvalReport = {
+    const report = await writeEvaluation(this.#options.outDir, {
       iteration: this.#iteration,
-      prompts: plan.prompts.length,
       seedsPerPrompt: plan.seedsPerPrompt,
-      rows: trained.map((t, i) => ({
-        steps: t.steps,
-        base: this.#baseEval![i].scores,
-        trained: t.scores,
-      })),
-    };
-    const dir = this.#options.outDir;
-    const json = JSON.stringify(report, null, 2) + "\n", md = markdownTable(report);
-    const tag = String(this.#iteration).padStart(5, "0");
-    await writeFileAtomic(join(dir, "eval", `eval-${tag}.json`), json);
-    await writeFileAtomic(join(dir, "eval", `eval-${tag}.md`), md);
-    await writeFileAtomic(join(dir, "eval.json"), json);
-    await writeFileAtomic(join(dir, "eval.md"), md);
-    const columns = Math.min(8, plan.prompts.length);
-    const firstSeed = (images: readonly Image[]) =>
-      Array.from({ length: columns }, (_, i) => images[i * plan.seedsPerPrompt]);
-    const rows = trained.flatMap((t, i) => [
-      firstSeed(this.#baseEval![i].images),
-      firstSeed(t.images),
-    ]);
-    await writeFileAtomic(join(dir, "samples.png"), await encodeImage(imageGrid(rows, 2, 2)));
+      base: this.#baseEval,
+      trained,
+    });
     return report;
   }
 
@@ -433,59 +392,9 @@ export class Trainer {
     this.#iteration = state.iteration;
     // metrics written after the checkpoint belong to iterations that will run again
     const metricsPath = join(dir, "metrics.jsonl");
-    const lines = (await Deno.readTextFile(metricsPath).catch(() => "")).split("\n")
-      .filter((l) => l !== "" && (JSON.parse(l) as IterationMetrics).iteration <= state.iteration);
-    await writeFileAtomic(metricsPath, lines.map((l) => l + "\n").join(""));
+    const kept = (await readMetrics(metricsPath)).filter((m) => m.iteration <= state.iteration);
+    await writeFileAtomic(metricsPath, kept.map((m) => JSON.stringify(m) + "\n").join(""));
   }
-
-  async #writeRewardCurve(): Promise<void> {
-    const text = await Deno.readTextFile(join(this.#options.outDir, "metrics.jsonl"));
-    const rewards = text.split("\n").filter((l) => l !== "").map((l) => {
-      const m = JSON.parse(l) as IterationMetrics;
-      return [m.iteration, m.rewardMean] as [number, number];
-    });
-    // held-out strict accuracy of the trained adapter at K = 2 (or the first K evaluated)
-    const evaluations: [number, number][] = [];
-    for await (const entry of Deno.readDir(join(this.#options.outDir, "eval"))) {
-      if (!/^eval-\d+\.json$/.test(entry.name)) continue;
-      const report = JSON.parse(
-        await Deno.readTextFile(join(this.#options.outDir, "eval", entry.name)),
-      ) as EvalReport;
-      const row = report.rows.find((r) => r.steps === 2) ?? report.rows[0];
-      evaluations.push([report.iteration, row.trained.strict]);
-    }
-    evaluations.sort((a, b) => a[0] - b[0]);
-    const plot = linePlot([
-      { points: rewards, color: [40, 90, 220] },
-      { points: evaluations, color: [240, 130, 20] },
-    ]);
-    await writeFileAtomic(join(this.#options.outDir, "reward-curve.png"), await encodeImage(plot));
-  }
-}
-
-/**
- * The progress line: iteration, reward, KL, clip fraction, throughput, ETA.
- *
- * @example
- * ```ts ignore
- * progressLine(metrics, 100, 12.5);
- * // it 12/100  reward 0.412±0.210  kl 1.2e-3  clip 0.031  5.3 traj/s  eta 18m20s
- * ```
- */
-export function progressLine(
-  m: IterationMetrics,
-  total: number,
-  secondsPerIteration: number,
-): string {
-  const eta = Math.round(secondsPerIteration * (total - m.iteration));
-  const clock = eta >= 3600
-    ? `${Math.floor(eta / 3600)}h${String(Math.floor(eta / 60) % 60).padStart(2, "0")}m`
-    : `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, "0")}s`;
-  return `it ${m.iteration}/${total}  reward ${m.rewardMean.toFixed(3)}±${
-    m.rewardStd.toFixed(3)
-  }  ` +
-    `kl ${m.kl.toExponential(1)}  clip ${m.clipFraction.toFixed(3)}  ` +
-    `${m.trajectoriesPerSecond.toFixed(1)} traj/s  eta ${clock}`;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseLoraAdapter } from "../../src/lora/adapter.ts";
 import { loadTrainConfig, type TrainConfig } from "../../trainer/config.ts";
-import { type IterationMetrics, Trainer } from "../../trainer/run.ts";
+import type { IterationMetrics } from "../../trainer/metrics.ts";
+import { Trainer } from "../../trainer/run.ts";
 import { buildReward, loadBaseModel } from "../../trainer/setup.ts";
 import { fastBackend, tinyConfig } from "./_trainer.ts";
 
