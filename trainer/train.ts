@@ -12,6 +12,7 @@
 import { parseArgs } from "node:util";
 import { BackendUnavailableError, parseBackendRequest, selectBackend } from "./backend.ts";
 import { ConfigError, loadTrainConfig } from "./config.ts";
+import { RewardError } from "./rewards/reward.ts";
 import { Trainer } from "./run.ts";
 import { buildReward, loadBaseModel } from "./setup.ts";
 
@@ -95,10 +96,11 @@ export async function main(args: readonly string[]): Promise<number> {
     }
     return 0;
   } catch (error) {
-    // config, backend, model and resume problems are one line; anything else keeps its stack
+    // config, backend, reward and resume problems are one line; anything else keeps its stack
     const expected = error instanceof ConfigError || error instanceof BackendUnavailableError ||
-      (error as Error).message?.startsWith("cannot resume");
-    console.error(`train: ${expected ? (error as Error).message : (error as Error).stack}`);
+      error instanceof RewardError || (error as Error).message?.startsWith("cannot resume");
+    const hint = error instanceof RewardError ? " (the last checkpoint is kept: --resume)" : "";
+    console.error(`train: ${expected ? (error as Error).message : (error as Error).stack}${hint}`);
     return 1;
   }
 }
