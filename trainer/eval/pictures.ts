@@ -54,8 +54,9 @@ export interface Series {
 
 /**
  * A line plot on a white canvas: light grid lines at tenths of each axis,
- * black axes, and each series as a 2-pixel polyline with dots at its points.
- * Axis ranges cover all points (a flat series gets a unit range).
+ * black axes labelled with their ranges, and each series as a 2-pixel
+ * polyline with dots at its points. Axis ranges cover all points (a flat
+ * series gets a unit range).
  *
  * @example
  * ```ts
@@ -103,6 +104,13 @@ export function linePlot(series: readonly Series[], width = 640, height = 360): 
   }
   line(margin, height - margin, width - margin, height - margin, [0, 0, 0]);
   line(margin, margin, margin, height - margin, [0, 0, 0]);
+  // axis ranges as text: y max / y min inside the plot, x min / x max under the axis
+  const label = (value: number) => Number.isInteger(value) ? String(value) : value.toFixed(3);
+  text(data, width, label(y1), margin + 4, margin + 2);
+  text(data, width, label(y0), margin + 4, height - margin - 12);
+  text(data, width, label(x0), margin, height - margin + 6);
+  const right = label(x1);
+  text(data, width, right, width - margin - right.length * 8, height - margin + 6);
   for (const { points, color } of series) {
     points.forEach(([x, y], i) => {
       if (i > 0) line(px(points[i - 1][0]), py(points[i - 1][1]), px(x), py(y), color, 2);
@@ -112,4 +120,40 @@ export function linePlot(series: readonly Series[], width = 640, height = 360): 
     });
   }
   return { width, height, channels: 3, data };
+}
+
+/** 3×5 glyphs of the characters labels use, one row per string, `#` = ink. */
+const GLYPHS: Readonly<Record<string, readonly string[]>> = {
+  "0": ["###", "#.#", "#.#", "#.#", "###"],
+  "1": [".#.", "##.", ".#.", ".#.", "###"],
+  "2": ["###", "..#", "###", "#..", "###"],
+  "3": ["###", "..#", "###", "..#", "###"],
+  "4": ["#.#", "#.#", "###", "..#", "..#"],
+  "5": ["###", "#..", "###", "..#", "###"],
+  "6": ["###", "#..", "###", "#.#", "###"],
+  "7": ["###", "..#", "..#", "..#", "..#"],
+  "8": ["###", "#.#", "###", "#.#", "###"],
+  "9": ["###", "#.#", "###", "..#", "###"],
+  ".": ["...", "...", "...", "...", ".#."],
+  "-": ["...", "...", "###", "...", "..."],
+};
+
+/** Draws `value` in black at `(x, y)`, glyphs scaled 2× (8 px per character). */
+function text(data: Uint8Array, width: number, value: string, x: number, y: number): void {
+  const height = data.length / (3 * width);
+  [...value].forEach((ch, c) => {
+    const glyph = GLYPHS[ch];
+    if (glyph === undefined) return;
+    glyph.forEach((row, gy) =>
+      [...row].forEach((ink, gx) => {
+        if (ink !== "#") return;
+        for (let d = 0; d < 4; d++) {
+          const px = x + c * 8 + gx * 2 + (d & 1), py = y + gy * 2 + (d >> 1);
+          if (px >= 0 && py >= 0 && px < width && py < height) {
+            data.fill(0, (py * width + px) * 3, (py * width + px) * 3 + 3);
+          }
+        }
+      })
+    );
+  });
 }
