@@ -44,24 +44,19 @@ export async function readMetrics(path: string): Promise<IterationMetrics[]> {
 /**
  * The progress line: iteration, reward, KL, clip fraction, throughput, ETA.
  *
+ * @param etaSeconds estimated seconds to the end of the run
  * @example
  * ```ts ignore
- * progressLine(metrics, 100, 12.5);
+ * progressLine(metrics, 100, 1100);
  * // it 12/100  reward 0.412±0.210  kl 1.2e-3  clip 0.031  5.3 traj/s  eta 18m20s
  * ```
  */
-export function progressLine(
-  m: IterationMetrics,
-  total: number,
-  secondsPerIteration: number,
-): string {
-  const eta = Math.round(secondsPerIteration * (total - m.iteration));
+export function progressLine(m: IterationMetrics, total: number, etaSeconds: number): string {
+  const eta = Math.max(0, Math.round(etaSeconds));
   const clock = eta >= 3600
     ? `${Math.floor(eta / 3600)}h${String(Math.floor(eta / 60) % 60).padStart(2, "0")}m`
     : `${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, "0")}s`;
-  return `it ${m.iteration}/${total}  reward ${m.rewardMean.toFixed(3)}±${
-    m.rewardStd.toFixed(3)
-  }  ` +
-    `kl ${m.kl.toExponential(1)}  clip ${m.clipFraction.toFixed(3)}  ` +
-    `${m.trajectoriesPerSecond.toFixed(1)} traj/s  eta ${clock}`;
+  const reward = `${m.rewardMean.toFixed(3)}±${m.rewardStd.toFixed(3)}`;
+  return `it ${m.iteration}/${total}  reward ${reward}  kl ${m.kl.toExponential(1)}  ` +
+    `clip ${m.clipFraction.toFixed(3)}  ${m.trajectoriesPerSecond.toFixed(1)} traj/s  eta ${clock}`;
 }

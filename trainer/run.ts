@@ -165,6 +165,8 @@ export class Trainer {
     let evaluation: EvalReport | undefined;
     const started = performance.now();
     const startIteration = this.#iteration;
+    const metricsPath = join(this.#options.outDir, "metrics.jsonl");
+    let savedAt = this.#iteration;
     const overBudget = () =>
       train.maxMinutes > 0 && (performance.now() - started) / 60_000 >= train.maxMinutes;
     while (this.#iteration < train.iterations && !this.#stop && !overBudget()) {
@@ -182,19 +184,16 @@ export class Trainer {
       for (const key of Object.keys(seconds) as (keyof typeof seconds)[]) {
         seconds[key] += line.seconds[key];
       }
-      await Deno.writeTextFile(
-        join(this.#options.outDir, "metrics.jsonl"),
-        JSON.stringify(line) + "\n",
-        {
-          append: true,
-        },
-      );
-      const perIteration = (performance.now() - started) / 1000 /
-        (this.#iteration - startIteration);
-      this.#options.log(progressLine(line, train.iterations, perIteration));
-      if (this.#iteration % train.checkpointEvery === 0 || this.#stop) await this.saveCheckpoint();
+      await Deno.writeTextFile(metricsPath, JSON.stringify(line) + "\n", { append: true });
+      const elapsed = (performance.now() - started) / 1000;
+      const byCount = (elapsed / (this.#iteration - startIteration)) *
+        (train.iterations - this.#iteration);
+      const byBudget = train.maxMinutes > 0 ? train.maxMinutes * 60 - elapsed : Infinity;
+      this.#options.log(progressLine(line, train.iterations, Math.min(byCount, byBudget)));
+      savedAt = this.#iteration % train.checkpointEvery === 0 ? this.#iteration : savedAt;
+      if (savedAt === this.#iteration) await this.saveCheckpoint();
     }
-    await this.saveCheckpoint();
+    if (savedAt !== this.#iteration) await this.saveCheckpoint();
     await writeRewardCurve(this.#options.outDir);
     const summary = {
       iterations: this.#iteration,
