@@ -10,7 +10,7 @@ import * as ort from "onnxruntime-node";
 import * as ortWeb from "onnxruntime-web";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../trainer/model/config.ts";
 import type { OnnxModelFiles, TokenizerDescription } from "../trainer/model/onnx.ts";
-import { modelLayout, type ParameterTable, size } from "../trainer/model/parameters.ts";
+export { randomParameters } from "../trainer/model/parameters.ts";
 import type { LinearAdapter, TfFlowMap } from "../trainer/model/tfjs.ts";
 import { NormalStream } from "../src/rng.ts";
 
@@ -26,18 +26,6 @@ export const tinyConfigs: readonly ModelConfig[] = [
 export function fakeTokenizer(config: ModelConfig): TokenizerDescription {
   const vocabulary = Array.from({ length: config.vocabSize }, (_, i) => `w${i}`);
   return { version: "test", maxTokens: config.textLength, vocabulary };
-}
-
-/** Every parameter random (no zero init): N(0, 1/in) weights, N(0, 0.1²) otherwise. */
-export function randomParameters(config: ModelConfig, seed: number): ParameterTable {
-  return new Map(
-    modelLayout(config).parameters.map((spec, i) => {
-      const data = new NormalStream(seed, i).fill(new Float32Array(size(spec.shape)));
-      const isWeight = spec.linear !== undefined && spec.shape.length === 2;
-      const std = isWeight ? 1 / Math.sqrt(spec.shape[1]) : 0.1;
-      return [spec.name, { shape: spec.shape, data: data.map((v) => v * std) }];
-    }),
-  );
 }
 
 /** Host-side network inputs. */

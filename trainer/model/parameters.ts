@@ -165,6 +165,30 @@ export function initParameters(config: ModelConfig, seed: number): ParameterTabl
 }
 
 /**
+ * Weights with no zero initialisation, reproducible from `seed`: every linear
+ * weight N(0, 1/in), everything else N(0, 0.1²). Unlike {@link initParameters}
+ * every block is active, so a random model's outputs depend on every layer —
+ * what tests of training and parity need.
+ *
+ * @example
+ * ```ts
+ * import { meanFlowConfig } from "./config.ts";
+ * import { randomParameters } from "./parameters.ts";
+ * randomParameters({ ...meanFlowConfig, depth: 1 }, 3).get("proj_out.bias")?.data[0] !== 0; // true
+ * ```
+ */
+export function randomParameters(config: ModelConfig, seed: number): ParameterTable {
+  return new Map(
+    modelLayout(config).parameters.map((spec, i) => {
+      const data = new NormalStream(seed, i).fill(new Float32Array(size(spec.shape)));
+      const isWeight = spec.linear !== undefined && spec.shape.length === 2;
+      const std = isWeight ? 1 / Math.sqrt(spec.shape[1]) : 0.1;
+      return [spec.name, { shape: spec.shape, data: data.map((v) => v * std) }];
+    }),
+  );
+}
+
+/**
  * Checks that a table holds exactly the parameters of `config` with the right
  * shapes and sizes; throws a `RangeError` naming the first mismatch.
  *

@@ -1,0 +1,143 @@
+/**
+ * The trainer's headline benchmark (issue 7): Flow-Map GRPO on the bundled
+ * models — MeanFlow with the local anchor and sCM with the endpoint anchor —
+ * one CPU run of at most 45 minutes each through `deno task train`, then a
+ * markdown table of held-out strict accuracy (base vs trained, K = 1…4),
+ * out-of-domain signals, trajectories per second and where the time went.
+ *
+ *     deno task bench-train [--configs a.json,b.json] [--minutes 45] [--parallel]
+ *                           [--out scripts/bench-train-results.md]
+ *
+ * `--parallel` runs the configs at the same time (each then gets a share of
+ * the CPU). A config whose base model file is missing is reported as
+ * pending, never replaced by another model.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
+import type { EvalReport } from "../trainer/eval/table.ts";
+import { readMetrics } from "../trainer/metrics.ts";
+
+const HEADLINE = [
+  "trainer/configs/shapes-meanflow-local.json",
+  "trainer/configs/shapes-scm-endpoint.json",
+];
+
+const { values } = parseArgs({
+  options: {
+    configs: { type: "string", default: HEADLINE.join(",") },
+    minutes: { type: "string", default: "45" },
+    parallel: { type: "boolean", default: false },
+    out: { type: "string", default: "scripts/bench-train-results.md" },
+  },
+});
+
+const minutes = Number(values.minutes);
+if (!(minutes > 0)) {
+  console.error(`bench-train: --minutes must be a positive number, got ${values.minutes}`);
+  Deno.exit(2);
+}
+const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+const root = `runs/bench-train-${stamp}`;
+await Deno.mkdir(root, { recursive: true });
+
+/** Trains one config with the time budget in its own process; returns its section. */
+async function bench(path: string): Promise<string> {
+  const loaded = await loadTrainConfig(path);
+  const config: TrainConfig = { ...loaded, train: { ...loaded.train, maxMinutes: minutes } };
+  if ("onnx" in config.model) {
+    try {
+      await Deno.stat(config.model.onnx);
+    } catch {
+      console.log(`${config.name}: base model ${config.model.onnx} is missing — run pending`);
+      return `## ${config.name}\n\nPending: the base model \`${config.model.onnx}\` is not in the repository yet.\n`;
+    }
+  }
+  const configPath = join(root, `${config.name}.json`), outDir = join(root, config.name);
+  await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "trainer/train.ts", "--config", configPath, "--out", outDir],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream());
+  for await (const chunk of lines) {
+    for (const line of chunk.split("\n")) if (line.trim()) console.log(`${config.name} ${line}`);
+  }
+  const status = await child.status;
+  if (!status.success) throw new Error(`${config.name}: training failed (exit ${status.code})`);
+  return await section(config, outDir, (performance.now() - started) / 1000);
+}
+
+async function section(config: TrainConfig, outDir: string, seconds: number): Promise<string> {
+  const summary = JSON.parse(await Deno.readTextFile(join(outDir, "summary.json"))) as {
+    iterations: number;
+    evaluation: EvalReport;
+    seconds: { rollout: number; reward: number; update: number; eval: number };
+  };
+  const metrics = await readMetrics(join(outDir, "metrics.jsonl"));
+  const trajectories = metrics.reduce((n, m) => n + m.trajectories, 0);
+  const s = summary.seconds, report = summary.evaluation;
+  const training = s.rollout + s.reward + s.update;
+  const pct = (v: number) => (100 * v).toFixed(1);
+  const share = (v: number) => `${v.toFixed(0)} s (${((100 * v) / seconds).toFixed(0)} %)`;
+  const a = config.rollout.anchor;
+  const anchor = a.kind === "local"
+    ? `local (delta ${a.delta}, noise level ${a.noiseLevel})`
+    : a.kind === "endpoint"
+    ? `endpoint (eta ${a.eta})`
+    : `naive intermediate (a = ${a.fraction}·s)`;
+  const reward = config.reward.map((r) => r.kind + ("mode" in r ? `:${r.mode}` : "")).join(" + ");
+  return [
+    `## ${config.name}`,
+    "",
+    `Anchor ${anchor}; ${config.rollout.prompts} prompts × G = ${config.rollout.groupSize}, ` +
+    `P = ${config.rollout.stochasticSteps}; reward ${reward}; ${summary.iterations} iterations in ` +
+    `${(seconds / 60).toFixed(1)} min; run directory \`${outDir}\`.`,
+    "",
+    "| K | strict base | strict trained | Δ | partial base | partial trained | JPEG kB base | JPEG kB trained | diversity base | diversity trained |",
+    "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ...report.rows.map(({ steps, base, trained }) =>
+      `| ${steps} | ${pct(base.strict)} | ${pct(trained.strict)} | ${
+        pct(trained.strict - base.strict)
+      } | ` +
+      `${pct(base.partial)} | ${pct(trained.partial)} | ${base.jpegKb.toFixed(3)} | ${
+        trained.jpegKb.toFixed(3)
+      } | ` +
+      `${base.diversity.toFixed(4)} | ${trained.diversity.toFixed(4)} |`
+    ),
+    "",
+    `Throughput: ${(trajectories / training).toFixed(2)} trajectories/s over rollout + reward + ` +
+    `update (${trajectories} trajectories). Time: rollout ${share(s.rollout)}, reward ${
+      share(s.reward)
+    }, ` +
+    `update ${share(s.update)}, evaluation ${share(s.eval)}.`,
+    "",
+  ].join("\n");
+}
+
+const paths = values.configs.split(",");
+const sections = values.parallel
+  ? await Promise.all(paths.map(bench))
+  : await paths.reduce<Promise<string[]>>(
+    async (done, path) => [...await done, await bench(path)],
+    Promise.resolve([]),
+  );
+const header = [
+  "# Flow-Map GRPO benchmark (trainer, issue 7)",
+  "",
+  `Command: \`deno task bench-train --minutes ${minutes}${
+    values.parallel ? " --parallel" : ""
+  }\` — ${new Date().toISOString()}, ${navigator.hardwareConcurrency} CPU threads.`,
+  "Held-out prompts of the fixed split (`trainer/data/splits.ts`), deterministic K-step samplers",
+  "through the SDK, the same seeds for base and trained (EMA adapter). Accuracies in %; JPEG in kB",
+  "(quality 95, lower = more compressible); diversity = mean pairwise pixel distance between a",
+  "prompt's seeds (0–1). Time shares are of the run's wall time.",
+  "",
+];
+await Deno.writeTextFile(values.out, header.join("\n") + "\n" + sections.join("\n"));
+console.log(`wrote ${values.out}`);

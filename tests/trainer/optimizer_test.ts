@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { decodeCheckpoint, encodeCheckpoint } from "../../trainer/checkpoint.ts";
+import { AdamW, WeightEma } from "../../trainer/optimizer.ts";
+
+const options = {
+  lr: 0.1,
+  betas: [0.9, 0.999] as const,
+  weightDecay: 0.01,
+  eps: 1e-8,
+  gradClip: 1,
+};
+
+Deno.test("AdamW: matches torch.optim.AdamW by hand, with accumulation and norm clipping", () => {
+  const w = tf.variable(tf.tensor1d([1, -2]));
+  const opt = new AdamW([w], options);
+  // two accumulated halves of the gradient (0.3, -0.4): norm 0.5, no clipping
+  opt.accumulate({ [w.name]: tf.tensor1d([0.3, -0.4]) }, 0.5);
+  opt.accumulate({ [w.name]: tf.tensor1d([0.3, -0.4]) }, 0.5);
+  assert.ok(Math.abs(opt.step() - 0.5) < 1e-7);
+  // step 1: m̂ = g, v̂ = g², update = lr·g/(|g| + eps) = ±lr, after decay w·(1 − lr·wd)
+  const expected1 = [1 * (1 - 0.001) - 0.1, -2 * (1 - 0.001) + 0.1];
+  w.dataSync().forEach((v, i) => assert.ok(Math.abs(v - expected1[i]) < 1e-6));
+  // step 2 with a gradient of norm 5: clipped to norm 1 (scale 1/(5 + 1e-6))
+  opt.accumulate({ [w.name]: tf.tensor1d([3, 4]) }, 1);
+  assert.ok(Math.abs(opt.step() - 5) < 1e-6);
+  const s = 1 / (5 + 1e-6);
+  const g1 = [0.3, -0.4], g2 = [3 * s, 4 * s];
+  const expected2 = expected1.map((w1, i) => {
+    const m = 0.9 * 0.1 * g1[i] + 0.1 * g2[i];
+    const v = 0.999 * 0.001 * g1[i] ** 2 + 0.001 * g2[i] ** 2;
+    return w1 * (1 - 0.001) - 0.1 * (m / (1 - 0.9 ** 2)) / (Math.sqrt(v / (1 - 0.999 ** 2)) + 1e-8);
+  });
+  w.dataSync().forEach((v, i) =>
+    assert.ok(Math.abs(v - expected2[i]) < 1e-6, `${v} vs ${expected2[i]}`)
+  );
+  assert.equal(opt.state().step, 2);
+  w.dispose();
+});
+
+Deno.test("EMA: every 8 steps with decay min((1 + n)/(10 + n), 0.9)", () => {
+  const ema = new WeightEma([Float32Array.of(0)], { decay: 0.9, every: 8 });
+  const updates: number[] = [];
+  for (let n = 0; n < 100; n++) if (ema.update([Float32Array.of(1)], n)) updates.push(n);
+  assert.deepEqual(updates.slice(0, 3), [7, 15, 23]);
+  let expected = 0;
+  for (const n of updates) expected += (1 - Math.min((1 + n) / (10 + n), 0.9)) * (1 - expected);
+  assert.ok(Math.abs(ema.values[0][0] - expected) < 1e-6);
+  assert.ok(Math.min((1 + 95) / (10 + 95), 0.9) === 0.9, "the cap binds late in the run");
+});
+
+Deno.test("checkpoint: round-trips float32 weights and float64 moments exactly", () => {
+  const state = {
+    iteration: 7,
+    seed: 3,
+    names: ["a.lora_A.weight", "a.lora_B.weight"],
+    shapes: [[1, 2], [2, 1]],
+    weights: [Float32Array.of(0.1, 0.2), Float32Array.of(-1, 1e-30)],
+    ema: [Float32Array.of(0.05, 0.1), Float32Array.of(0, 0)],
+    optimizerStep: 12,
+    m: [Float64Array.of(Math.PI, 1e-300), Float64Array.of(0, -0)],
+    v: [Float64Array.of(1, 2), Float64Array.of(3, 4)],
+  };
+  assert.deepEqual(decodeCheckpoint(encodeCheckpoint(state)), state);
+});

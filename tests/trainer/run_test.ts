@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { parseLoraAdapter } from "../../src/lora/adapter.ts";
+import { loadTrainConfig, type TrainConfig } from "../../trainer/config.ts";
+import type { IterationMetrics } from "../../trainer/metrics.ts";
+import { Trainer } from "../../trainer/run.ts";
+import { buildReward, loadBaseModel } from "../../trainer/setup.ts";
+import { fastBackend, tinyConfig } from "./_trainer.ts";
+
+await fastBackend();
+
+async function train(
+  config: TrainConfig,
+  outDir: string,
+  options: { resume?: boolean; stopAfter?: number } = {},
+) {
+  const base = await loadBaseModel(config.model);
+  const trainer = await Trainer.create(config, base, {
+    outDir,
+    resume: options.resume ?? false,
+    reward: buildReward(config.reward),
+    log: () => {
+      if (options.stopAfter !== undefined && trainer.iteration >= options.stopAfter) {
+        trainer.requestStop();
+      }
+    },
+    evalBatch: 8,
+  });
+  const summary = await trainer.run();
+  return { trainer, base, summary };
+}
+
+/** Metrics without wall-clock fields. */
+async function readMetrics(
+  dir: string,
+): Promise<Omit<IterationMetrics, "seconds" | "trajectoriesPerSecond">[]> {
+  const text = await Deno.readTextFile(join(dir, "metrics.jsonl"));
+  return text.split("\n").filter((l) => l !== "").map((l) => {
+    const { seconds: _s, trajectoriesPerSecond: _t, ...rest } = JSON.parse(l) as IterationMetrics;
+    return rest;
+  });
+}
+
+Deno.test("run: a resumed tiny run reproduces the uninterrupted run's metrics exactly", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const config = tinyConfig({ train: { iterations: 4, checkpointEvery: 3 } });
+    const straight = await train(config, join(root, "a"));
+    await straight.trainer.dispose();
+    const first = await train(config, join(root, "b"), { stopAfter: 2 });
+    assert.equal(first.summary.iterations, 2);
+    assert.ok(first.summary.interrupted);
+    await first.trainer.dispose();
+    await assert.rejects(train(config, join(root, "b")), /already holds a run/);
+    const resumed = await train(config, join(root, "b"), { resume: true });
+    assert.equal(resumed.summary.iterations, 4);
+    await resumed.trainer.dispose();
+    const expected = await readMetrics(join(root, "a"));
+    assert.equal(expected.length, 4);
+    assert.deepEqual(await readMetrics(join(root, "b")), expected);
+    assert.ok(expected[0].firstUpdateRatioDeviation === 0, "first inner update exactly on-policy");
+    for (const file of ["checkpoint.safetensors", "adapter.safetensors", "eval.json"]) {
+      assert.deepEqual(
+        await Deno.readFile(join(root, "b", file)),
+        await Deno.readFile(join(root, "a", file)),
+        file,
+      );
+    }
+    const changed = tinyConfig({ train: { iterations: 5, checkpointEvery: 3 } });
+    await assert.rejects(train(changed, join(root, "b"), { resume: true }), /config differs/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("run: a tiny end-to-end run raises brightness; base bit-identical; outputs written", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const config = await loadTrainConfig("trainer/configs/tiny-brightness.json");
+    const { trainer, base, summary } = await train(config, root);
+    try {
+      const rewards = summary.metrics.map((m) => m.rewardMean);
+      const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+      const early = mean(rewards.slice(0, 5)), late = mean(rewards.slice(-5));
+      assert.ok(late > early + 0.03, `brightness ${early.toFixed(4)} → ${late.toFixed(4)}`);
+      for (const [name, variable] of trainer.model.variables) {
+        assert.deepEqual(variable.dataSync(), base.parameters.get(name)!.data, `${name} changed`);
+      }
+      const adapter = parseLoraAdapter(await Deno.readFile(join(root, "adapter.safetensors")));
+      assert.equal(adapter.modules.size, trainer.adapter.modules.length);
+      assert.equal(adapter.metadata.trainer, "flow-map-grpo");
+      for (const file of ["samples.png", "reward-curve.png", "eval.md", "summary.json"]) {
+        assert.ok((await Deno.stat(join(root, file))).size > 0, file);
+      }
+      const report = JSON.parse(await Deno.readTextFile(join(root, "eval.json")));
+      assert.deepEqual(report.rows.map((r: { steps: number }) => r.steps), [1, 2]);
+    } finally {
+      await trainer.dispose();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

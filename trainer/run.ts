@@ -1,0 +1,406 @@
+/**
+ * A training run (spec/math.md §6; design.md "Trainer output"): iterations of
+ * rollout → reward → advantages → update, with JSONL metrics, a progress
+ * line, atomic checkpoints, periodic held-out evaluation, and the EMA adapter
+ * exported as safetensors. A run directory holds everything:
+ *
+ *     config.json             the validated configuration
+ *     metrics.jsonl           one line per iteration
+ *     checkpoint.safetensors  LoRA + EMA + AdamW state + iteration (resume point)
+ *     adapter.safetensors     the EMA adapter (PEFT keys), loadable by the SDK; rewritten
+ *                             with every checkpoint and evaluation
+ *     eval.md, eval.json      the latest evaluation table; eval/ keeps each one
+ *     samples.png             per K: base row over trained row
+ *     reward-curve.png        mean reward per iteration (blue), held-out strict accuracy (orange)
+ *     summary.json            time split, throughput, final table
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { encodeLoraAdapter } from "../src/lora/adapter.ts";
+import { shapesTokenizer } from "../src/text.ts";
+import { computeAdvantages } from "./advantages.ts";
+import {
+  CHECKPOINT_FILE,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  writeFileAtomic,
+} from "./checkpoint.ts";
+import type { TrainConfig } from "./config.ts";
+import { tensorToImages } from "./data/image.ts";
+import { splitPrompts } from "./data/splits.ts";
+import { evaluateSampler, heldOutPrompts } from "./eval/evaluate.ts";
+import { writeEvaluation, writeRewardCurve } from "./eval/report.ts";
+import { type ServedModel, servedModel } from "./eval/sampler.ts";
+import type { EvalReport } from "./eval/table.ts";
+import { LoraAdapter } from "./model/lora.ts";
+import { TfFlowMap } from "./model/tfjs.ts";
+import { AdamW, WeightEma } from "./optimizer.ts";
+import { FlowMapPolicy } from "./policy.ts";
+import type { Reward } from "./rewards/reward.ts";
+import { kRepeatPrompts, rollout } from "./rollout.ts";
+import type { BaseModel } from "./setup.ts";
+import { updatePolicy } from "./update.ts";
+import { type IterationMetrics, progressLine, readMetrics } from "./metrics.ts";
+
+/** Options of {@link Trainer.create}. */
+export interface TrainerOptions {
+  /** The run directory (created if missing). */
+  readonly outDir: string;
+  /** Continue from the run directory's checkpoint. */
+  readonly resume: boolean;
+  /** The reward (built from the config unless a test substitutes one). */
+  readonly reward: Reward;
+  /** Where progress lines go. */
+  readonly log: (line: string) => void;
+  /** Images per evaluation sampler call (default 32). */
+  readonly evalBatch?: number;
+}
+
+/** What a finished (or interrupted) run reports. */
+export interface RunSummary {
+  /** Iterations completed in total (including before a resume). */
+  readonly iterations: number;
+  /** Whether the run stopped early on request (Ctrl-C); a time budget is not an interruption. */
+  readonly interrupted: boolean;
+  /** Metrics of the iterations run in this process. */
+  readonly metrics: readonly IterationMetrics[];
+  /** The last evaluation, if any ran. */
+  readonly evaluation?: EvalReport;
+  /** Seconds per phase summed over this process. */
+  readonly seconds: IterationMetrics["seconds"];
+}
+
+/** Runs Flow-Map GRPO on a frozen base with a LoRA adapter. */
+export class Trainer {
+  readonly #config: TrainConfig;
+  readonly #options: TrainerOptions;
+  readonly #model: TfFlowMap;
+  readonly #adapter: LoraAdapter;
+  readonly #policy: FlowMapPolicy;
+  readonly #optimizer: AdamW;
+  readonly #ema: WeightEma;
+  readonly #names: readonly string[];
+  #iteration = 0;
+  #stop = false;
+  readonly #base: BaseModel;
+  #baseEval?: Awaited<ReturnType<typeof evaluateSampler>>;
+  #servedModel?: Promise<ServedModel>;
+
+  private constructor(config: TrainConfig, base: BaseModel, options: TrainerOptions) {
+    this.#config = config;
+    this.#options = options;
+    this.#base = base;
+    this.#model = new TfFlowMap(base.config, base.parameters, { trainable: false });
+    this.#adapter = new LoraAdapter(base.config, config.lora);
+    const { anchor, stochasticSteps, shift } = config.rollout;
+    this.#policy = new FlowMapPolicy(this.#model, anchor, stochasticSteps, shift);
+    this.#optimizer = new AdamW(this.#adapter.variables, config.optimizer);
+    this.#names = [
+      ...[...this.#adapter.a.keys()].map((m) => `${m}.lora_A.weight`),
+      ...[...this.#adapter.b.keys()].map((m) => `${m}.lora_B.weight`),
+    ];
+    this.#ema = new WeightEma(this.#weights(), config.ema);
+  }
+
+  /**
+   * Sets up a run in `options.outDir`: writes `config.json`, or with
+   * `resume` checks it matches and restores the checkpoint.
+   */
+  static async create(
+    config: TrainConfig,
+    base: BaseModel,
+    options: TrainerOptions,
+  ): Promise<Trainer> {
+    const trainer = new Trainer(config, base, options);
+    await Deno.mkdir(join(options.outDir, "eval"), { recursive: true });
+    const configPath = join(options.outDir, "config.json");
+    const configText = JSON.stringify(config, null, 2) + "\n";
+    if (options.resume) await trainer.#restore(configPath, configText);
+    else {
+      if (await exists(join(options.outDir, CHECKPOINT_FILE))) {
+        throw new Error(`${options.outDir} already holds a run; pass --resume or another --out`);
+      }
+      await writeFileAtomic(configPath, configText);
+      await Deno.writeTextFile(join(options.outDir, "metrics.jsonl"), "");
+    }
+    return trainer;
+  }
+
+  /** Iterations completed. */
+  get iteration(): number {
+    return this.#iteration;
+  }
+
+  /** The adapter's current (non-EMA) variables; the base never changes. */
+  get adapter(): LoraAdapter {
+    return this.#adapter;
+  }
+
+  /** The frozen base network. */
+  get model(): TfFlowMap {
+    return this.#model;
+  }
+
+  /** Asks the run to stop after the current iteration (checkpoint saved). */
+  requestStop(): void {
+    this.#stop = true;
+  }
+
+  /** Whether a stop was requested. */
+  get stopRequested(): boolean {
+    return this.#stop;
+  }
+
+  /**
+   * Runs until `train.iterations` are done, the time budget `train.maxMinutes`
+   * is spent (then the last iteration is evaluated), or a stop is requested.
+   */
+  async run(): Promise<RunSummary> {
+    const { train, eval: evalConfig } = this.#config;
+    const metrics: IterationMetrics[] = [];
+    const seconds = { rollout: 0, reward: 0, update: 0, eval: 0 };
+    let evaluation: EvalReport | undefined;
+    const started = performance.now();
+    const startIteration = this.#iteration;
+    const metricsPath = join(this.#options.outDir, "metrics.jsonl");
+    let savedAt = this.#iteration;
+    const overBudget = () =>
+      train.maxMinutes > 0 && (performance.now() - started) / 60_000 >= train.maxMinutes;
+    while (this.#iteration < train.iterations && !this.#stop && !overBudget()) {
+      const m = await this.#step();
+      let evalSeconds = 0;
+      const due = evalConfig.every > 0 && this.#iteration % evalConfig.every === 0;
+      // the last iteration of the run (by count or by time budget) is always evaluated
+      if (due || this.#iteration === train.iterations || overBudget()) {
+        const t0 = performance.now();
+        evaluation = await this.evaluate();
+        evalSeconds = (performance.now() - t0) / 1000;
+      }
+      const line = { ...m, seconds: { ...m.seconds, eval: evalSeconds } };
+      metrics.push(line);
+      for (const key of Object.keys(seconds) as (keyof typeof seconds)[]) {
+        seconds[key] += line.seconds[key];
+      }
+      await Deno.writeTextFile(metricsPath, JSON.stringify(line) + "\n", { append: true });
+      const elapsed = (performance.now() - started) / 1000;
+      const byCount = (elapsed / (this.#iteration - startIteration)) *
+        (train.iterations - this.#iteration);
+      const byBudget = train.maxMinutes > 0 ? train.maxMinutes * 60 - elapsed : Infinity;
+      this.#options.log(progressLine(line, train.iterations, Math.min(byCount, byBudget)));
+      savedAt = this.#iteration % train.checkpointEvery === 0 ? this.#iteration : savedAt;
+      if (savedAt === this.#iteration) await this.saveCheckpoint();
+    }
+    if (savedAt !== this.#iteration) await this.saveCheckpoint();
+    await writeRewardCurve(this.#options.outDir);
+    const summary = {
+      iterations: this.#iteration,
+      interrupted: this.#stop,
+      metrics,
+      evaluation,
+      seconds,
+    };
+    await writeFileAtomic(
+      join(this.#options.outDir, "summary.json"),
+      JSON.stringify({ ...summary, metrics: undefined }, null, 2) + "\n",
+    );
+    return summary;
+  }
+
+  /** One iteration: rollout, reward, advantages, update. */
+  async #step(): Promise<IterationMetrics> {
+    const config = this.#config;
+    const { rollout: r, objective, optimizer, advantage } = config;
+    const iteration = this.#iteration;
+    const prompts = kRepeatPrompts(splitPrompts("train"), r.prompts, r.groupSize, {
+      seed: config.train.seed,
+      iteration,
+    });
+    const t0 = performance.now();
+    const data = rollout(this.#policy, this.#adapter, {
+      prompts,
+      tokenizer: shapesTokenizer,
+      seed: config.train.seed,
+      iteration,
+      microBatch: r.microBatch,
+      reduction: objective.reduction,
+      reference: objective.klBeta > 0,
+      endpointEstimates: advantage.mode === "step-aware",
+    });
+    const t1 = performance.now();
+    const toImages = (values: Float32Array) =>
+      tensorToImages(values, prompts.length, data.sampleShape[2], data.sampleShape[1]);
+    const rewards = await this.#options.reward.score(toImages(data.images), prompts);
+    const stepRewards = data.endpointEstimates
+      ? await Promise.all(
+        data.endpointEstimates.map((x) => this.#options.reward.score(toImages(x), prompts)),
+      )
+      : undefined;
+    const t2 = performance.now();
+    const advantages = computeAdvantages(
+      { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
+      advantage,
+    );
+    const stats = updatePolicy(
+      {
+        policy: this.#policy,
+        adapter: this.#adapter,
+        optimizer: this.#optimizer,
+        ema: this.#ema,
+        objective,
+        microBatch: r.microBatch,
+        accumulation: optimizer.accumulation,
+        innerEpochs: optimizer.innerEpochs,
+        seed: config.train.seed,
+        iteration,
+      },
+      data,
+      advantages,
+    );
+    const t3 = performance.now();
+    this.#iteration += 1;
+    const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
+    const std = Math.sqrt(rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / rewards.length);
+    return {
+      iteration: this.#iteration,
+      rewardMean: mean,
+      rewardStd: std,
+      trajectories: prompts.length,
+      ...stats,
+      seconds: {
+        rollout: (t1 - t0) / 1000,
+        reward: (t2 - t1) / 1000,
+        update: (t3 - t2) / 1000,
+        eval: 0,
+      },
+      trajectoriesPerSecond: prompts.length / ((t3 - t0) / 1000),
+    };
+  }
+
+  /** The EMA adapter as a PEFT-keyed safetensors file. */
+  exportAdapter(): Uint8Array {
+    const values = this.#ema.values;
+    const modules = this.#adapter.modules.map((l) => ({
+      module: l.module,
+      rank: this.#adapter.rank,
+      inFeatures: l.inFeatures,
+      outFeatures: l.outFeatures,
+      alpha: this.#adapter.alpha,
+      a: values[this.#names.indexOf(`${l.module}.lora_A.weight`)],
+      b: values[this.#names.indexOf(`${l.module}.lora_B.weight`)],
+    }));
+    return encodeLoraAdapter(modules, {
+      trainer: "flow-map-grpo",
+      run: this.#config.name,
+      iteration: String(this.#iteration),
+    });
+  }
+
+  /**
+   * Evaluates base and EMA adapter on held-out prompts (same seeds, every K)
+   * and writes the table, the sample grid and the exported adapter.
+   */
+  async evaluate(): Promise<EvalReport> {
+    const e = this.#config.eval;
+    const adapterBytes = this.exportAdapter();
+    await writeFileAtomic(join(this.#options.outDir, "adapter.safetensors"), adapterBytes);
+    const served = await this.#served();
+    const plan = {
+      prompts: heldOutPrompts(e.prompts),
+      seedsPerPrompt: e.seedsPerPrompt,
+      seed: e.seed,
+      steps: e.steps,
+      batch: this.#options.evalBatch ?? 32,
+    };
+    this.#baseEval ??= await evaluateSampler(served.base, plan);
+    const trainedSampler = await served.withAdapter(adapterBytes);
+    const trained = await evaluateSampler(trainedSampler, plan);
+    await trainedSampler.dispose();
+    const report = await writeEvaluation(this.#options.outDir, {
+      iteration: this.#iteration,
+      seedsPerPrompt: plan.seedsPerPrompt,
+      base: this.#baseEval,
+      trained,
+    });
+    return report;
+  }
+
+  /** Writes the checkpoint and the EMA adapter, each atomically. */
+  async saveCheckpoint(): Promise<void> {
+    await writeFileAtomic(join(this.#options.outDir, "adapter.safetensors"), this.exportAdapter());
+    const state = this.#optimizer.state();
+    const bytes = encodeCheckpoint({
+      iteration: this.#iteration,
+      seed: this.#config.train.seed,
+      names: this.#names,
+      shapes: this.#adapter.variables.map((v) => v.shape),
+      weights: this.#weights(),
+      ema: this.#ema.values,
+      optimizerStep: state.step,
+      m: state.m,
+      v: state.v,
+    });
+    await writeFileAtomic(join(this.#options.outDir, CHECKPOINT_FILE), bytes);
+  }
+
+  /** Frees the model, the adapter and the evaluation's inference session. */
+  async dispose(): Promise<void> {
+    this.#adapter.dispose();
+    this.#model.dispose();
+    if (this.#servedModel) await (await this.#servedModel).base.dispose();
+  }
+
+  /** The base served through the SDK, loaded on first use. */
+  #served(): Promise<ServedModel> {
+    this.#servedModel ??= servedModel(this.#base.served);
+    return this.#servedModel;
+  }
+
+  #weights(): Float32Array[] {
+    return this.#adapter.variables.map((v) => (v.dataSync() as Float32Array).slice());
+  }
+
+  async #restore(configPath: string, configText: string): Promise<void> {
+    const dir = this.#options.outDir;
+    let saved: string;
+    try {
+      saved = await Deno.readTextFile(configPath);
+    } catch {
+      throw new Error(`cannot resume: ${configPath} is missing`);
+    }
+    if (saved !== configText) {
+      throw new Error(`cannot resume: the config differs from the run's ${configPath}`);
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(join(dir, CHECKPOINT_FILE));
+    } catch {
+      throw new Error(`cannot resume: ${join(dir, CHECKPOINT_FILE)} is missing`);
+    }
+    const state = decodeCheckpoint(bytes);
+    if (state.names.join() !== this.#names.join() || state.seed !== this.#config.train.seed) {
+      throw new Error("cannot resume: the checkpoint's adapter or seed differs from the config");
+    }
+    tf.tidy(() =>
+      this.#adapter.variables.forEach((v, i) => v.assign(tf.tensor(state.weights[i], v.shape)))
+    );
+    this.#ema.load(state.ema);
+    this.#optimizer.load({ step: state.optimizerStep, m: state.m, v: state.v });
+    this.#iteration = state.iteration;
+    // metrics written after the checkpoint belong to iterations that will run again
+    const metricsPath = join(dir, "metrics.jsonl");
+    const kept = (await readMetrics(metricsPath)).filter((m) => m.iteration <= state.iteration);
+    await writeFileAtomic(metricsPath, kept.map((m) => JSON.stringify(m) + "\n").join(""));
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
