@@ -11,6 +11,7 @@
 
 import { parseArgs } from "node:util";
 import { type AdapterSpec, encodeImage, generate, loadModel } from "../mod.ts";
+import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 
@@ -146,29 +147,6 @@ async function run(command: Command): Promise<void> {
   }
 }
 
-async function main(args: string[]): Promise<number> {
-  let command;
-  try {
-    command = parseCommand(args);
-  } catch (error) {
-    console.error(`generate: ${oneLine(error)}`);
-    return 2;
-  }
-  if (command === "help") {
-    console.log(HELP);
-    return 0;
-  }
-  try {
-    await run(command);
-    return 0;
-  } catch (error) {
-    console.error(`generate: ${oneLine(error)}`);
-    return 1;
-  }
+if (import.meta.main) {
+  Deno.exit(await runCommand("generate", Deno.args, { help: HELP, parse: parseCommand, run }));
 }
-
-function oneLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
-}
-
-if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -15,6 +15,7 @@ import { AdapterStore } from "./adapters.ts";
 import { createApp, DEFAULT_SERVE_LIMITS } from "./app.ts";
 import { ADMIN_TOKEN_ENV } from "./middleware/admin.ts";
 import { serveApp } from "./server.ts";
+import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno task serve [options]
 
@@ -159,29 +160,6 @@ async function run(command: Command): Promise<void> {
   console.log("serve: stopped");
 }
 
-async function main(args: string[]): Promise<number> {
-  let command;
-  try {
-    command = parseCommand(args);
-  } catch (error) {
-    console.error(`serve: ${oneLine(error)}`);
-    return 2;
-  }
-  if (command === "help") {
-    console.log(HELP);
-    return 0;
-  }
-  try {
-    await run(command);
-    return 0;
-  } catch (error) {
-    console.error(`serve: ${oneLine(error)}`);
-    return 1;
-  }
+if (import.meta.main) {
+  Deno.exit(await runCommand("serve", Deno.args, { help: HELP, parse: parseCommand, run }));
 }
-
-function oneLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
-}
-
-if (import.meta.main) Deno.exit(await main(Deno.args));
