@@ -67,7 +67,7 @@ export const meanFlowConfig: ModelConfig = Object.freeze({
   path: Object.freeze({ name: "rectified-flow" as const, sigmaD: 1 }),
   imageSize: 32,
   channels: 3,
-  patchSize: 4,
+  patchSize: 8,
   hiddenDim: 128,
   depth: 4,
   heads: 4,

@@ -3,15 +3,22 @@
  * MMDiT with joint attention over image patch tokens and prompt tokens and
  * adaptive-LayerNorm-Zero conditioning on time embeddings.
  *
- * Output parameterisation (spec §1–2), with `N` the raw network output on
- * the input `x / sigma_d`:
+ * Output parameterisation (spec §1–2). The network predicts an endpoint
+ * (x-prediction, as in JiT): with 8×8 patches a token carries 192 values
+ * through a 128-wide stream, too narrow to pass the noise a velocity head
+ * must reproduce, while clean images are low-dimensional. With `N` the raw
+ * output on the input `x / sigma_d`, `E = sigma_d · N` the endpoint
+ * estimate, and `x0 = c_x(t) · x + c_v(t) · v` from
+ * `endpointFromVelocity(path, t)`:
  *
- * - two-time (MeanFlow): `u(x, r, t) = sigma_d · N(x / sigma_d, t, t − r)`
- *   (rectified flow: `sigma_d = 1`, so `u = N`);
- * - one-time (sCM): `f(x, t) = c_x(t) · x + c_v(t) · sigma_d · N(x / sigma_d, t)`,
- *   where `(c_x, c_v)` are `endpointFromVelocity(path, t)`: TrigFlow gives
- *   `f = cos t · x − sin t · sigma_d · F` (sCM's parameterisation), rectified
- *   flow gives `f = x − t · N`. Either way `f(x, 0) = x` exactly.
+ * - velocity `v = (c_x · x − E) / max(−c_v, ε)` with `ε = 0.05`;
+ *   rectified flow: `v = (x − E) / max(t, ε)`;
+ * - two-time (MeanFlow): `u(x, r, t) = v` (so a jump to `r = 0` lands on `E`
+ *   for `t ≥ ε`);
+ * - one-time (sCM): `f(x, t) = c_x · x + c_v · v`, which is `E` where
+ *   `−c_v ≥ ε` and tends to `x` as `t → 0` (`f(x, 0) = x` exactly).
+ *
+ * Both are reparameterisations (any map is representable), not new maps.
  *
  * Times enter the sinusoidal embeddings as `t · 1000 / tMax`.
  *
@@ -108,16 +115,18 @@ export function flowMapNetwork<T>(
     ops.transpose(ops.reshape(out, [-1, g, g, c, p, p]), [0, 3, 1, 4, 2, 5]),
     [-1, c, config.imageSize, config.imageSize],
   );
-  const velocity = path.sigmaD === 1 ? net : ops.scale(net, path.sigmaD);
-  if (config.kind === "two-time") return velocity;
+  const estimate = path.sigmaD === 1 ? net : ops.scale(net, path.sigmaD);
   const coefficient = endpointCoefficients(ops, path, inputs.t);
   const perSample = (v: T) => ops.reshape(v, [-1, 1, 1, 1]);
-  const fromVelocity = ops.mul(perSample(coefficient.v), velocity);
-  return ops.add(
-    coefficient.x === undefined ? inputs.x : ops.mul(perSample(coefficient.x), inputs.x),
-    fromVelocity,
-  );
+  const kept = coefficient.x === undefined ? inputs.x : ops.mul(perSample(coefficient.x), inputs.x);
+  const inverse = ops.reciprocal(ops.atLeast(ops.scale(coefficient.v, -1), ENDPOINT_EPSILON));
+  const velocity = ops.mul(perSample(inverse), ops.sub(kept, estimate));
+  if (config.kind === "two-time") return velocity;
+  return ops.add(kept, ops.mul(perSample(coefficient.v), velocity));
 }
+
+/** Smallest `−c_v(t)` the endpoint head divides by (JiT clips `1 − t` at 0.05). */
+export const ENDPOINT_EPSILON = 0.05;
 
 /**
  * Per-sample coefficients of `x0 = c_x · x + c_v · v` as graph values: the

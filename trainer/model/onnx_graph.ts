@@ -83,6 +83,16 @@ export class OnnxGraphBuilder implements GraphOps<string> {
     return this.add(x, this.constant(Float32Array.of(value), []));
   }
 
+  /** `Max` with a scalar constant. */
+  atLeast(x: string, value: number): string {
+    return this.#node("Max", [x, this.constant(Float32Array.of(value), [])]);
+  }
+
+  /** `Reciprocal`. */
+  reciprocal(x: string): string {
+    return this.#node("Reciprocal", [x]);
+  }
+
   /** `Tanh`. */
   tanh(x: string): string {
     return this.#node("Tanh", [x]);

@@ -32,6 +32,10 @@ export interface GraphOps<T> {
   scale(x: T, factor: number): T;
   /** `x + value` for a scalar value. */
   offset(x: T, value: number): T;
+  /** Element-wise `max(x, value)` for a scalar value. */
+  atLeast(x: T, value: number): T;
+  /** Element-wise `1 / x`. */
+  reciprocal(x: T): T;
   /** Element-wise hyperbolic tangent. */
   tanh(x: T): T;
   /** GELU, tanh approximation (FLUX's `gelu-approximate`); see {@link geluTanh}. */

@@ -147,6 +147,8 @@ export function tfOps(
     mul: (a, b) => tf.mul(a, b),
     scale: (x, factor) => tf.mul(x, tf.scalar(factor)),
     offset: (x, value) => tf.add(x, tf.scalar(value)),
+    atLeast: (x, value) => tf.maximum(x, tf.scalar(value)),
+    reciprocal: (x) => tf.reciprocal(x),
     tanh: (x) => tf.tanh(x),
     gelu: (x) => gelu(x),
     sigmoid: (x) => tf.sigmoid(x),

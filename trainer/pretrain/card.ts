@@ -95,7 +95,9 @@ measured by the run that produced these weights.
     twoTime ? "MeanFlow, average velocity `u(x, r, t)`" : "sCM, endpoint `f(x, t)`"
   }) |
 | path | ${f.config.path.name}${twoTime ? "" : `, σ_d = ${f.config.path.sigmaD}`} |
-| network | MMDiT, depth ${f.config.depth}, width ${f.config.hiddenDim}, ${f.config.heads} heads, patch ${f.config.patchSize} (64 image + ${f.config.textLength} text tokens) |
+| network | MMDiT, depth ${f.config.depth}, width ${f.config.hiddenDim}, ${f.config.heads} heads, patch ${f.config.patchSize} (${
+    (f.config.imageSize / f.config.patchSize) ** 2
+  } image + ${f.config.textLength} text tokens) |
 | parameters | ${f.cost.parameters.toLocaleString("en-US")} |
 | FLOPs per sampling step (batch 1) | ${(f.cost.flops / 1e6).toFixed(1)} M (matrix products ${
     (f.cost.matmulFlops / 1e6).toFixed(1)

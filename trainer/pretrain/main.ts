@@ -28,6 +28,7 @@ prompts through the SDK sampler and writes src/models/shapes-{meanflow,scm}.
   --minutes M        wall-clock budget of each training stage (defaults: teacher 40, students 30)
   --steps N          step budget of each training stage (default: unlimited)
   --batch B          batch size (default 64)
+  --lr X             peak learning rate (defaults: teacher 6e-4, students 2e-4)
   --seed S           run seed (default 0)
   --dropout P        teacher prompt dropout for guidance (default 0.1)
   --trajectories N   number of guided teacher trajectories (default 2560)
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     minutes: { type: "string" },
     steps: { type: "string" },
     batch: { type: "string", default: "64" },
+    lr: { type: "string" },
     seed: { type: "string", default: "0" },
     dropout: { type: "string", default: "0.1" },
     trajectories: { type: "string", default: "2560" },
@@ -83,6 +85,7 @@ const settings: PretrainSettings = {
   seed: number("seed", values.seed),
   resume: values.resume,
   batch: number("batch", values.batch),
+  lr: values.lr === undefined ? undefined : number("lr", values.lr, false),
   minutes: values.minutes === undefined ? undefined : number("minutes", values.minutes, false),
   steps: values.steps === undefined ? Infinity : number("steps", values.steps),
   dropout: number("dropout", values.dropout, false),

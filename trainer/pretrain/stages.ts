@@ -34,6 +34,8 @@ export interface PretrainSettings {
   readonly resume: boolean;
   /** Batch size of the training stages. */
   readonly batch: number;
+  /** Peak learning rate of the training stages (`undefined`: the stage default). */
+  readonly lr?: number;
   /** Wall-clock budget per training stage, minutes (`undefined`: the stage default). */
   readonly minutes?: number;
   /** Step budget per training stage. */
@@ -72,7 +74,7 @@ export async function runTeacher(s: PretrainSettings): Promise<TrainResult> {
     config: teacherConfig,
     init: teacherInit(teacherConfig, s.seed),
     batch: (step) => teacherBatch(s.seed, step, s.batch, s.dropout),
-    lr: 6e-4,
+    lr: s.lr ?? 6e-4,
     warmup: 50,
     emaDecay: 0.999,
     maxSteps: s.steps,
@@ -262,7 +264,7 @@ export async function runStudent(
     batch: student === "meanflow"
       ? (step) => meanFlowBatch(bank, s.seed, step, s.batch)
       : (step) => scmBatch(bank, config, s.seed, step, s.batch),
-    lr: 2e-4,
+    lr: s.lr ?? 2e-4,
     warmup: 50,
     emaDecay: 0.999,
     maxSteps: s.steps,
