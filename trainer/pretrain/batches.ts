@@ -55,7 +55,8 @@ export function exampleSeed(seed: number, index: number): number {
 
 /**
  * A teacher batch: RF interpolant `x_t = (1 − t)·x0 + t·eps` with logit-normal
- * `t`, target velocity `eps − x0`, prompts dropped with probability `dropout`.
+ * `t` (mean `timeMean`, unit scale), target velocity `eps − x0`, prompts
+ * dropped with probability `dropout`.
  *
  * @example
  * ```ts
@@ -69,6 +70,7 @@ export function teacherBatch(
   step: number,
   size: number,
   dropout: number,
+  timeMean = 0,
 ): TrainBatch {
   const seeds = Array.from({ length: size }, (_, i) => exampleSeed(seed, step * size + i));
   const examples = seeds.map((s) => trainingExample(s));
@@ -81,7 +83,8 @@ export function teacherBatch(
   );
   const noise = new Float32Array(d);
   seeds.forEach((s, i) => {
-    t[i] = 1 / (1 + Math.exp(-new NormalStream(s, STREAM.time).fill(new Float32Array(1))[0]));
+    t[i] = 1 /
+      (1 + Math.exp(-(timeMean + new NormalStream(s, STREAM.time).fill(new Float32Array(1))[0])));
     new NormalStream(s, STREAM.noise).fill(noise);
     for (let j = 0; j < d; j++) {
       const a = x0[i * d + j], e = noise[j];

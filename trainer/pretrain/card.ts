@@ -95,7 +95,7 @@ measured by the run that produced these weights.
     twoTime ? "MeanFlow, average velocity `u(x, r, t)`" : "sCM, endpoint `f(x, t)`"
   }) |
 | path | ${f.config.path.name}${twoTime ? "" : `, σ_d = ${f.config.path.sigmaD}`} |
-| network | MMDiT, depth ${f.config.depth}, width ${f.config.hiddenDim}, ${f.config.heads} heads, patch ${f.config.patchSize} (${
+| network | MMDiT with an endpoint (x-prediction) head, depth ${f.config.depth}, width ${f.config.hiddenDim}, ${f.config.heads} heads, patch ${f.config.patchSize} (${
     (f.config.imageSize / f.config.patchSize) ** 2
   } image + ${f.config.textLength} text tokens) |
 | parameters | ${f.cost.parameters.toLocaleString("en-US")} |
@@ -137,7 +137,7 @@ ${f.samplePrompts.map((p, i) => `${i + 1}. ${p}`).join("\n")}
 1. **Teacher** (the two-time network at r = t, i.e. a velocity model): flow
    matching on rectified flow, \`x_t = (1 − t)·x0 + t·ε\`, target \`ε − x0\`,
    logit-normal t, prompt dropout 10 % (all-padding tokens) for
-   classifier-free guidance; AdamW (lr 6e-4, 50 warm-up steps, weight decay
+   classifier-free guidance; AdamW (lr ${f.teacherFacts.lr}, 50 warm-up steps, weight decay
    0.01, β = (0.9, 0.99), clip 1), EMA 0.999, batch ${f.teacherFacts.batch}, data rendered on the fly
    from training prompts. ${f.teacherFacts.steps} steps, ${
     minutes(f.teacherFacts.seconds)
@@ -153,7 +153,7 @@ ${sweep.map((l) => `   ${l}`).join("\n")}
    ${f.guidance.odeSteps} uniform Euler steps) from seeded noise on training prompts, every state
    stored. Guidance is folded into the students: one network pass per step.
 3. **This student** ${objective}. States between stored times are linear
-   interpolations (exact for the Euler path). AdamW lr 2e-4, 50 warm-up steps,
+   interpolations (exact for the Euler path). AdamW lr ${f.facts.lr}, 50 warm-up steps,
    EMA 0.999, batch ${f.facts.batch}: ${f.facts.steps} steps, ${
     minutes(f.facts.seconds)
   }, final loss ${f.facts.loss}.
@@ -164,10 +164,10 @@ replays this run — it was run with minute budgets, which stopped it at these
 step counts):
 
 \`\`\`sh
-deno task pretrain --stage teacher --batch ${f.teacherFacts.batch} --steps ${f.teacherFacts.steps}
+deno task pretrain --stage teacher --batch ${f.teacherFacts.batch} --lr ${f.teacherFacts.lr} --steps ${f.teacherFacts.steps}
 deno task pretrain --stage trajectories --trajectories ${f.facts.trajectories} --ode-steps ${f.guidance.odeSteps} \\
   --guidance ${f.guidance.sweep.map((r) => r.guidance).join(",")}
-deno task pretrain --stage ${stage} --batch ${f.facts.batch} --steps ${f.facts.steps}
+deno task pretrain --stage ${stage} --batch ${f.facts.batch} --lr ${f.facts.lr} --steps ${f.facts.steps}
 deno task pretrain --stage evaluate --eval-prompts ${e.prompts}
 deno task pretrain --stage bundle
 \`\`\`

@@ -31,6 +31,7 @@ prompts through the SDK sampler and writes src/models/shapes-{meanflow,scm}.
   --lr X             peak learning rate (defaults: teacher 6e-4, students 2e-4)
   --seed S           run seed (default 0)
   --dropout P        teacher prompt dropout for guidance (default 0.1)
+  --time-mean M      mean of the teacher's logit-normal t; positive favours noise (default 0)
   --trajectories N   number of guided teacher trajectories (default 2560)
   --ode-steps N      Euler steps of the teacher ODE (default 16)
   --guidance LIST    guidance scales swept on training prompts (default 1,2,3,4)
@@ -53,6 +54,7 @@ const { values } = parseArgs({
     lr: { type: "string" },
     seed: { type: "string", default: "0" },
     dropout: { type: "string", default: "0.1" },
+    "time-mean": { type: "string", default: "0" },
     trajectories: { type: "string", default: "2560" },
     "ode-steps": { type: "string", default: "16" },
     guidance: { type: "string", default: "1,2,3,4" },
@@ -75,6 +77,13 @@ const number = (name: string, text: string | undefined, integer = true): number 
   }
   return value;
 };
+const finite = (name: string, text: string): number => {
+  const value = Number(text);
+  if (text.trim() === "" || !Number.isFinite(value)) {
+    throw new RangeError(`--${name} must be a number`);
+  }
+  return value;
+};
 const stage = values.stage as Stage | "all";
 if (stage !== "all" && !STAGES.includes(stage)) {
   throw new RangeError(`--stage must be one of ${[...STAGES, "all"].join(", ")}`);
@@ -89,6 +98,7 @@ const settings: PretrainSettings = {
   minutes: values.minutes === undefined ? undefined : number("minutes", values.minutes, false),
   steps: values.steps === undefined ? Infinity : number("steps", values.steps),
   dropout: number("dropout", values.dropout, false),
+  timeMean: finite("time-mean", values["time-mean"]),
   trajectories: number("trajectories", values.trajectories),
   odeSteps: number("ode-steps", values["ode-steps"]),
   guidance: values.guidance.split(",").map((w) => number("guidance", w, false)),

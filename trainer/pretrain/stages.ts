@@ -42,6 +42,8 @@ export interface PretrainSettings {
   readonly steps: number;
   /** Teacher prompt dropout (classifier-free guidance). */
   readonly dropout: number;
+  /** Mean of the teacher's logit-normal time distribution (positive: noisier). */
+  readonly timeMean: number;
   /** Number of teacher trajectories. */
   readonly trajectories: number;
   /** Euler steps of the teacher ODE. */
@@ -54,6 +56,9 @@ export interface PretrainSettings {
 
 /** Default minutes per training stage (the issue allows at most 90 per model). */
 export const STAGE_MINUTES = { teacher: 40, meanflow: 30, scm: 30 } as const;
+
+/** Default peak learning rate per training stage. */
+export const STAGE_LR = { teacher: 6e-4, meanflow: 2e-4, scm: 2e-4 } as const;
 
 /** The teacher: the two-time network trained by flow matching at `r = t`. */
 export const teacherConfig: ModelConfig = meanFlowConfig;
@@ -68,13 +73,14 @@ export const teacherConfig: ModelConfig = meanFlowConfig;
  * ```
  */
 export async function runTeacher(s: PretrainSettings): Promise<TrainResult> {
+  const lr = s.lr ?? STAGE_LR.teacher;
   const result = await train({
     name: "teacher",
     dir: s.out,
     config: teacherConfig,
     init: teacherInit(teacherConfig, s.seed),
-    batch: (step) => teacherBatch(s.seed, step, s.batch, s.dropout),
-    lr: s.lr ?? 6e-4,
+    batch: (step) => teacherBatch(s.seed, step, s.batch, s.dropout, s.timeMean),
+    lr,
     warmup: 50,
     emaDecay: 0.999,
     maxSteps: s.steps,
@@ -82,7 +88,10 @@ export async function runTeacher(s: PretrainSettings): Promise<TrainResult> {
     resume: s.resume,
     log: s.log,
   });
-  await saveWeights(`${s.out}/teacher.safetensors`, teacherConfig, result, s.batch);
+  await saveWeights(`${s.out}/teacher.safetensors`, teacherConfig, result, s.batch, {
+    lr: String(lr),
+    timeMean: String(s.timeMean),
+  });
   return result;
 }
 
@@ -249,6 +258,7 @@ export async function runStudent(
   student: "meanflow" | "scm",
 ): Promise<TrainResult> {
   const config = student === "meanflow" ? meanFlowConfig : scmConfig;
+  const lr = s.lr ?? STAGE_LR[student];
   const bank = await loadTrajectories(s.out);
   s.log(`${student}: ${bank.count} trajectories of ${bank.grid.length} states`);
   const init = transferWeights(
@@ -264,7 +274,7 @@ export async function runStudent(
     batch: student === "meanflow"
       ? (step) => meanFlowBatch(bank, s.seed, step, s.batch)
       : (step) => scmBatch(bank, config, s.seed, step, s.batch),
-    lr: s.lr ?? 2e-4,
+    lr,
     warmup: 50,
     emaDecay: 0.999,
     maxSteps: s.steps,
@@ -273,6 +283,7 @@ export async function runStudent(
     log: s.log,
   });
   await saveWeights(`${s.out}/${student}.safetensors`, config, result, s.batch, {
+    lr: String(lr),
     trajectories: String(bank.count),
   });
   return result;
