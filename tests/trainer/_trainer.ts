@@ -18,6 +18,7 @@ export const TINY = {
   textDim: 16,
   frequencyDim: 16,
   imageSize: 16,
+  patchSize: 4,
 };
 
 /** A tiny random base model of either kind. */

@@ -128,8 +128,10 @@ Deno.test("grpo: the objective's gradient moves log-probs of positive-advantage 
         lora.variables,
       );
       const before = lora.variables.map((v) => v.clone());
+      // A small step along the normalised gradient: large enough to show in float32.
+      const norm = Math.hypot(...lora.variables.map((v) => tf.norm(grads[v.name]).dataSync()[0]));
       tf.tidy(() =>
-        lora.variables.forEach((v) => v.assign(tf.sub(v, tf.mul(grads[v.name], 1e-3))))
+        lora.variables.forEach((v) => v.assign(tf.sub(v, tf.mul(grads[v.name], 1e-2 / norm))))
       );
       const after = grpoObjective(policy, lora, batch, wide);
       const lp = after.logProb.dataSync(), old = batch.logProbOld.dataSync();

@@ -188,11 +188,12 @@ Deno.test("pretrain: the teacher starts with a 2-D sine-cosine position table", 
   const pos = table.get("pos_embed");
   assert.ok(pos !== undefined);
   const [tokens, d] = pos.shape;
-  assert.equal(tokens, 64);
+  const grid = tinyTwoTime.imageSize / tinyTwoTime.patchSize;
+  assert.equal(tokens, grid * grid);
   const row = (k: number) => Array.from(pos.data.subarray(k * d, (k + 1) * d));
   assert.ok(pos.data.every((v) => Math.abs(v) <= 1));
   assert.deepEqual(row(0).slice(d / 4, d / 2), new Array(d / 4).fill(1)); // cos(0)
-  assert.notDeepEqual(row(1), row(8)); // (row 0, col 1) differs from (row 1, col 0)
+  assert.notDeepEqual(row(1), row(grid)); // (row 0, col 1) differs from (row 1, col 0)
   assert.deepEqual(
     table.get("proj_out.weight"),
     initParameters(tinyTwoTime, 0).get("proj_out.weight"),
