@@ -53,7 +53,7 @@ Deno.test("model layout: module names mirror diffusers' FLUX transformer", () =>
   ) assert.ok(names.has(name), name);
   assert.deepEqual(
     modelLayout(meanFlowConfig).parameters.find((p) => p.name === "proj_out.weight")?.shape,
-    [192, 128],
+    [192, 384],
     "linear weights are [out, in]",
   );
   assert.ok(names.has("time_text_embed.interval_embedder.linear_1.weight"));

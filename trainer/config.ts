@@ -170,6 +170,7 @@ const ARCHITECTURE_FIELDS = [
   "mlpRatio",
   "textDim",
   "frequencyDim",
+  "outputHidden",
 ];
 
 /**
@@ -266,7 +267,7 @@ function modelSource(value: unknown): ModelSourceConfig {
       : object(model.overrides, "model.overrides");
     known(overrides, "model.overrides", ARCHITECTURE_FIELDS);
     for (const [key, v] of Object.entries(overrides)) {
-      integer(v, `model.overrides.${key}`, 1);
+      integer(v, `model.overrides.${key}`, key === "outputHidden" ? 0 : 1);
     }
     return {
       random: kind,

@@ -50,6 +50,13 @@ export interface ModelConfig {
   readonly textDim: number;
   /** Width of the sinusoidal time embedding (even). */
   readonly frequencyDim: number;
+  /**
+   * Hidden width of the output head (`proj_hidden`, GELU, then `proj_out`);
+   * 0 or absent: `proj_out` alone. A linear head spans only `hiddenDim`
+   * directions per patch, fewer than the `channels · patchSize²` values of
+   * sharp patches when patches are large.
+   */
+  readonly outputHidden?: number;
 }
 
 /**
@@ -76,6 +83,7 @@ export const meanFlowConfig: ModelConfig = Object.freeze({
   vocabSize: SHAPES_VOCABULARY.length,
   textDim: 64,
   frequencyDim: 128,
+  outputHidden: 384,
 });
 
 /**
@@ -141,6 +149,10 @@ export function validateConfig(config: ModelConfig): ModelDims {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new RangeError(`config.${field} must be a positive integer, got ${value}`);
     }
+  }
+  const outputHidden = config.outputHidden ?? 0;
+  if (!Number.isSafeInteger(outputHidden) || outputHidden < 0) {
+    throw new RangeError(`config.outputHidden must be a non-negative integer, got ${outputHidden}`);
   }
   if (config.imageSize % config.patchSize !== 0) {
     throw new RangeError(

@@ -19,6 +19,9 @@
  *   `−c_v ≥ ε` and tends to `x` as `t → 0` (`f(x, 0) = x` exactly).
  *
  * Both are reparameterisations (any map is representable), not new maps.
+ * The output head is `proj_out` after an optional GELU layer `proj_hidden`
+ * (`config.outputHidden`), so sharp 8×8 patches are not confined to a
+ * 128-dimensional subspace.
  *
  * Times enter the sinusoidal embeddings as `t · 1000 / tMax`.
  *
@@ -107,9 +110,10 @@ export function flowMapNetwork<T>(
   }
 
   const [scale, shift] = chunks(ops, ops.linear("norm_out.linear", cond), 2, d);
+  const head = modulate(ops, ops.layerNorm(image, d, LAYER_NORM_EPSILON), shift, scale, d);
   const out = ops.linear(
     "proj_out",
-    modulate(ops, ops.layerNorm(image, d, LAYER_NORM_EPSILON), shift, scale, d),
+    (config.outputHidden ?? 0) > 0 ? ops.gelu(ops.linear("proj_hidden", head)) : head,
   );
   const net = ops.reshape(
     ops.transpose(ops.reshape(out, [-1, g, g, c, p, p]), [0, 3, 1, 4, 2, 5]),

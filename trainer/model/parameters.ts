@@ -100,7 +100,9 @@ export function modelLayout(config: ModelConfig): ModelLayout {
     }
   }
   linear("norm_out.linear", d, 2 * d, true);
-  linear("proj_out", d, dims.patchDim, true);
+  const outputHidden = config.outputHidden ?? 0;
+  if (outputHidden > 0) linear("proj_hidden", d, outputHidden);
+  linear("proj_out", outputHidden > 0 ? outputHidden : d, dims.patchDim, true);
   const parameters: ParameterSpec[] = [
     { name: "pos_embed", shape: [dims.imageTokens, d] },
     { name: "token_embedding.weight", shape: [config.vocabSize, config.textDim] },
