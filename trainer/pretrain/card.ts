@@ -136,8 +136,9 @@ ${f.samplePrompts.map((p, i) => `${i + 1}. ${p}`).join("\n")}
 
 1. **Teacher** (the two-time network at r = t, i.e. a velocity model): flow
    matching on rectified flow, \`x_t = (1 − t)·x0 + t·ε\`, target \`ε − x0\`,
-   logit-normal t, prompt dropout 10 % (all-padding tokens) for
-   classifier-free guidance; AdamW (lr ${f.teacherFacts.lr}, 50 warm-up steps, weight decay
+   logit-normal t (mean ${f.teacherFacts.timeMean}; positive favours the noisy times where
+   the layout is decided), prompt dropout 10 % (all-padding tokens) for classifier-free
+   guidance; AdamW (lr ${f.teacherFacts.lr}, 50 warm-up steps, weight decay
    0.01, β = (0.9, 0.99), clip 1), EMA 0.999, batch ${f.teacherFacts.batch}, data rendered on the fly
    from training prompts. ${f.teacherFacts.steps} steps, ${
     minutes(f.teacherFacts.seconds)
@@ -164,7 +165,8 @@ replays this run — it was run with minute budgets, which stopped it at these
 step counts):
 
 \`\`\`sh
-deno task pretrain --stage teacher --batch ${f.teacherFacts.batch} --lr ${f.teacherFacts.lr} --steps ${f.teacherFacts.steps}
+deno task pretrain --stage teacher --batch ${f.teacherFacts.batch} --lr ${f.teacherFacts.lr} \\
+  --time-mean ${f.teacherFacts.timeMean} --steps ${f.teacherFacts.steps}
 deno task pretrain --stage trajectories --trajectories ${f.facts.trajectories} --ode-steps ${f.guidance.odeSteps} \\
   --guidance ${f.guidance.sweep.map((r) => r.guidance).join(",")}
 deno task pretrain --stage ${stage} --batch ${f.facts.batch} --lr ${f.facts.lr} --steps ${f.facts.steps}
