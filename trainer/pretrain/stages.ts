@@ -55,10 +55,10 @@ export interface PretrainSettings {
 }
 
 /** Default minutes per training stage (the issue allows at most 90 per model). */
-export const STAGE_MINUTES = { teacher: 40, meanflow: 30, scm: 30 } as const;
+export const STAGE_MINUTES = { teacher: 60, meanflow: 20, scm: 20 } as const;
 
 /** Default peak learning rate per training stage. */
-export const STAGE_LR = { teacher: 6e-4, meanflow: 2e-4, scm: 2e-4 } as const;
+export const STAGE_LR = { teacher: 1.2e-3, meanflow: 2e-4, scm: 2e-4 } as const;
 
 /** The teacher: the two-time network trained by flow matching at `r = t`. */
 export const teacherConfig: ModelConfig = meanFlowConfig;
