@@ -26,14 +26,41 @@ const HEADLINE = [
   "trainer/configs/shapes-scm-endpoint.json",
 ];
 
-const { values } = parseArgs({
-  options: {
-    configs: { type: "string", default: HEADLINE.join(",") },
-    minutes: { type: "string", default: "45" },
-    parallel: { type: "boolean", default: false },
-    out: { type: "string", default: "scripts/bench-train-results.md" },
-  },
-});
+const HELP = `Usage: deno task bench-train [--configs a.json,b.json] [--minutes 45] [--parallel]
+                             [--out scripts/bench-train-results.md]
+
+Runs Flow-Map GRPO (deno task train) on each config with a time budget, then
+writes a markdown table: held-out strict and partial accuracy, base vs trained
+at every evaluated K, out-of-domain signals, trajectories/s and time shares.
+
+  --configs LIST  comma-separated config files (default: the two headline configs)
+  --minutes M     training budget per run in minutes (default 45)
+  --parallel      run the configs at the same time, one process each
+  --out FILE      where the table goes (default scripts/bench-train-results.md)
+  --help          show this help`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      options: {
+        configs: { type: "string", default: HEADLINE.join(",") },
+        minutes: { type: "string", default: "45" },
+        parallel: { type: "boolean", default: false },
+        out: { type: "string", default: "scripts/bench-train-results.md" },
+        help: { type: "boolean", default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`bench-train: ${(error as Error).message}\n\n${HELP}`);
+    Deno.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  console.log(HELP);
+  Deno.exit(0);
+}
 
 const minutes = Number(values.minutes);
 if (!(minutes > 0)) {

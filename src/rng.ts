@@ -254,8 +254,7 @@ function checkUint53(value: number, what: string): void {
 
 /** Two normals from two uint32 words: `r = sqrt(−2 ln u1)`, angle `2π·u2`. */
 function boxMuller(w1: number, w2: number, out: Float64Array, at: number): void {
-  const u1 = (w1 + 0.5) / TWO_32; // in (0, 1): the log is finite
-  const radius = Math.sqrt(-2 * log(u1));
+  const radius = Math.sqrt(-2 * logUniform(w1));
   const quarterTurns = (w2 / TWO_32) * 4; // exact: w2 has 32 significant bits
   const quadrant = Math.floor(quarterTurns);
   const r = quarterTurns - quadrant; // in [0, 1): fraction of a quarter turn
@@ -292,18 +291,18 @@ const COS_RECIPROCALS = Float64Array.from(
   { length: 9 },
   (_, i) => 1 / ((18 - 2 * i) * (17 - 2 * i)),
 );
-const float64 = new Float64Array(1);
-const words = new Uint32Array(float64.buffer);
-/** Index of the word holding sign, exponent and the top of the mantissa (1 on little-endian). */
-const HIGH = new Uint8Array(Float64Array.of(1).buffer)[7] === 0x3f ? 1 : 0;
+/** `2^−k` for `k = 0 … 32`: exact powers of two. */
+const INVERSE_POWERS = Float64Array.from({ length: 33 }, (_, k) => 2 ** -k);
 
-/** Natural log for normal positive doubles, from basic arithmetic only. */
-function log(x: number): number {
-  float64[0] = x;
-  const high = words[HIGH];
-  let exponent = ((high >>> 20) & 0x7ff) - 1023;
-  words[HIGH] = (high & 0x800fffff) | 0x3ff00000; // mantissa in [1, 2)
-  let m = float64[0];
+/**
+ * `ln u1` for `u1 = (w + 0.5) / 2^32` in (0, 1), from basic arithmetic only.
+ * With `k = ⌊log2 w⌋` (−1 for w = 0), `u1 = m·2^(k − 32)` and
+ * `m = (w + 0.5)·2^−k` in [1, 2) exactly, so no bit pattern is inspected.
+ */
+function logUniform(w: number): number {
+  const k = 31 - Math.clz32(w);
+  let exponent = k - 32;
+  let m = k < 0 ? 1 : (w + 0.5) * INVERSE_POWERS[k];
   if (m > Math.SQRT2) {
     m /= 2;
     exponent += 1;
