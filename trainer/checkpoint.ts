@@ -120,14 +120,24 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   await Deno.rename(temporary, path);
 }
 
-function float64Tensor(values: Float64Array, shape: readonly number[]): SafetensorsTensor {
+/**
+ * A safetensors F64 tensor of `values` (little-endian), for optimiser moments.
+ *
+ * @example
+ * ```ts
+ * import { float64Tensor, float64Values } from "./checkpoint.ts";
+ * float64Values(float64Tensor(Float64Array.of(0.1), [1]))[0]; // 0.1 exactly
+ * ```
+ */
+export function float64Tensor(values: Float64Array, shape: readonly number[]): SafetensorsTensor {
   const data = new Uint8Array(values.length * 8);
   const view = new DataView(data.buffer);
   values.forEach((v, i) => view.setFloat64(8 * i, v, true));
   return { dtype: "F64", shape: [...shape], data };
 }
 
-function float64Values(tensor: SafetensorsTensor): Float64Array {
+/** The values of an F64 tensor; throws for any other dtype. */
+export function float64Values(tensor: SafetensorsTensor): Float64Array {
   if (tensor.dtype !== "F64") throw new RangeError(`expected F64 moments, got ${tensor.dtype}`);
   const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
   return Float64Array.from(

@@ -22,6 +22,8 @@ export interface AdamWOptions {
   readonly eps: number;
   /** Largest global gradient norm; larger gradients are scaled down. */
   readonly gradClip: number;
+  /** Which variables weight decay applies to; default all (pretraining decays only matrices). */
+  readonly decays?: (variable: tf.Variable) => boolean;
 }
 
 /** The optimiser's state, for checkpoints. */
@@ -85,10 +87,12 @@ export class AdamW {
 
   /**
    * Clips the accumulated gradient to the global norm limit, applies one
-   * AdamW update, clears the accumulator, and returns the norm before clipping.
+   * AdamW update with learning rate `lr` (default: the configured one, e.g.
+   * overridden during warm-up), clears the accumulator, and returns the norm
+   * before clipping.
    */
-  step(): number {
-    const { lr, betas: [b1, b2], weightDecay, eps, gradClip } = this.#options;
+  step(lr: number = this.#options.lr): number {
+    const { betas: [b1, b2], weightDecay, eps, gradClip, decays } = this.#options;
     let squares = 0;
     for (const sum of this.#sums) for (const g of sum) squares += g * g;
     const norm = Math.sqrt(squares);
@@ -100,11 +104,12 @@ export class AdamW {
       const weights = variable.dataSync() as Float32Array;
       const updated = new Float32Array(weights.length);
       const sum = this.#sums[i], m = this.#m[i], v = this.#v[i];
+      const keep = 1 - lr * (decays === undefined || decays(variable) ? weightDecay : 0);
       for (let j = 0; j < weights.length; j++) {
         const g = sum[j] * scale;
         m[j] = b1 * m[j] + (1 - b1) * g;
         v[j] = b2 * v[j] + (1 - b2) * g * g;
-        const decayed = weights[j] * (1 - lr * weightDecay);
+        const decayed = weights[j] * keep;
         updated[j] = decayed - lr * (m[j] / correction1) / (Math.sqrt(v[j] / correction2) + eps);
       }
       sum.fill(0);

@@ -39,6 +39,23 @@ Deno.test("AdamW: matches torch.optim.AdamW by hand, with accumulation and norm 
   w.dispose();
 });
 
+Deno.test("AdamW: decays only the variables `decays` selects; step(lr) overrides the rate", () => {
+  const w = tf.variable(tf.tensor2d([[1, -2]])), b = tf.variable(tf.tensor1d([3]));
+  const opt = new AdamW([w, b], {
+    ...options,
+    weightDecay: 0.5,
+    gradClip: 100,
+    decays: (v) => v.rank === 2,
+  });
+  opt.accumulate({ [w.name]: tf.tensor2d([[0.5, -0.25]]), [b.name]: tf.tensor1d([2]) }, 1);
+  assert.ok(Math.abs(opt.step(0.2) - Math.sqrt(0.25 + 0.0625 + 4)) < 1e-6);
+  // first step: m̂/√v̂ = sign(g), so w ← w·(1 − lr·wd) − lr·sign(g) with lr = 0.2
+  const expected = [1 * 0.9 - 0.2, -2 * 0.9 + 0.2];
+  w.dataSync().forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `w[${i}] = ${v}`));
+  assert.ok(Math.abs(b.dataSync()[0] - (3 - 0.2)) < 1e-6, "the bias is not decayed");
+  tf.dispose([w, b]);
+});
+
 Deno.test("EMA: every 8 steps with decay min((1 + n)/(10 + n), 0.9)", () => {
   const ema = new WeightEma([Float32Array.of(0)], { decay: 0.9, every: 8 });
   const updates: number[] = [];

@@ -14,7 +14,6 @@ import {
 } from "../../trainer/pretrain/batches.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../trainer/pretrain/checkpoint.ts";
 import { evalPrompts } from "../../trainer/pretrain/evaluate.ts";
-import { AdamW } from "../../trainer/pretrain/optim.ts";
 import { teacherInit, transferWeights } from "../../trainer/pretrain/stages.ts";
 import { train } from "../../trainer/pretrain/train.ts";
 import {
@@ -94,32 +93,10 @@ Deno.test("pretrain: student batches read trajectories exactly (straight paths)"
   }
 });
 
-Deno.test("pretrain: AdamW takes a bias-corrected step and decays only matrices", () => {
-  const w = tf.variable(tf.tensor2d([[1, -2]])), b = tf.variable(tf.tensor1d([3]));
-  const opt = new AdamW(new Map<string, tf.Variable>([["w", w], ["b", b]]), {
-    weightDecay: 0.5,
-    clipNorm: 100,
-  });
-  const norm = opt.step({ w: tf.tensor2d([[0.5, -0.25]]), b: tf.tensor1d([2]) }, 0.1);
-  assertClose(norm, Math.sqrt(0.25 + 0.0625 + 4), 1e-6, "gradient norm");
-  // first step: m̂/√v̂ = sign(g); w ← w·(1 − lr·wd) − lr·sign(g)
-  const wv = w.dataSync(), bv = b.dataSync();
-  assertClose(wv[0], 1 * 0.95 - 0.1, 1e-5, "w[0]");
-  assertClose(wv[1], -2 * 0.95 + 0.1, 1e-5, "w[1]");
-  assertClose(bv[0], 3 - 0.1, 1e-5, "b (no decay)");
-  const state = opt.state();
-  const copy = new AdamW(new Map<string, tf.Variable>([["w", w], ["b", b]]));
-  copy.load(state);
-  assert.equal(copy.steps, 1);
-  opt.dispose();
-  copy.dispose();
-  tf.dispose([w, b]);
-});
-
-Deno.test("pretrain: training a tiny model lowers the loss, checkpoints and resumes", async () => {
-  const dir = await Deno.makeTempDir();
+Deno.test("pretrain: training a tiny model lowers the loss; a resumed run equals the straight one", async () => {
+  const root = await Deno.makeTempDir();
   const batch = teacherBatch(0, 0, 4, 0.1);
-  const run = (maxSteps: number, resume: boolean) =>
+  const run = (dir: string, maxSteps: number, resume: boolean) =>
     train({
       name: "tiny",
       dir,
@@ -127,23 +104,34 @@ Deno.test("pretrain: training a tiny model lowers the loss, checkpoints and resu
       init: initParameters(tinyTwoTime, 0),
       batch: () => batch,
       lr: 3e-3,
-      warmup: 1,
+      warmup: 4,
       emaDecay: 0.9,
       maxSteps,
       minutes: 10,
       resume,
       log: () => {},
     });
-  const first = await run(12, false);
-  const losses = (await Deno.readTextFile(`${dir}/tiny.jsonl`)).trim().split("\n")
-    .map((line) => JSON.parse(line).loss as number);
-  assert.equal(losses.length, 12);
-  assert.ok(losses[11] < 0.8 * losses[0], `loss ${losses[0]} → ${losses[11]}`);
-  assert.equal(first.steps, 12);
-  const resumed = await run(14, true);
-  assert.equal(resumed.steps, 14);
-  assert.ok(resumed.seconds > first.seconds);
-  await Deno.remove(dir, { recursive: true });
+  try {
+    const straight = `${root}/straight`, split = `${root}/split`;
+    await Deno.mkdir(straight);
+    await Deno.mkdir(split);
+    const whole = await run(straight, 14, false);
+    const losses = (await Deno.readTextFile(`${straight}/tiny.jsonl`)).trim().split("\n")
+      .map((line) => JSON.parse(line).loss as number);
+    assert.equal(losses.length, 14);
+    assert.ok(losses[13] < 0.8 * losses[0], `loss ${losses[0]} → ${losses[13]}`);
+    assert.equal(whole.steps, 14);
+    const first = await run(split, 9, false);
+    assert.equal(first.steps, 9);
+    const resumed = await run(split, 14, true);
+    assert.equal(resumed.steps, 14);
+    assert.ok(resumed.seconds > first.seconds);
+    for (const [name, value] of whole.ema) {
+      assert.deepEqual(resumed.ema.get(name)?.data, value.data, `EMA ${name} after resume`);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
 
 Deno.test("pretrain: guided velocity and Euler integration follow their definitions", () => {

@@ -19,7 +19,7 @@ import { forwardCost } from "../model/cost.ts";
 import { emitOnnx } from "../model/onnx.ts";
 import { TfFlowMap } from "../model/tfjs.ts";
 import { encodePrompts } from "./batches.ts";
-import { writeAtomic } from "./checkpoint.ts";
+import { writeFileAtomic } from "../checkpoint.ts";
 import { writeCard } from "./card.ts";
 import {
   accuracy,
@@ -126,7 +126,7 @@ export async function runEvaluate(s: PretrainSettings, count: number): Promise<E
     }
   }
   const evaluation = { prompts: prompts.length, seed: EVAL_SEED, teacher, students };
-  await writeAtomic(
+  await writeFileAtomic(
     `${s.out}/evaluation.json`,
     new TextEncoder().encode(JSON.stringify(evaluation, null, 2)),
   );
@@ -164,8 +164,8 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
       },
       defaultGrid: gridFor(config, 2),
     });
-    await writeAtomic(`${dir}/model.onnx`, files.model);
-    await writeAtomic(`${dir}/${files.externalDataFile}`, files.externalData);
+    await writeFileAtomic(`${dir}/model.onnx`, files.model);
+    await writeFileAtomic(`${dir}/${files.externalDataFile}`, files.externalData);
 
     const model = new TfFlowMap(config, weights, { trainable: false });
     const map = asFlowMap(model);
@@ -178,7 +178,7 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
       }
       rows.push(row);
     }
-    await writeAtomic(`${dir}/samples.png`, await tilePng(rows));
+    await writeFileAtomic(`${dir}/samples.png`, await tilePng(rows));
     const parity = await onnxParity(model, files.model, files.externalData);
     model.dispose();
     s.log(`${name}: ONNX Runtime vs TF.js max |diff| ${parity.toExponential(2)}`);

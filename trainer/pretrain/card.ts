@@ -8,7 +8,7 @@
 import type { ModelConfig } from "../model/config.ts";
 import type { ForwardCost } from "../model/cost.ts";
 import type { Evaluation } from "./bundle.ts";
-import { writeAtomic } from "./checkpoint.ts";
+import { writeFileAtomic } from "../checkpoint.ts";
 import type { AccuracyRow } from "./evaluate.ts";
 
 /** Everything a card reports. */
@@ -196,5 +196,5 @@ deno task pretrain --stage bundle
  * ```
  */
 export async function writeCard(path: string, facts: CardFacts): Promise<void> {
-  await writeAtomic(path, new TextEncoder().encode(renderCard(facts)));
+  await writeFileAtomic(path, new TextEncoder().encode(renderCard(facts)));
 }

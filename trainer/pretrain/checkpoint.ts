@@ -1,8 +1,8 @@
 /**
  * Checkpoints and stage outputs as safetensors files: several named
- * parameter tables (weights, EMA, optimiser moments) plus string metadata,
- * written atomically (temporary file, then rename) so an interrupted run
- * never leaves a torn file.
+ * parameter tables (weights, EMA as float32; optimiser moments as float64,
+ * so a resumed run continues exactly) plus string metadata, written
+ * atomically so an interrupted run never leaves a torn file.
  *
  * @module
  */
@@ -14,29 +14,23 @@ import {
   type SafetensorsTensor,
   tensorToFloat32,
 } from "../../src/lora/safetensors.ts";
+import { float64Tensor, float64Values, writeFileAtomic } from "../checkpoint.ts";
 import type { ParameterTable } from "../model/parameters.ts";
+
+/** Float64 arrays by name (optimiser moments). */
+export type Float64Table = ReadonlyMap<
+  string,
+  { readonly shape: readonly number[]; readonly data: Float64Array }
+>;
 
 /** A checkpoint's contents: tables by group name and metadata strings. */
 export interface Checkpoint {
-  /** Parameter tables by group, e.g. `weights`, `ema`, `adam.m`. */
+  /** Float32 parameter tables by group, e.g. `weights`, `ema`. */
   readonly tables: ReadonlyMap<string, ParameterTable>;
+  /** Float64 tables by group, e.g. `adam.m`, `adam.v`; groups differ from `tables`'. */
+  readonly float64Tables?: ReadonlyMap<string, Float64Table>;
   /** Free-form metadata (step counts, config JSON, seeds). */
   readonly metadata: Readonly<Record<string, string>>;
-}
-
-/**
- * Writes bytes to `path` atomically: a sibling temporary file, then rename.
- *
- * @example
- * ```ts ignore
- * import { writeAtomic } from "./checkpoint.ts";
- * await writeAtomic("runs/x.json", new TextEncoder().encode("{}"));
- * ```
- */
-export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, path);
 }
 
 /**
@@ -52,11 +46,16 @@ export async function writeAtomic(path: string, bytes: Uint8Array): Promise<void
  */
 export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const tensors = new Map<string, SafetensorsTensor>();
-  for (const [group, table] of checkpoint.tables) {
+  const add = (group: string, name: string, tensor: SafetensorsTensor) => {
     if (group.includes("/")) throw new RangeError(`group name ${group} must not contain "/"`);
-    for (const [name, value] of table) {
-      tensors.set(`${group}/${name}`, float32Tensor(value.data, value.shape));
-    }
+    if (tensors.has(`${group}/${name}`)) throw new RangeError(`${group}/${name} appears twice`);
+    tensors.set(`${group}/${name}`, tensor);
+  };
+  for (const [group, table] of checkpoint.tables) {
+    for (const [name, value] of table) add(group, name, float32Tensor(value.data, value.shape));
+  }
+  for (const [group, table] of checkpoint.float64Tables ?? []) {
+    for (const [name, value] of table) add(group, name, float64Tensor(value.data, value.shape));
   }
   return encodeSafetensors(tensors, checkpoint.metadata);
 }
@@ -73,17 +72,23 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
 export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const file = parseSafetensors(bytes);
   const tables = new Map<string, Map<string, { shape: readonly number[]; data: Float32Array }>>();
+  const float64Tables = new Map<
+    string,
+    Map<string, { shape: readonly number[]; data: Float64Array }>
+  >();
   for (const [key, tensor] of file.tensors) {
     const cut = key.indexOf("/");
     if (cut < 0) throw new RangeError(`checkpoint tensor ${key} has no group`);
-    const group = key.slice(0, cut);
-    if (!tables.has(group)) tables.set(group, new Map());
-    tables.get(group)?.set(key.slice(cut + 1), {
-      shape: [...tensor.shape],
-      data: tensorToFloat32(tensor),
-    });
+    const group = key.slice(0, cut), name = key.slice(cut + 1), shape = [...tensor.shape];
+    if (tensor.dtype === "F64") {
+      if (!float64Tables.has(group)) float64Tables.set(group, new Map());
+      float64Tables.get(group)?.set(name, { shape, data: float64Values(tensor) });
+    } else {
+      if (!tables.has(group)) tables.set(group, new Map());
+      tables.get(group)?.set(name, { shape, data: tensorToFloat32(tensor) });
+    }
   }
-  return { tables, metadata: file.metadata };
+  return { tables, float64Tables, metadata: file.metadata };
 }
 
 /**
@@ -96,7 +101,7 @@ export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
  * ```
  */
 export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {
-  await writeAtomic(path, encodeCheckpoint(checkpoint));
+  await writeFileAtomic(path, encodeCheckpoint(checkpoint));
 }
 
 /**
@@ -129,5 +134,21 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint | undefin
 export function tableOf(checkpoint: Checkpoint, group: string): ParameterTable {
   const table = checkpoint.tables.get(group);
   if (table === undefined) throw new RangeError(`checkpoint has no table ${group}`);
+  return table;
+}
+
+/**
+ * The named float64 table of a checkpoint; throws if it is missing.
+ *
+ * @example
+ * ```ts
+ * import { float64TableOf } from "./checkpoint.ts";
+ * const m = new Map([["w", { shape: [1], data: Float64Array.of(0.1) }]]);
+ * float64TableOf({ tables: new Map(), float64Tables: new Map([["adam.m", m]]), metadata: {} }, "adam.m");
+ * ```
+ */
+export function float64TableOf(checkpoint: Checkpoint, group: string): Float64Table {
+  const table = checkpoint.float64Tables?.get(group);
+  if (table === undefined) throw new RangeError(`checkpoint has no float64 table ${group}`);
   return table;
 }

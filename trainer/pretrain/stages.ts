@@ -14,7 +14,8 @@ import { initParameters, modelLayout, type ParameterTable } from "../model/param
 import { TfFlowMap } from "../model/tfjs.ts";
 import { toImages } from "../../src/image.ts";
 import { encodePrompts, exampleSeed, meanFlowBatch, scmBatch, teacherBatch } from "./batches.ts";
-import { loadCheckpoint, saveCheckpoint, tableOf, writeAtomic } from "./checkpoint.ts";
+import { writeFileAtomic } from "../checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint, tableOf } from "./checkpoint.ts";
 import {
   addChunk,
   integrateGuided,
@@ -211,7 +212,7 @@ async function chooseGuidance(
     );
   }
   const best = sweep.reduce((a, b) => (b.strict > a.strict ? b : a));
-  await writeAtomic(
+  await writeFileAtomic(
     file,
     new TextEncoder().encode(
       JSON.stringify({ guidance: best.guidance, odeSteps: grid.length - 1, sweep }, null, 2),

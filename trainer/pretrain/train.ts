@@ -12,8 +12,14 @@ import type { ModelConfig } from "../model/config.ts";
 import type { ParameterTable } from "../model/parameters.ts";
 import { TfFlowMap } from "../model/tfjs.ts";
 import type { TrainBatch } from "./batches.ts";
-import { type Checkpoint, loadCheckpoint, saveCheckpoint, tableOf } from "./checkpoint.ts";
-import { AdamW, Ema } from "./optim.ts";
+import { AdamW, WeightEma } from "../optimizer.ts";
+import {
+  type Checkpoint,
+  float64TableOf,
+  loadCheckpoint,
+  saveCheckpoint,
+  tableOf,
+} from "./checkpoint.ts";
 
 /** What one stage trains and how long. */
 export interface TrainOptions {
@@ -98,18 +104,28 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const file = `${dir}/${name}.ckpt.safetensors`;
   const saved = options.resume ? await loadCheckpoint(file) : undefined;
   const model = new TfFlowMap(config, saved ? tableOf(saved, "weights") : options.init);
-  const optimizer = new AdamW(model.variables);
-  const ema = new Ema(model.variables);
+  const names = [...model.variables.keys()];
+  const variables = [...model.variables.values()];
+  const optimizer = new AdamW(variables, {
+    lr: options.lr,
+    betas: [0.9, 0.99],
+    weightDecay: 0.01,
+    eps: 1e-8,
+    gradClip: 1,
+    decays: (variable) => variable.rank === 2,
+  });
+  const weights = () => variables.map((v) => v.dataSync() as Float32Array);
+  const ema = new WeightEma(weights(), { decay: options.emaDecay, every: 1 });
   let step = 0, seconds = 0, savedLoss = NaN;
   if (saved) {
     savedLoss = Number(saved.metadata.loss);
-    ema.load(tableOf(saved, "ema"));
+    ema.load(arraysOf(tableOf(saved, "ema"), names));
     step = Number(saved.metadata.step);
     seconds = Number(saved.metadata.seconds);
-    optimizer.load({ m: tableOf(saved, "adam.m"), v: tableOf(saved, "adam.v"), steps: step });
+    const moments = (group: string) => arraysOf(float64TableOf(saved, group), names);
+    optimizer.load({ step, m: moments("adam.m"), v: moments("adam.v") });
     log(`${name}: resumed at step ${step} (${(seconds / 60).toFixed(1)} min trained)`);
   }
-  const names = new Map([...model.variables].map(([key, v]) => [v.name, key]));
   const metrics = await Deno.open(`${dir}/${name}.jsonl`, {
     append: true,
     create: true,
@@ -126,9 +142,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const ckpt: Checkpoint = {
       tables: new Map([
         ["weights", model.parameters()],
-        ["ema", ema.table()],
-        ["adam.m", state.m],
-        ["adam.v", state.v],
+        ["ema", tableFrom(names, variables, ema.values)],
+      ]),
+      float64Tables: new Map([
+        ["adam.m", tableFrom(names, variables, state.m)],
+        ["adam.v", tableFrom(names, variables, state.v)],
       ]),
       metadata: {
         step: String(step),
@@ -147,12 +165,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const lr = options.lr * Math.min(1, (step + 1) / options.warmup);
     const { value, grads } = tf.variableGrads(() => batchLoss(model, batch));
     const loss = value.dataSync()[0];
-    const byName = Object.fromEntries(
-      Object.entries(grads).map(([key, g]) => [names.get(key) as string, g]),
-    );
-    const norm = optimizer.step(byName, lr);
+    optimizer.accumulate(grads, 1);
+    const norm = optimizer.step(lr);
     tf.dispose([value, ...Object.values(grads)]);
-    ema.update(Math.min(options.emaDecay, (1 + step) / (10 + step)));
+    ema.update(weights(), step);
     if (!Number.isFinite(loss)) throw new Error(`${name}: loss is ${loss} at step ${step}`);
     step++;
     const elapsed = (performance.now() - started) / 1000;
@@ -179,11 +195,35 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
   await checkpoint();
   metrics.close();
-  const result = { ema: ema.table(), steps: step, seconds, loss: recentLoss() };
-  optimizer.dispose();
-  ema.dispose();
+  const result = {
+    ema: tableFrom(names, variables, ema.values.map((a) => a.slice())),
+    steps: step,
+    seconds,
+    loss: recentLoss(),
+  };
   model.dispose();
   return result;
+}
+
+/** A table of per-variable arrays (in variable order). */
+function tableFrom<T extends Float32Array | Float64Array>(
+  names: readonly string[],
+  variables: readonly tf.Variable[],
+  arrays: readonly T[],
+): ReadonlyMap<string, { shape: readonly number[]; data: T }> {
+  return new Map(names.map((name, i) => [name, { shape: variables[i].shape, data: arrays[i] }]));
+}
+
+/** The arrays of a table in variable order; throws if one is missing. */
+function arraysOf<T extends Float32Array | Float64Array>(
+  table: ReadonlyMap<string, { readonly data: T }>,
+  names: readonly string[],
+): T[] {
+  return names.map((name) => {
+    const value = table.get(name);
+    if (value === undefined) throw new RangeError(`checkpoint has no value for ${name}`);
+    return value.data;
+  });
 }
 
 function mean(values: readonly number[]): number {
