@@ -132,11 +132,10 @@ function sampleSize(model: Model): number {
 }
 
 function rawFeeds(ort: Ort, model: Model, batch: number) {
-  const [c, h, w] = model.info.imageShape;
-  const x = new NormalStream(0).fill(new Float32Array(batch * c * h * w));
+  const x = new NormalStream(0).fill(new Float32Array(batch * sampleSize(model)));
   const tokens = model.encodePrompts(Array(batch).fill(PROMPT));
   return {
-    x: new ort.Tensor("float32", x, [batch, c, h, w]),
+    x: new ort.Tensor("float32", x, [batch, ...model.info.imageShape]),
     t: new ort.Tensor("float32", new Float32Array(batch).fill(1), [batch]),
     r: new ort.Tensor("float32", new Float32Array(batch), [batch]),
     tokens: new ort.Tensor("int32", tokens, [batch, model.info.tokenizer.maxTokens]),

@@ -196,7 +196,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   await checkpoint();
   metrics.close();
   const result = {
-    ema: tableFrom(names, variables, ema.values.map((a) => a.slice())),
+    ema: tableFrom(names, variables, ema.values),
     steps: step,
     seconds,
     loss: recentLoss(),
