@@ -11,6 +11,8 @@
  * @module
  */
 
+import { createNormalKernel, type NormalKernel } from "./wasm/normals.ts";
+
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
 const W0 = 0x9e3779b9;
@@ -101,14 +103,28 @@ export class NormalStream {
     return this;
   }
 
-  /** Fills `out` with the next `out.length` values and returns it. */
+  /**
+   * Fills `out` with the next `out.length` values and returns it. Whole
+   * blocks go through the WebAssembly kernel when the runtime has one (the
+   * same bits as this file's JavaScript, which draws partial blocks).
+   */
   fill<T extends Float32Array | Float64Array>(out: T): T {
-    let lane = this.#position & 3;
-    if (lane !== 0) this.#refill(Math.floor(this.#position / 4));
-    for (let i = 0; i < out.length; i++) {
-      if (lane === 0) this.#refill(Math.floor((this.#position + i) / 4));
-      out[i] = this.#normals[lane];
-      lane = (lane + 1) & 3;
+    let i = 0;
+    const lane = this.#position & 3;
+    if (lane !== 0) {
+      this.#refill(Math.floor(this.#position / 4));
+      for (let l = lane; l < 4 && i < out.length; l++) out[i++] = this.#normals[l];
+    }
+    const first = (this.#position + i) / 4, blocks = Math.floor((out.length - i) / 4);
+    const kernel = blocks > 0 ? normalKernel() : null;
+    if (kernel) {
+      kernel.fill(this.#blocks.key, this.#blocks.stream, first, blocks, out, i);
+      i += 4 * blocks;
+    }
+    for (; i < out.length; i++) {
+      const l = (this.#position + i) & 3;
+      if (l === 0) this.#refill(Math.floor((this.#position + i) / 4));
+      out[i] = this.#normals[l];
     }
     this.#position += out.length;
     return out;
@@ -226,23 +242,27 @@ export class UniformStream {
 
 /** The Philox blocks of one `(seed, stream)`: block `i` encrypts counter `(i, stream)`. */
 class PhiloxBlocks {
-  readonly #key: readonly [number, number];
+  /** Key words: the seed's low and high 32 bits. */
+  readonly key: readonly [number, number];
+  /** Counter words 2 and 3: the stream's low and high 32 bits. */
+  readonly stream: readonly [number, number];
   readonly #counter = new Float64Array(4);
   readonly #words = new Uint32Array(4);
 
   constructor(seed: number, stream: number) {
     checkUint53(seed, "seed");
     checkUint53(stream, "stream");
-    this.#key = [seed % TWO_32, Math.floor(seed / TWO_32)];
-    this.#counter[2] = stream % TWO_32;
-    this.#counter[3] = Math.floor(stream / TWO_32);
+    this.key = [seed % TWO_32, Math.floor(seed / TWO_32)];
+    this.stream = [stream % TWO_32, Math.floor(stream / TWO_32)];
+    this.#counter[2] = this.stream[0];
+    this.#counter[3] = this.stream[1];
   }
 
   /** The four words of block `index` (a buffer reused by the next call). */
   at(index: number): Uint32Array {
     this.#counter[0] = index % TWO_32;
     this.#counter[1] = Math.floor(index / TWO_32);
-    return philox4x32(this.#counter, this.#key, this.#words);
+    return philox4x32(this.#counter, this.key, this.#words);
   }
 }
 
@@ -293,6 +313,27 @@ const COS_RECIPROCALS = Float64Array.from(
 );
 /** `2^−k` for `k = 0 … 32`: exact powers of two. */
 const INVERSE_POWERS = Float64Array.from({ length: 33 }, (_, k) => 2 ** -k);
+const LOG_SERIES_START = 1 / 23;
+
+/** The kernel of whole-block draws, instantiated on first use (null: none). */
+let cachedKernel: NormalKernel | null | undefined;
+function normalKernel(): NormalKernel | null {
+  if (cachedKernel === undefined) {
+    // The constants in the layout `wasm/normals.wat` reads them.
+    const table = Float64Array.of(
+      LOG_SERIES_START,
+      ...LOG_RECIPROCALS,
+      ...SIN_RECIPROCALS,
+      ...COS_RECIPROCALS,
+      HALF_PI,
+      Math.SQRT2,
+      LN2_HI,
+      LN2_LO,
+    );
+    cachedKernel = createNormalKernel(table) ?? null;
+  }
+  return cachedKernel;
+}
 
 /**
  * `ln u1` for `u1 = (w + 0.5) / 2^32` in (0, 1), from basic arithmetic only.
@@ -309,7 +350,7 @@ function logUniform(w: number): number {
   }
   const f = (m - 1) / (m + 1); // |f| ≤ 0.1716
   const f2 = f * f;
-  let series = 1 / 23;
+  let series = LOG_SERIES_START;
   for (let i = 0; i < LOG_RECIPROCALS.length; i++) series = LOG_RECIPROCALS[i] + f2 * series;
   return exponent * LN2_HI + (2 * f * series + exponent * LN2_LO);
 }

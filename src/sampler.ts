@@ -84,7 +84,8 @@ export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Pro
   }
   const noise = new BatchNoise(seeds);
   let x: Tensor = { data: noise.fill(new Float32Array(sizeOf(shape))), shape };
-  for (let i = 0; i < x.data.length; i++) x.data[i] *= map.path.sigma(grid[0]);
+  const sigma0 = map.path.sigma(grid[0]);
+  for (let i = 0; i < x.data.length; i++) x.data[i] *= sigma0;
   const mean = new Float32Array(x.data.length);
 
   for (let k = 0; k + 1 < grid.length; k++) {

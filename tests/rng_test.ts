@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BatchNoise, NormalStream, philox4x32 } from "../src/rng.ts";
 import { assertClose, moments } from "./_assert.ts";
+import { embeddedModule } from "../scripts/build-wasm.ts";
 
 const hex = (words: Uint32Array) => [...words].map((w) => w.toString(16).padStart(8, "0"));
 
@@ -57,6 +58,36 @@ Deno.test("rng: chunked draws and skips equal one long draw", () => {
   assert.equal(stream.position, 103);
   const skipped = new NormalStream(9).skip(37).fill(new Float32Array(66));
   assert.deepEqual(skipped, whole.subarray(37));
+});
+
+Deno.test("rng: the WebAssembly bulk path gives the JavaScript path's bits", () => {
+  // Draws of one value never cover a whole block, so they take the JavaScript
+  // path; long draws go through the kernel. Cases cross the 2^32-block carry
+  // of the counter, use both key words and every lane offset.
+  const cases = [[7, 0, 0], [2 ** 40 + 5, 3, 1], [2 ** 53 - 1, 2 ** 33 + 1, 2 ** 34 - 10]];
+  for (const [seed, stream, skip] of cases) {
+    for (const Type of [Float32Array, Float64Array]) {
+      const n = 4 * 4096 + 37; // more than one kernel chunk
+      const bulk = new NormalStream(seed, stream).skip(skip).fill(new Type(n));
+      const single = new NormalStream(seed, stream).skip(skip);
+      const one = new Type(1);
+      for (let i = 0; i < n; i++) {
+        const value = single.fill(one)[0];
+        if (!Object.is(value, bulk[i])) {
+          assert.fail(`seed ${seed} stream ${stream} value ${skip + i}: ${value} ≠ ${bulk[i]}`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("rng: the embedded module is built from normals.wat", async () => {
+  const source = await embeddedModule();
+  assert.equal(
+    await Deno.readTextFile(new URL("../src/wasm/normals_wasm.ts", import.meta.url)),
+    source,
+    "stale: run `deno task build-wasm`",
+  );
 });
 
 Deno.test("rng: a batch of 8 equals 8 batches of 1, bit for bit", () => {
