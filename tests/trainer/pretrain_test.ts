@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { uniformGrid } from "../../src/grid.ts";
-import { rectifiedFlowTime } from "../../src/path.ts";
+import { rectifiedFlow, rectifiedFlowTime } from "../../src/path.ts";
 import { splitPrompts } from "../../trainer/data/splits.ts";
-import { pathOf, scmConfig } from "../../trainer/model/config.ts";
+import { meanFlowConfig, pathOf, scmConfig } from "../../trainer/model/config.ts";
 import { initParameters } from "../../trainer/model/parameters.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
 import {
@@ -14,6 +14,8 @@ import {
 } from "../../trainer/pretrain/batches.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../trainer/pretrain/checkpoint.ts";
 import { evalPrompts } from "../../trainer/pretrain/evaluate.ts";
+import { chooseTwoStepGrid, GRID_PROMPTS, MIDPOINTS } from "../../trainer/pretrain/bundle.ts";
+import type { FlowMap } from "../../src/flowmap.ts";
 import { teacherInit, transferWeights } from "../../trainer/pretrain/stages.ts";
 import { train } from "../../trainer/pretrain/train.ts";
 import {
@@ -186,4 +188,28 @@ Deno.test("pretrain: the teacher starts with a 2-D sine-cosine position table", 
     table.get("proj_out.weight"),
     initParameters(tinyTwoTime, 0).get("proj_out.weight"),
   );
+});
+
+Deno.test("pretrain: the default two-step grid is swept on training prompts only", async () => {
+  const heldOut = new Set(
+    [...splitPrompts("eval")].map((p) => encodePrompts([p]).join()),
+  );
+  const seen: string[] = [];
+  const gray: FlowMap<Int32Array> = {
+    kind: "two-time",
+    path: rectifiedFlow,
+    average: (x, _r, _t, cond) => {
+      const length = cond!.length / x.shape[0];
+      for (let i = 0; i < x.shape[0]; i++) {
+        seen.push(cond!.subarray(i * length, (i + 1) * length).join());
+      }
+      return Promise.resolve(x.data.slice()); // x − t·u = 0: every image mid-gray
+    },
+  };
+  const { grid, sweep } = await chooseTwoStepGrid(gray, meanFlowConfig, 0);
+  assert.deepEqual(sweep.map((row) => row.grid), MIDPOINTS.map((f) => [1, f, 0]));
+  assert.ok(sweep.every((row) => row.count === GRID_PROMPTS && row.strict === 0));
+  assert.deepEqual(grid, [1, MIDPOINTS[0], 0], "ties keep the first midpoint");
+  assert.equal(seen.length, 2 * GRID_PROMPTS * MIDPOINTS.length);
+  assert.ok(seen.every((tokens) => !heldOut.has(tokens)), "a held-out prompt was sampled");
 });

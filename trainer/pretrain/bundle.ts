@@ -18,7 +18,9 @@ import { meanFlowConfig, type ModelConfig, scmConfig } from "../model/config.ts"
 import { forwardCost } from "../model/cost.ts";
 import { emitOnnx } from "../model/onnx.ts";
 import { TfFlowMap } from "../model/tfjs.ts";
-import { encodePrompts } from "./batches.ts";
+import type { FlowMap } from "../../src/flowmap.ts";
+import { trainingExample } from "../data/dataset.ts";
+import { encodePrompts, exampleSeed } from "./batches.ts";
 import { writeFileAtomic } from "../checkpoint.ts";
 import { writeCard } from "./card.ts";
 import {
@@ -60,6 +62,62 @@ export function gridFor(config: ModelConfig, steps: number): readonly number[] {
   return config.path.name === "trigflow" ? angularGrid(steps) : uniformGrid(steps);
 }
 
+/** Midpoints tried for the default two-step grid, as fractions of the start time. */
+export const MIDPOINTS: readonly number[] = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
+
+/** Training prompts (and seeds `GRID_SEED + i`) that choose the default two-step grid. */
+export const GRID_PROMPTS = 256;
+
+/** Seed of the midpoint sweep's prompts and sampler seeds (training split only). */
+export const GRID_SEED = 800_000;
+
+/**
+ * The two-step grid `[t_0, fraction·t_0, 0]` of a bundled model.
+ *
+ * @example
+ * ```ts
+ * import { meanFlowConfig } from "../model/config.ts";
+ * import { twoStepGrid } from "./bundle.ts";
+ * twoStepGrid(meanFlowConfig, 0.6); // [1, 0.6, 0]
+ * ```
+ */
+export function twoStepGrid(config: ModelConfig, fraction: number): readonly number[] {
+  const start = gridFor(config, 1)[0];
+  return [start, fraction * start, 0];
+}
+
+/**
+ * Picks a student's default two-step grid: the midpoint of {@link MIDPOINTS}
+ * with the best strict accuracy (then partial) on {@link GRID_PROMPTS}
+ * training prompts. Held-out prompts never take part in the choice.
+ *
+ * @example
+ * ```ts ignore
+ * import { chooseTwoStepGrid } from "./bundle.ts";
+ * const { grid, sweep } = await chooseTwoStepGrid(map, scmConfig, 0);
+ * ```
+ */
+export async function chooseTwoStepGrid(
+  map: FlowMap<Int32Array>,
+  config: ModelConfig,
+  seed: number,
+): Promise<{ grid: readonly number[]; sweep: AccuracyRow[] }> {
+  const prompts = Array.from(
+    { length: GRID_PROMPTS },
+    (_, i) => trainingExample(exampleSeed(seed, 3e9 + i)).prompt,
+  );
+  const sweep = await accuracy(
+    map,
+    prompts,
+    GRID_SEED,
+    MIDPOINTS.map((f) => twoStepGrid(config, f)),
+  );
+  const best = sweep.reduce((a, b) =>
+    b.strict > a.strict || (b.strict === a.strict && b.partial > a.partial) ? b : a
+  );
+  return { grid: best.grid, sweep };
+}
+
 /** What `evaluate` writes to `<out>/evaluation.json`. */
 export interface Evaluation {
   /** Held-out prompts judged per K. */
@@ -68,8 +126,12 @@ export interface Evaluation {
   readonly seed: number;
   /** The guided teacher ODE (guidance, Euler steps) on the same prompts and seeds. */
   readonly teacher: { guidance: number; steps: number; strict: number; partial: number };
-  /** Student rows by name. */
+  /** Student rows by name: K = 1, 2 on the uniform (angular) grid, 2 on the default grid, 4. */
   readonly students: Record<keyof typeof STUDENTS, AccuracyRow[]>;
+  /** Each student's default two-step grid ({@link chooseTwoStepGrid}). */
+  readonly defaultGrids: Record<keyof typeof STUDENTS, readonly number[]>;
+  /** The midpoint sweeps on training prompts behind `defaultGrids`. */
+  readonly gridSweeps: Record<keyof typeof STUDENTS, AccuracyRow[]>;
 }
 
 /**
@@ -112,20 +174,35 @@ export async function runEvaluate(s: PretrainSettings, count: number): Promise<E
     partial: partial / prompts.length,
   };
   s.log(`teacher (w ${guidance}, ${odeSteps} Euler steps): strict ${teacher.strict.toFixed(3)}`);
-  const students = {} as Record<keyof typeof STUDENTS, AccuracyRow[]>;
+  const students = {} as Evaluation["students"];
+  const defaultGrids = {} as Evaluation["defaultGrids"];
+  const gridSweeps = {} as Evaluation["gridSweeps"];
+  const line = (row: AccuracyRow) =>
+    `K=${row.steps} [${row.grid.map((t) => t.toFixed(3))}]: strict ${
+      row.strict.toFixed(3)
+    } partial ${row.partial.toFixed(3)}`;
   for (const name of Object.keys(STUDENTS) as (keyof typeof STUDENTS)[]) {
     const { config } = STUDENTS[name];
     const model = new TfFlowMap(config, await loadWeights(s.out, name), { trainable: false });
-    const grids = EVAL_STEPS.map((k) => gridFor(config, k));
-    students[name] = await accuracy(asFlowMap(model), prompts, EVAL_SEED, grids);
+    const map = asFlowMap(model);
+    const choice = await chooseTwoStepGrid(map, config, s.seed);
+    for (const row of choice.sweep) s.log(`${name} ${line(row)} (${GRID_PROMPTS} train prompts)`);
+    defaultGrids[name] = choice.grid;
+    gridSweeps[name] = choice.sweep;
+    const grids = [...EVAL_STEPS.map((k) => gridFor(config, k)), choice.grid]
+      .sort((a, b) => a.length - b.length);
+    students[name] = await accuracy(map, prompts, EVAL_SEED, grids);
     model.dispose();
-    for (const row of students[name]) {
-      s.log(
-        `${name} K=${row.steps}: strict ${row.strict.toFixed(3)} partial ${row.partial.toFixed(3)}`,
-      );
-    }
+    for (const row of students[name]) s.log(`${name} ${line(row)} (held out)`);
   }
-  const evaluation = { prompts: prompts.length, seed: EVAL_SEED, teacher, students };
+  const evaluation: Evaluation = {
+    prompts: prompts.length,
+    seed: EVAL_SEED,
+    teacher,
+    students,
+    defaultGrids,
+    gridSweeps,
+  };
   await writeFileAtomic(
     `${s.out}/evaluation.json`,
     new TextEncoder().encode(JSON.stringify(evaluation, null, 2)),
@@ -162,7 +239,7 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
         maxTokens: SHAPES_MAX_TOKENS,
         vocabulary: SHAPES_VOCABULARY,
       },
-      defaultGrid: gridFor(config, 2),
+      defaultGrid: evaluation.defaultGrids[name],
     });
     await writeFileAtomic(`${dir}/model.onnx`, files.model);
     await writeFileAtomic(`${dir}/${files.externalDataFile}`, files.externalData);
@@ -174,7 +251,8 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
       const seed = EVAL_SEED + rowPrompts.indexOf(prompt);
       const row = [];
       for (const k of EVAL_STEPS) {
-        row.push(...await sampleImages(map, [prompt], [seed], gridFor(config, k)));
+        const grid = k === 2 ? evaluation.defaultGrids[name] : gridFor(config, k);
+        row.push(...await sampleImages(map, [prompt], [seed], grid));
       }
       rows.push(row);
     }

@@ -72,10 +72,17 @@ export function renderCard(f: CardFacts): string {
     ? "`x ← x − (t_k − t_{k+1})·u(x, t_{k+1}, t_k)` on the uniform grid `1 − k/K`"
     : "the consistency sampler (`x0 = f(x, t_k)`, re-noised with the seeded stream) on the " +
       "angular grid `t_max·(1 − k/K)`, `t_max = arctan(80/0.5)`";
+  const round = (t: number) => Number(t.toFixed(4));
+  const defaultGrid = e.defaultGrids[f.name as keyof typeof e.defaultGrids];
+  const isDefault = (grid: readonly number[]) => grid.join() === defaultGrid.join();
   const table = f.rows.map((r) =>
-    `| ${r.steps} | ${r.grid.map((t) => Number(t.toFixed(4))).join(", ")} | ${
+    `| ${r.steps} | ${r.grid.map(round).join(", ")}${isDefault(r.grid) ? " (default)" : ""} | ${
       percent(r.strict)
     } | ${percent(r.partial)} | ${r.count} |`
+  );
+  const sweepCount = e.gridSweeps[f.name as keyof typeof e.gridSweeps][0].count;
+  const midpoints = e.gridSweeps[f.name as keyof typeof e.gridSweeps].map((r) =>
+    `| ${round(r.grid[1])} | ${percent(r.strict)} | ${percent(r.partial)} |`
   );
   const sweep = f.guidance.sweep.map((s) =>
     `| ${s.guidance} | ${percent(s.strict)} | ${percent(s.partial)} |`
@@ -103,8 +110,8 @@ measured by the run that produced these weights.
     (f.cost.matmulFlops / 1e6).toFixed(1)
   } M) |
 | default grid (K = 2) | ${
-    JSON.stringify(f.rows.find((r) => r.steps === 2)?.grid.map((t) => Number(t.toFixed(5))))
-  } |
+    JSON.stringify(defaultGrid.map(round))
+  } (midpoint chosen on training prompts, below) |
 | files | \`model.onnx\` + \`model.bin\` (${
     (f.bytes / 1e6).toFixed(1)
   } MB), ONNX Runtime vs TF.js max abs diff ${f.parity.toExponential(1)} |
@@ -122,13 +129,22 @@ partial: mean fraction of constraints that hold.
 |---|---|---|---|---|
 ${table.join("\n")}
 
+The default two-step grid (the model's metadata; \`generate\` with \`steps: 2\`)
+takes the midpoint with the best strict accuracy on ${sweepCount} training prompts
+(one image each); held-out prompts play no part in the choice:
+
+| midpoint | strict (train) | partial (train) |
+|---|---|---|
+${midpoints.join("\n")}
+
 Reference: the guided teacher itself (w = ${e.teacher.guidance}, ${e.teacher.steps} Euler
 steps, two network passes per step) scores ${percent(e.teacher.strict)} strict,
 ${percent(e.teacher.partial)} partial on the same prompts and seeds.
 
 ## Samples
 
-\`samples.png\`: rows are held-out prompts, columns K = 1, 2, 4 (same seed per row):
+\`samples.png\`: rows are held-out prompts, columns K = 1, 2 (default grid), 4 (same seed
+per row):
 
 ${f.samplePrompts.map((p, i) => `${i + 1}. ${p}`).join("\n")}
 
