@@ -25,16 +25,16 @@ prompts through the SDK sampler and writes src/models/shapes-{meanflow,scm}.
   --stage S          teacher | trajectories | meanflow | scm | evaluate | bundle | all (default all)
   --out DIR          run directory (default runs/pretrain)
   --resume           continue each stage from its checkpoint / existing outputs
-  --minutes M        wall-clock budget of each training stage (defaults: teacher 60, students 20)
+  --minutes M        wall-clock budget of each training stage (defaults: teacher 60, students 25)
   --steps N          step budget of each training stage (default: unlimited)
   --batch B          batch size (default 32)
   --lr X             peak learning rate (defaults: teacher 1.2e-3, students 2e-4)
   --seed S           run seed (default 0)
   --dropout P        teacher prompt dropout for guidance (default 0.1)
   --time-mean M      mean of the teacher's logit-normal t; positive favours noise (default 0.8)
-  --trajectories N   number of guided teacher trajectories (default 2048)
+  --trajectories N   number of guided teacher trajectories (default 4096)
   --ode-steps N      Euler steps of the teacher ODE (default 16)
-  --guidance LIST    guidance scales swept on training prompts (default 1,2,3)
+  --guidance LIST    guidance scales swept on training prompts (default 1,2,3,4)
   --eval-prompts N   held-out prompts evaluated per K (default 256)
   --models DIR       where bundle writes the models (default src/models)
   --backend NAME     auto | tensorflow-gpu | tensorflow | blas | cpu (default auto)
@@ -55,9 +55,9 @@ const { values } = parseArgs({
     seed: { type: "string", default: "0" },
     dropout: { type: "string", default: "0.1" },
     "time-mean": { type: "string", default: "0.8" },
-    trajectories: { type: "string", default: "2048" },
+    trajectories: { type: "string", default: "4096" },
     "ode-steps": { type: "string", default: "16" },
-    guidance: { type: "string", default: "1,2,3" },
+    guidance: { type: "string", default: "1,2,3,4" },
     "eval-prompts": { type: "string", default: "256" },
     models: { type: "string", default: "src/models" },
     backend: { type: "string", default: "auto" },

@@ -56,7 +56,7 @@ export interface PretrainSettings {
 }
 
 /** Default minutes per training stage (the issue allows at most 90 per model). */
-export const STAGE_MINUTES = { teacher: 60, meanflow: 20, scm: 20 } as const;
+export const STAGE_MINUTES = { teacher: 60, meanflow: 25, scm: 25 } as const;
 
 /** Default peak learning rate per training stage. */
 export const STAGE_LR = { teacher: 1.2e-3, meanflow: 2e-4, scm: 2e-4 } as const;
