@@ -153,6 +153,7 @@ export async function runTrajectories(s: PretrainSettings): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const chunk = 64, d = 3 * 32 * 32;
   const started = performance.now();
+  let made = 0;
   for (let first = 0, n = 0; first < s.trajectories; first += chunk, n++) {
     const file = `${dir}/chunk-${String(n).padStart(5, "0")}.safetensors`;
     if (await exists(file)) continue;
@@ -167,7 +168,8 @@ export async function runTrajectories(s: PretrainSettings): Promise<void> {
       }
     });
     await saveCheckpoint(file, trajectoryChunk(states, tokens, grid, guidance, prompts, seeds));
-    const done = first + size, rate = size / ((performance.now() - started) / 1000);
+    made += size;
+    const done = first + size, rate = made / ((performance.now() - started) / 1000);
     s.log(`trajectories ${done}/${s.trajectories} (${rate.toFixed(1)}/s this session)`);
   }
   teacher.dispose();
