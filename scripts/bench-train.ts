@@ -9,7 +9,8 @@
  *                           [--out scripts/bench-train-results.md]
  *
  * `--parallel` runs the configs at the same time (each then gets a share of
- * the CPU). A config whose base model file is missing is reported as
+ * the CPU; one OpenBLAS thread per process unless `FLOWMAP_BLAS_THREADS` is
+ * set, so the processes do not oversubscribe the cores). A config whose base model file is missing is reported as
  * pending, never replaced by another model.
  *
  * @module
@@ -17,6 +18,7 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { BLAS_THREADS_ENV } from "../kernels/blas.ts";
 import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
 import type { EvalReport } from "../trainer/eval/table.ts";
 import { readMetrics } from "../trainer/metrics.ts";
@@ -35,7 +37,8 @@ at every evaluated K, out-of-domain signals, trajectories/s and time shares.
 
   --configs LIST  comma-separated config files (default: the two headline configs)
   --minutes M     training budget per run in minutes (default 45)
-  --parallel      run the configs at the same time, one process each
+  --parallel      run the configs at the same time, one process each (one
+                  OpenBLAS thread each unless FLOWMAP_BLAS_THREADS is set)
   --out FILE      where the table goes (default scripts/bench-train-results.md)
   --help          show this help`;
 
@@ -86,8 +89,10 @@ async function bench(path: string): Promise<string> {
   const configPath = join(root, `${config.name}.json`), outDir = join(root, config.name);
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");
   const started = performance.now();
+  const threads = Deno.env.get(BLAS_THREADS_ENV) ?? (values.parallel ? "1" : undefined);
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "trainer/train.ts", "--config", configPath, "--out", outDir],
+    env: threads === undefined ? undefined : { [BLAS_THREADS_ENV]: threads },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
