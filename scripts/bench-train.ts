@@ -8,10 +8,10 @@
  *     deno task bench-train [--configs a.json,b.json] [--minutes 45] [--parallel]
  *                           [--out scripts/bench-train-results.md]
  *
- * `--parallel` runs the configs at the same time (each then gets a share of
- * the CPU; one OpenBLAS thread per process unless `FLOWMAP_BLAS_THREADS` is
- * set, so the processes do not oversubscribe the cores). A config whose base model file is missing is reported as
- * pending, never replaced by another model.
+ * `--parallel` runs the configs at the same time, each with a share of the
+ * CPU and one OpenBLAS thread unless `FLOWMAP_BLAS_THREADS` is set, so the
+ * processes do not oversubscribe the cores. A config whose base model file
+ * is missing is reported as pending, never replaced by another model.
  *
  * @module
  */

@@ -104,6 +104,7 @@ export async function chooseTwoStepGrid(
 ): Promise<{ grid: readonly number[]; sweep: AccuracyRow[] }> {
   const prompts = Array.from(
     { length: GRID_PROMPTS },
+    // examples 3e9 + i: apart from the trajectories (1e9 + i) and the guidance sweep (2e9 + i)
     (_, i) => trainingExample(exampleSeed(seed, 3e9 + i)).prompt,
   );
   const sweep = await accuracy(
@@ -189,8 +190,9 @@ export async function runEvaluate(s: PretrainSettings, count: number): Promise<E
     for (const row of choice.sweep) s.log(`${name} ${line(row)} (${GRID_PROMPTS} train prompts)`);
     defaultGrids[name] = choice.grid;
     gridSweeps[name] = choice.sweep;
-    const grids = [...EVAL_STEPS.map((k) => gridFor(config, k)), choice.grid]
-      .sort((a, b) => a.length - b.length);
+    const grids = EVAL_STEPS.map((k) => gridFor(config, k));
+    if (!grids.some((grid) => grid.join() === choice.grid.join())) grids.push(choice.grid);
+    grids.sort((a, b) => a.length - b.length);
     students[name] = await accuracy(map, prompts, EVAL_SEED, grids);
     model.dispose();
     for (const row of students[name]) s.log(`${name} ${line(row)} (held out)`);
@@ -268,6 +270,8 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
       cost: forwardCost(config),
       evaluation,
       rows: evaluation.students[name],
+      defaultGrid: evaluation.defaultGrids[name],
+      gridSweep: evaluation.gridSweeps[name],
       samplePrompts: rowPrompts,
       facts: await stageFacts(s.out, name),
       teacherFacts: await stageFacts(s.out, "teacher"),

@@ -25,6 +25,10 @@ export interface CardFacts {
   readonly evaluation: Evaluation;
   /** This model's accuracy rows. */
   readonly rows: readonly AccuracyRow[];
+  /** Its default two-step grid (metadata `default_grid`). */
+  readonly defaultGrid: readonly number[];
+  /** The midpoint sweep behind `defaultGrid`. */
+  readonly gridSweep: readonly AccuracyRow[];
   /** Prompts of the sample-grid rows, top to bottom. */
   readonly samplePrompts: readonly string[];
   /** Training facts of the student stage (steps, seconds, loss). */
@@ -73,15 +77,13 @@ export function renderCard(f: CardFacts): string {
     : "the consistency sampler (`x0 = f(x, t_k)`, re-noised with the seeded stream) on the " +
       "angular grid `t_max·(1 − k/K)`, `t_max = arctan(80/0.5)`";
   const round = (t: number) => Number(t.toFixed(4));
-  const defaultGrid = e.defaultGrids[f.name as keyof typeof e.defaultGrids];
-  const isDefault = (grid: readonly number[]) => grid.join() === defaultGrid.join();
+  const isDefault = (grid: readonly number[]) => grid.join() === f.defaultGrid.join();
   const table = f.rows.map((r) =>
     `| ${r.steps} | ${r.grid.map(round).join(", ")}${isDefault(r.grid) ? " (default)" : ""} | ${
       percent(r.strict)
     } | ${percent(r.partial)} | ${r.count} |`
   );
-  const sweepCount = e.gridSweeps[f.name as keyof typeof e.gridSweeps][0].count;
-  const midpoints = e.gridSweeps[f.name as keyof typeof e.gridSweeps].map((r) =>
+  const midpoints = f.gridSweep.map((r) =>
     `| ${round(r.grid[1])} | ${percent(r.strict)} | ${percent(r.partial)} |`
   );
   const sweep = f.guidance.sweep.map((s) =>
@@ -110,7 +112,7 @@ measured by the run that produced these weights.
     (f.cost.matmulFlops / 1e6).toFixed(1)
   } M) |
 | default grid (K = 2) | ${
-    JSON.stringify(defaultGrid.map(round))
+    JSON.stringify(f.defaultGrid.map(round))
   } (midpoint chosen on training prompts, below) |
 | files | \`model.onnx\` + \`model.bin\` (${
     (f.bytes / 1e6).toFixed(1)
@@ -130,7 +132,7 @@ partial: mean fraction of constraints that hold.
 ${table.join("\n")}
 
 The default two-step grid (the model's metadata; \`generate\` with \`steps: 2\`)
-takes the midpoint with the best strict accuracy on ${sweepCount} training prompts
+takes the midpoint with the best strict accuracy on ${f.gridSweep[0].count} training prompts
 (one image each); held-out prompts play no part in the choice:
 
 | midpoint | strict (train) | partial (train) |
