@@ -8,6 +8,7 @@
 
 import type { KlScale, Reduction } from "../src/logprob.ts";
 import type { ModelConfig } from "./model/config.ts";
+import type { CompositionMode } from "./rewards/composition.ts";
 import {
   array,
   boolean,
@@ -51,7 +52,7 @@ export type AnchorConfig =
 
 /** One reward term; several are summed with their weights. */
 export type RewardTermConfig =
-  | { readonly kind: "composition"; readonly mode: "strict" | "partial"; readonly weight: number }
+  | { readonly kind: "composition"; readonly mode: CompositionMode; readonly weight: number }
   | { readonly kind: "jpeg-compressibility"; readonly weight: number }
   | { readonly kind: "brightness"; readonly weight: number }
   | { readonly kind: "http"; readonly url: string; readonly weight: number };
@@ -357,7 +358,11 @@ function rewards(value: unknown): RewardTermConfig[] {
     const weight = number(t.weight ?? 1, `${where}.weight`);
     if (kind === "composition") {
       known(t, where, ["kind", "mode", "weight"]);
-      const mode = oneOf(t.mode ?? "strict", `${where}.mode`, ["strict", "partial"] as const);
+      const mode = oneOf(
+        t.mode ?? "strict",
+        `${where}.mode`,
+        ["strict", "partial", "graded"] as const,
+      );
       return { kind, mode, weight };
     }
     if (kind === "http") {

@@ -29,10 +29,10 @@ export interface UpdateContext {
   readonly policy: FlowMapPolicy;
   /** The trained adapter. */
   readonly adapter: LoraAdapter;
-  /** AdamW over the adapter's variables. */
-  readonly optimizer: AdamW;
+  /** AdamW over the adapter's variables (or any sink of weighted gradients). */
+  readonly optimizer: Pick<AdamW, "accumulate" | "step" | "stepCount">;
   /** EMA of the adapter's variables. */
-  readonly ema: WeightEma;
+  readonly ema: Pick<WeightEma, "update">;
   /** Objective hyperparameters. */
   readonly objective: ObjectiveOptions;
   /** Trajectories per micro-batch. */

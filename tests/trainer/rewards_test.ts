@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { renderPrompt } from "../../trainer/data/dataset.ts";
 import { createImage, type RgbImage } from "../../trainer/data/image.ts";
 import { addNoise } from "../../trainer/data/perturb.ts";
-import { compositionReward } from "../../trainer/rewards/composition.ts";
+import { detectObjects, MAX_FIT_ERROR } from "../../trainer/data/detect.ts";
+import { compositionReward, shapeQuality } from "../../trainer/rewards/composition.ts";
 import { jpegCompressibility } from "../../trainer/rewards/compressibility.ts";
 import {
   checkedScore,
@@ -53,6 +54,27 @@ Deno.test("composition rewards score strict and partial verdicts", async () => {
     "failed",
     /needs 3 channels/,
   );
+});
+
+Deno.test("graded composition is partial credit times shape quality, and falls with noise", async () => {
+  const { image } = renderPrompt("two circles", 5);
+  const prompts = ["two circles", "three circles"];
+  const graded = compositionReward({ mode: "graded" });
+  assert.equal(graded.name, "composition:graded");
+  const quality = shapeQuality(detectObjects(image), MAX_FIT_ERROR);
+  assert.ok(quality > 0.5 && quality <= 1, `quality of a clean render ${quality}`);
+  const [full, half] = await graded.score([image, image], prompts);
+  assert.ok(Math.abs(full - quality) < 1e-6 && Math.abs(half - quality / 2) < 1e-6);
+  // noise leaves the verdict alone but worsens the fits, so the graded score drops a little
+  const noisy = addNoise(image, 0.06, 3);
+  const [partialNoisy] = await compositionReward({ mode: "partial" }).score(
+    [noisy],
+    prompts.slice(0, 1),
+  );
+  const [gradedNoisy] = await graded.score([noisy], prompts.slice(0, 1));
+  assert.equal(partialNoisy, 1);
+  assert.ok(gradedNoisy < full && gradedNoisy > 0.5 * full, `${gradedNoisy} vs ${full}`);
+  assert.equal(shapeQuality([], MAX_FIT_ERROR), 0);
 });
 
 Deno.test("JPEG compressibility prefers flat images, as DDPO", async () => {

@@ -48,9 +48,12 @@ export interface DetectOptions {
    * 1.5 times this; default 16 px on a 32-px canvas (2/3 of the smallest object), scaled by area.
    */
   minArea?: number;
-  /** Largest {@link DetectedObject.fitError} of a recognised shape; default 0.45. */
+  /** Largest {@link DetectedObject.fitError} of a recognised shape; default {@link MAX_FIT_ERROR}. */
   maxFitError?: number;
 }
+
+/** Default {@link DetectOptions.maxFitError}: worse fits are "unknown" shapes. */
+export const MAX_FIT_ERROR = 0.45;
 
 const DIRECTIONS = COLORS.map((c) => PALETTE[c].map((v, i) => v - BACKGROUND[i]));
 const NORMS2 = DIRECTIONS.map((d) => d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
@@ -79,7 +82,7 @@ export function detectObjects(image: RgbImage, options: DetectOptions = {}): Det
     growCoverage = 0.3,
     maxSine = 0.5,
     minArea = 16 * scale2,
-    maxFitError = 0.45,
+    maxFitError = MAX_FIT_ERROR,
   } = options;
   const n = width * height;
   const label = new Int8Array(n).fill(-1);

@@ -1,27 +1,36 @@
 /**
  * The compositional reward of the shapes world: the pixel evaluator's verdict
  * on each image against its prompt, strict (1 when every constraint holds,
- * else 0) or partial (the fraction of constraints that hold).
+ * else 0), partial (the fraction of constraints that hold), or graded
+ * (partial credit times the mean shape-fit quality of the detected objects,
+ * which varies continuously with the pixels, so small changes of an image
+ * change its score).
  *
  * @module
  */
 
-import type { DetectOptions } from "../data/detect.ts";
+import { type DetectedObject, type DetectOptions, MAX_FIT_ERROR } from "../data/detect.ts";
 import { parsePrompt, PromptError, type PromptSpec } from "../data/prompts.ts";
 import { evaluateImage } from "../data/verdict.ts";
 import { defineReward, type Reward, RewardError } from "./reward.ts";
 
+/** How {@link compositionReward} turns a verdict into a score. */
+export type CompositionMode = "strict" | "partial" | "graded";
+
 /** Options of {@link compositionReward}. */
 export interface CompositionOptions {
-  /** "strict" (default) scores 0 or 1; "partial" scores the fraction of constraints met. */
-  mode?: "strict" | "partial";
+  /**
+   * "strict" (default) scores 0 or 1; "partial" scores the fraction of
+   * constraints met; "graded" scores partial × {@link shapeQuality}.
+   */
+  mode?: CompositionMode;
   /** Detector thresholds; the defaults suit the renderer. */
   detect?: DetectOptions;
 }
 
 /**
  * The GenEval-like composition reward, range `[0, 1]`, named
- * "composition:strict" or "composition:partial". Prompts outside the grammar
+ * "composition:strict", "composition:partial" or "composition:graded". Prompts outside the grammar
  * throw a {@link RewardError} of kind `input`.
  *
  * @example
@@ -35,9 +44,10 @@ export interface CompositionOptions {
  */
 export function compositionReward(options: CompositionOptions = {}): Reward {
   const { mode = "strict", detect } = options;
-  if (mode !== "strict" && mode !== "partial") {
-    throw new RangeError(`mode must be strict or partial, got ${mode}`);
+  if (mode !== "strict" && mode !== "partial" && mode !== "graded") {
+    throw new RangeError(`mode must be strict, partial or graded, got ${mode}`);
   }
+  const maxFitError = detect?.maxFitError ?? MAX_FIT_ERROR;
   const name = `composition:${mode}`;
   return defineReward(name, [0, 1], (images, prompts) => {
     const specs = prompts.map((prompt, i): PromptSpec => {
@@ -50,7 +60,28 @@ export function compositionReward(options: CompositionOptions = {}): Reward {
     });
     return Promise.resolve(Float32Array.from(images, (image, i) => {
       const verdict = evaluateImage(image, specs[i], detect);
-      return mode === "strict" ? Number(verdict.strict) : verdict.partial;
+      if (mode === "strict") return Number(verdict.strict);
+      return mode === "partial"
+        ? verdict.partial
+        : verdict.partial * shapeQuality(verdict.objects, maxFitError);
     }));
   });
+}
+
+/**
+ * Mean fit quality of detected objects, `1 − fitError / maxFitError` each
+ * (clamped to `[0, 1]`; an unrecognised blob scores 0); 0 without objects.
+ *
+ * @example
+ * ```ts
+ * import { shapeQuality } from "./composition.ts";
+ * const object = { shape: "circle", color: "red", x: 8, y: 8, area: 40 } as const;
+ * shapeQuality([{ ...object, fitError: 0.09 }, { ...object, fitError: 0.45 }], 0.45); // 0.4
+ * ```
+ */
+export function shapeQuality(objects: readonly DetectedObject[], maxFitError: number): number {
+  if (objects.length === 0) return 0;
+  let sum = 0;
+  for (const o of objects) sum += Math.min(1, Math.max(0, 1 - o.fitError / maxFitError));
+  return sum / objects.length;
 }

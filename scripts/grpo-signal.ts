@@ -1,0 +1,256 @@
+/**
+ * How much consistent direction does one GRPO batch carry? For a training
+ * config, draws `--batches` independent rollouts on the base model (LoRA
+ * off, as at the start of a run), takes each one's policy gradient of the
+ * GRPO objective, and reports the mean pairwise cosine between them: the
+ * share of a batch gradient's squared norm that is signal shared across
+ * batches (0 = pure noise). An optional line search then steps the adapter
+ * along the mean gradient and scores fixed-seed rollouts, showing how far
+ * that direction improves the training reward before the images degrade.
+ *
+ *     deno task grpo-signal --config trainer/configs/shapes-meanflow-local.json
+ *                           [--batches 16] [--line-search 0,1,3,10]
+ *
+ * Used to choose rollout settings (issue 7; README "Headline runs").
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { shapesTokenizer } from "../src/text.ts";
+import { computeAdvantages } from "../trainer/advantages.ts";
+import { parseBackendRequest, selectBackend } from "../trainer/backend.ts";
+import { ConfigError, loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
+import { tensorToImages } from "../trainer/data/image.ts";
+import { splitPrompts } from "../trainer/data/splits.ts";
+import { LoraAdapter } from "../trainer/model/lora.ts";
+import { TfFlowMap } from "../trainer/model/tfjs.ts";
+import { FlowMapPolicy } from "../trainer/policy.ts";
+import type { Reward } from "../trainer/rewards/reward.ts";
+import { kRepeatPrompts, rollout } from "../trainer/rollout.ts";
+import { buildReward, loadBaseModel } from "../trainer/setup.ts";
+import { updatePolicy } from "../trainer/update.ts";
+
+const HELP = `Usage: deno task grpo-signal --config FILE [--batches N] [--line-search LIST]
+
+Measures the signal in GRPO policy gradients of a training config on its
+base model: N independent rollouts (the config's prompts × group size each),
+one gradient each, and their mean pairwise cosine ± standard error.
+
+  --config FILE        training config (its model, rollout, reward, objective)
+  --batches N          independent rollouts (default 16, at least 2)
+  --line-search LIST   comma-separated LoRA displacements (L2 norm) along the
+                       mean gradient; each is scored on 2 × 256 fixed-seed
+                       rollouts of training prompts (default: no line search)
+  --seed S             seed of prompts and noise (default 7)
+  --help               show this help`;
+
+/** Seed of the line search's fixed scoring rollouts (distinct from the gradient batches). */
+const SCORE_SEED = 99;
+
+function parseOptions() {
+  try {
+    const { values } = parseArgs({
+      options: {
+        config: { type: "string" },
+        batches: { type: "string", default: "16" },
+        "line-search": { type: "string" },
+        seed: { type: "string", default: "7" },
+        help: { type: "boolean", default: false },
+      },
+    });
+    if (values.help) {
+      console.log(HELP);
+      Deno.exit(0);
+    }
+    const batches = Number(values.batches);
+    const seed = Number(values.seed);
+    const steps = values["line-search"]?.split(",").map(Number) ?? [];
+    if (values.config === undefined) throw new Error("--config is required");
+    if (!Number.isInteger(batches) || batches < 2) {
+      throw new Error("--batches must be an integer ≥ 2");
+    }
+    if (!Number.isInteger(seed) || seed < 0) throw new Error("--seed must be an integer ≥ 0");
+    if (steps.some((s) => !Number.isFinite(s) || s < 0)) {
+      throw new Error("--line-search takes non-negative numbers, e.g. 0,1,3");
+    }
+    return { config: values.config, batches, seed, steps };
+  } catch (error) {
+    console.error(`grpo-signal: ${(error as Error).message}\n\n${HELP}`);
+    Deno.exit(2);
+  }
+}
+
+/** Sums the gradients `updatePolicy` hands to its optimiser instead of stepping. */
+class GradientSum {
+  readonly sums = new Map<string, Float64Array>();
+  stepCount = 0;
+  accumulate(grads: tf.NamedTensorMap, weight: number): void {
+    for (const [name, grad] of Object.entries(grads)) {
+      const values = grad.dataSync();
+      const sum = this.sums.get(name) ?? new Float64Array(values.length);
+      for (let i = 0; i < values.length; i++) sum[i] += weight * values[i];
+      this.sums.set(name, sum);
+    }
+  }
+  step(): number {
+    this.stepCount += 1;
+    return 0;
+  }
+}
+
+/** The pieces every measurement shares. */
+interface Setup {
+  readonly config: TrainConfig;
+  readonly policy: FlowMapPolicy;
+  readonly adapter: LoraAdapter;
+  readonly reward: Reward;
+}
+
+async function rewardsOf(setup: Setup, prompts: string[], seed: number, iteration: number) {
+  const { config, policy, adapter } = setup;
+  const data = rollout(policy, adapter, {
+    prompts,
+    tokenizer: shapesTokenizer,
+    seed,
+    iteration,
+    microBatch: config.rollout.microBatch,
+    reduction: config.objective.reduction,
+    reference: config.objective.klBeta > 0,
+    endpointEstimates: config.advantage.mode === "step-aware",
+  });
+  const images = (values: Float32Array) =>
+    tensorToImages(values, prompts.length, data.sampleShape[2], data.sampleShape[1]);
+  const rewards = await setup.reward.score(images(data.images), prompts);
+  const stepRewards = data.endpointEstimates
+    ? await Promise.all(data.endpointEstimates.map((x) => setup.reward.score(images(x), prompts)))
+    : undefined;
+  return { data, rewards, stepRewards };
+}
+
+/** The gradient of the GRPO objective over one rollout, flattened in variable order. */
+async function batchGradient(setup: Setup, seed: number, iteration: number) {
+  const { config, policy, adapter } = setup;
+  const r = config.rollout;
+  const prompts = kRepeatPrompts(splitPrompts("train"), r.prompts, r.groupSize, {
+    seed,
+    iteration,
+  });
+  const { data, rewards, stepRewards } = await rewardsOf(setup, prompts, seed, iteration);
+  const advantages = computeAdvantages(
+    { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
+    config.advantage,
+  );
+  const sink = new GradientSum();
+  updatePolicy(
+    {
+      policy,
+      adapter,
+      optimizer: sink,
+      ema: { update: () => false },
+      objective: config.objective,
+      microBatch: r.microBatch,
+      accumulation: prompts.length / r.microBatch,
+      innerEpochs: 1,
+      seed,
+      iteration,
+    },
+    data,
+    advantages,
+  );
+  const gradient = new Float64Array(adapter.variables.reduce((n, v) => n + v.size, 0));
+  let offset = 0;
+  for (const v of adapter.variables) {
+    gradient.set(sink.sums.get(v.name) ?? new Float64Array(v.size), offset);
+    offset += v.size;
+  }
+  return { gradient, reward: rewards.reduce((a, b) => a + b, 0) / rewards.length };
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
+}
+
+async function main() {
+  const options = parseOptions();
+  let config: TrainConfig;
+  try {
+    config = await loadTrainConfig(options.config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`grpo-signal: ${error.message}`);
+    Deno.exit(1);
+  }
+  await selectBackend(parseBackendRequest("auto"), (m) => console.log(m));
+  const base = await loadBaseModel(config.model);
+  const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
+  const { anchor, stochasticSteps, shift } = config.rollout;
+  const setup: Setup = {
+    config,
+    policy: new FlowMapPolicy(model, anchor, stochasticSteps, shift),
+    adapter: new LoraAdapter(base.config, config.lora),
+    reward: buildReward(config.reward),
+  };
+  const perBatch = config.rollout.prompts * config.rollout.groupSize;
+  console.log(
+    `${config.name}: grid [${setup.policy.grid.map((t) => t.toFixed(3)).join(", ")}], ` +
+      `${options.batches} batches of ${perBatch} trajectories`,
+  );
+  const gradients: Float64Array[] = [];
+  const started = performance.now();
+  for (let b = 0; b < options.batches; b++) {
+    const { gradient, reward } = await batchGradient(setup, options.seed, b);
+    gradients.push(gradient);
+    const rate = ((b + 1) * perBatch) / ((performance.now() - started) / 1000);
+    console.log(
+      `batch ${b + 1}/${options.batches}: reward ${reward.toFixed(3)}, ${rate.toFixed(1)} traj/s`,
+    );
+  }
+  const cosines: number[] = [];
+  for (let i = 0; i < gradients.length; i++) {
+    for (let j = i + 1; j < gradients.length; j++) {
+      const [a, b] = [gradients[i], gradients[j]];
+      cosines.push(dot(a, b) / Math.sqrt(dot(a, a) * dot(b, b)));
+    }
+  }
+  const mean = cosines.reduce((a, b) => a + b, 0) / cosines.length;
+  const sd = Math.sqrt(cosines.reduce((a, b) => a + (b - mean) ** 2, 0) / cosines.length);
+  console.log(
+    `mean pairwise cosine ${mean.toFixed(4)} ± ${(sd / Math.sqrt(cosines.length)).toFixed(4)} ` +
+      `(${cosines.length} pairs; the ± treats pairs as independent, so it is optimistic)`,
+  );
+  if (options.steps.length > 0) await lineSearch(setup, gradients, options.steps);
+}
+
+/** Scores the adapter displaced by `c · (−mean gradient)/‖mean gradient‖` for each c. */
+async function lineSearch(setup: Setup, gradients: Float64Array[], steps: number[]) {
+  const direction = new Float64Array(gradients[0].length);
+  for (const g of gradients) for (let i = 0; i < g.length; i++) direction[i] -= g[i];
+  const norm = Math.sqrt(dot(direction, direction));
+  const variables = setup.adapter.variables;
+  const start = variables.map((v) => v.dataSync().slice() as Float32Array);
+  const prompts = kRepeatPrompts(splitPrompts("train"), 32, 8, { seed: SCORE_SEED, iteration: 0 });
+  for (const c of steps) {
+    let offset = 0;
+    variables.forEach((v, k) => {
+      const values = start[k].map((x, i) => x + (c * direction[offset + i]) / norm);
+      const value = tf.tensor(values, v.shape);
+      v.assign(value);
+      value.dispose();
+      offset += v.size;
+    });
+    let total = 0;
+    for (const iteration of [0, 1]) {
+      const { rewards } = await rewardsOf(setup, prompts, SCORE_SEED, iteration);
+      total += rewards.reduce((a, b) => a + b, 0) / rewards.length / 2;
+    }
+    console.log(
+      `displacement ${c}: training reward ${total.toFixed(4)} (same seeds at every step)`,
+    );
+  }
+}
+
+if (import.meta.main) await main();
