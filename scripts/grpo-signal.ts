@@ -18,17 +18,15 @@
 
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { shapesTokenizer } from "../src/text.ts";
 import { computeAdvantages } from "../trainer/advantages.ts";
 import { parseBackendRequest, selectBackend } from "../trainer/backend.ts";
 import { ConfigError, loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
-import { tensorToImages } from "../trainer/data/image.ts";
 import { splitPrompts } from "../trainer/data/splits.ts";
 import { LoraAdapter } from "../trainer/model/lora.ts";
 import { TfFlowMap } from "../trainer/model/tfjs.ts";
 import { FlowMapPolicy } from "../trainer/policy.ts";
 import type { Reward } from "../trainer/rewards/reward.ts";
-import { kRepeatPrompts, rollout } from "../trainer/rollout.ts";
+import { kRepeatPrompts, scoredRollout } from "../trainer/rollout.ts";
 import { buildReward, loadBaseModel } from "../trainer/setup.ts";
 import { updatePolicy } from "../trainer/update.ts";
 
@@ -108,27 +106,6 @@ interface Setup {
   readonly reward: Reward;
 }
 
-async function rewardsOf(setup: Setup, prompts: string[], seed: number, iteration: number) {
-  const { config, policy, adapter } = setup;
-  const data = rollout(policy, adapter, {
-    prompts,
-    tokenizer: shapesTokenizer,
-    seed,
-    iteration,
-    microBatch: config.rollout.microBatch,
-    reduction: config.objective.reduction,
-    reference: config.objective.klBeta > 0,
-    endpointEstimates: config.advantage.mode === "step-aware",
-  });
-  const images = (values: Float32Array) =>
-    tensorToImages(values, prompts.length, data.sampleShape[2], data.sampleShape[1]);
-  const rewards = await setup.reward.score(images(data.images), prompts);
-  const stepRewards = data.endpointEstimates
-    ? await Promise.all(data.endpointEstimates.map((x) => setup.reward.score(images(x), prompts)))
-    : undefined;
-  return { data, rewards, stepRewards };
-}
-
 /** The gradient of the GRPO objective over one rollout, flattened in variable order. */
 async function batchGradient(setup: Setup, seed: number, iteration: number) {
   const { config, policy, adapter } = setup;
@@ -137,7 +114,13 @@ async function batchGradient(setup: Setup, seed: number, iteration: number) {
     seed,
     iteration,
   });
-  const { data, rewards, stepRewards } = await rewardsOf(setup, prompts, seed, iteration);
+  const { data, rewards, stepRewards } = await scoredRollout(
+    policy,
+    adapter,
+    setup.reward,
+    config,
+    { prompts, seed, iteration },
+  );
   const advantages = computeAdvantages(
     { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
     config.advantage,
@@ -244,7 +227,17 @@ async function lineSearch(setup: Setup, gradients: Float64Array[], steps: number
     });
     let total = 0;
     for (const iteration of [0, 1]) {
-      const { rewards } = await rewardsOf(setup, prompts, SCORE_SEED, iteration);
+      const { rewards } = await scoredRollout(
+        setup.policy,
+        setup.adapter,
+        setup.reward,
+        setup.config,
+        {
+          prompts,
+          seed: SCORE_SEED,
+          iteration,
+        },
+      );
       total += rewards.reduce((a, b) => a + b, 0) / rewards.length / 2;
     }
     console.log(

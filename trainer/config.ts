@@ -8,7 +8,7 @@
 
 import type { KlScale, Reduction } from "../src/logprob.ts";
 import type { ModelConfig } from "./model/config.ts";
-import type { CompositionMode } from "./rewards/composition.ts";
+import { COMPOSITION_MODES, type CompositionMode } from "./rewards/composition.ts";
 import {
   array,
   boolean,
@@ -358,11 +358,7 @@ function rewards(value: unknown): RewardTermConfig[] {
     const weight = number(t.weight ?? 1, `${where}.weight`);
     if (kind === "composition") {
       known(t, where, ["kind", "mode", "weight"]);
-      const mode = oneOf(
-        t.mode ?? "strict",
-        `${where}.mode`,
-        ["strict", "partial", "graded"] as const,
-      );
+      const mode = oneOf(t.mode ?? "strict", `${where}.mode`, COMPOSITION_MODES);
       return { kind, mode, weight };
     }
     if (kind === "http") {

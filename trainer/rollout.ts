@@ -17,9 +17,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Reduction } from "../src/logprob.ts";
 import { BatchNoise, UniformStream } from "../src/rng.ts";
-import type { Tokenizer } from "../src/text.ts";
+import { shapesTokenizer, type Tokenizer } from "../src/text.ts";
+import type { TrainConfig } from "./config.ts";
+import { tensorToImages } from "./data/image.ts";
 import type { LinearAdapter } from "./model/tfjs.ts";
 import { type FlowMapPolicy, gaussianLogProb } from "./policy.ts";
+import type { Reward } from "./rewards/reward.ts";
 
 /** Sub-stream of the run seed that draws each iteration's prompts ("ROLL"). */
 const PROMPT_STREAM = 0x524f4c4c;
@@ -192,4 +195,51 @@ export function rollout(
     endpointEstimates,
     images,
   };
+}
+
+/** A rollout with its rewards, and the time each half took. */
+export interface ScoredRollout {
+  /** The trajectories. */
+  readonly data: Rollout;
+  /** Reward of each final image. */
+  readonly rewards: Float32Array;
+  /** Rewards of the endpoint estimates per intermediate state (step-aware advantages only). */
+  readonly stepRewards?: Float32Array[];
+  /** Seconds spent in the rollout and in the reward. */
+  readonly seconds: { readonly rollout: number; readonly reward: number };
+}
+
+/**
+ * One iteration's rollout as a config asks for it (micro-batches, reduction,
+ * reference means when the KL weight is > 0, endpoint estimates for
+ * step-aware advantages), with the final images and any endpoint estimates
+ * scored by `reward`.
+ */
+export async function scoredRollout(
+  policy: FlowMapPolicy,
+  adapter: LinearAdapter | undefined,
+  reward: Reward,
+  config: TrainConfig,
+  { prompts, seed, iteration }: { prompts: string[]; seed: number; iteration: number },
+): Promise<ScoredRollout> {
+  const t0 = performance.now();
+  const data = rollout(policy, adapter, {
+    prompts,
+    tokenizer: shapesTokenizer,
+    seed,
+    iteration,
+    microBatch: config.rollout.microBatch,
+    reduction: config.objective.reduction,
+    reference: config.objective.klBeta > 0,
+    endpointEstimates: config.advantage.mode === "step-aware",
+  });
+  const t1 = performance.now();
+  const images = (values: Float32Array) =>
+    tensorToImages(values, prompts.length, data.sampleShape[2], data.sampleShape[1]);
+  const rewards = await reward.score(images(data.images), prompts);
+  const stepRewards = data.endpointEstimates
+    ? await Promise.all(data.endpointEstimates.map((x) => reward.score(images(x), prompts)))
+    : undefined;
+  const seconds = { rollout: (t1 - t0) / 1000, reward: (performance.now() - t1) / 1000 };
+  return { data, rewards, stepRewards, seconds };
 }

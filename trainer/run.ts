@@ -20,7 +20,6 @@
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { encodeLoraAdapter } from "../src/lora/adapter.ts";
-import { shapesTokenizer } from "../src/text.ts";
 import { computeAdvantages } from "./advantages.ts";
 import {
   CHECKPOINT_FILE,
@@ -29,7 +28,6 @@ import {
   writeFileAtomic,
 } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
-import { tensorToImages } from "./data/image.ts";
 import { splitPrompts } from "./data/splits.ts";
 import { evaluateSampler, heldOutPrompts } from "./eval/evaluate.ts";
 import { writeEvaluation, writeRewardCurve } from "./eval/report.ts";
@@ -40,7 +38,7 @@ import { TfFlowMap } from "./model/tfjs.ts";
 import { AdamW, WeightEma } from "./optimizer.ts";
 import { FlowMapPolicy } from "./policy.ts";
 import type { Reward } from "./rewards/reward.ts";
-import { kRepeatPrompts, rollout } from "./rollout.ts";
+import { kRepeatPrompts, scoredRollout } from "./rollout.ts";
 import type { BaseModel } from "./setup.ts";
 import { updatePolicy } from "./update.ts";
 import { type IterationMetrics, progressLine, readMetrics } from "./metrics.ts";
@@ -218,27 +216,14 @@ export class Trainer {
       seed: config.train.seed,
       iteration,
     });
-    const t0 = performance.now();
-    const data = rollout(this.#policy, this.#adapter, {
-      prompts,
-      tokenizer: shapesTokenizer,
-      seed: config.train.seed,
-      iteration,
-      microBatch: r.microBatch,
-      reduction: objective.reduction,
-      reference: objective.klBeta > 0,
-      endpointEstimates: advantage.mode === "step-aware",
-    });
-    const t1 = performance.now();
-    const toImages = (values: Float32Array) =>
-      tensorToImages(values, prompts.length, data.sampleShape[2], data.sampleShape[1]);
-    const rewards = await this.#options.reward.score(toImages(data.images), prompts);
-    const stepRewards = data.endpointEstimates
-      ? await Promise.all(
-        data.endpointEstimates.map((x) => this.#options.reward.score(toImages(x), prompts)),
-      )
-      : undefined;
-    const t2 = performance.now();
+    const { data, rewards, stepRewards, seconds } = await scoredRollout(
+      this.#policy,
+      this.#adapter,
+      this.#options.reward,
+      config,
+      { prompts, seed: config.train.seed, iteration },
+    );
+    const updateStart = performance.now();
     const advantages = computeAdvantages(
       { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
       advantage,
@@ -259,7 +244,7 @@ export class Trainer {
       data,
       advantages,
     );
-    const t3 = performance.now();
+    const update = (performance.now() - updateStart) / 1000;
     this.#iteration += 1;
     const mean = rewards.reduce((a, b) => a + b, 0) / rewards.length;
     const std = Math.sqrt(rewards.reduce((a, b) => a + (b - mean) ** 2, 0) / rewards.length);
@@ -269,13 +254,8 @@ export class Trainer {
       rewardStd: std,
       trajectories: prompts.length,
       ...stats,
-      seconds: {
-        rollout: (t1 - t0) / 1000,
-        reward: (t2 - t1) / 1000,
-        update: (t3 - t2) / 1000,
-        eval: 0,
-      },
-      trajectoriesPerSecond: prompts.length / ((t3 - t0) / 1000),
+      seconds: { ...seconds, update, eval: 0 },
+      trajectoriesPerSecond: prompts.length / (seconds.rollout + seconds.reward + update),
     };
   }
 

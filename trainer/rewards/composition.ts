@@ -11,11 +11,14 @@
 
 import { type DetectedObject, type DetectOptions, MAX_FIT_ERROR } from "../data/detect.ts";
 import { parsePrompt, PromptError, type PromptSpec } from "../data/prompts.ts";
-import { evaluateImage } from "../data/verdict.ts";
+import { evaluateImage, type Verdict } from "../data/verdict.ts";
 import { defineReward, type Reward, RewardError } from "./reward.ts";
 
-/** How {@link compositionReward} turns a verdict into a score. */
-export type CompositionMode = "strict" | "partial" | "graded";
+/** How {@link compositionReward} can turn a verdict into a score. */
+export const COMPOSITION_MODES = ["strict", "partial", "graded"] as const;
+
+/** One of {@link COMPOSITION_MODES}. */
+export type CompositionMode = typeof COMPOSITION_MODES[number];
 
 /** Options of {@link compositionReward}. */
 export interface CompositionOptions {
@@ -44,10 +47,15 @@ export interface CompositionOptions {
  */
 export function compositionReward(options: CompositionOptions = {}): Reward {
   const { mode = "strict", detect } = options;
-  if (mode !== "strict" && mode !== "partial" && mode !== "graded") {
-    throw new RangeError(`mode must be strict, partial or graded, got ${mode}`);
+  if (!COMPOSITION_MODES.includes(mode)) {
+    throw new RangeError(`mode must be one of ${COMPOSITION_MODES.join(", ")}, got ${mode}`);
   }
   const maxFitError = detect?.maxFitError ?? MAX_FIT_ERROR;
+  const score = {
+    strict: (v: Verdict) => Number(v.strict),
+    partial: (v: Verdict) => v.partial,
+    graded: (v: Verdict) => v.partial * shapeQuality(v.objects, maxFitError),
+  }[mode];
   const name = `composition:${mode}`;
   return defineReward(name, [0, 1], (images, prompts) => {
     const specs = prompts.map((prompt, i): PromptSpec => {
@@ -58,13 +66,9 @@ export function compositionReward(options: CompositionOptions = {}): Reward {
         throw new RewardError(name, "input", `prompt ${i}: ${cause.message}`, { cause });
       }
     });
-    return Promise.resolve(Float32Array.from(images, (image, i) => {
-      const verdict = evaluateImage(image, specs[i], detect);
-      if (mode === "strict") return Number(verdict.strict);
-      return mode === "partial"
-        ? verdict.partial
-        : verdict.partial * shapeQuality(verdict.objects, maxFitError);
-    }));
+    return Promise.resolve(
+      Float32Array.from(images, (image, i) => score(evaluateImage(image, specs[i], detect))),
+    );
   });
 }
 
