@@ -36,6 +36,7 @@ export * from "./src/grid.ts";
 export * from "./src/anchor.ts";
 export * from "./src/logprob.ts";
 export * from "./src/rng.ts";
+export { SamplingNoise } from "./src/noise.ts";
 export * from "./src/text.ts";
 export * from "./kernels/ops.ts";
 export * from "./src/flowmap.ts";
@@ -45,7 +46,12 @@ export * from "./src/lora/safetensors.ts";
 export * from "./src/lora/adapter.ts";
 export * from "./src/lora/merge.ts";
 export * from "./src/generate.ts";
-export * from "./src/onnx/model.ts";
+export {
+  type AdapterSpec,
+  loadModel,
+  type LoadModelOptions,
+  type Model,
+} from "./src/onnx/model.ts";
 export * from "./src/onnx/model_error.ts";
 export {
   type FlowMapKind,

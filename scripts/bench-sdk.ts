@@ -2,10 +2,10 @@
  * `deno task bench-sdk`: the SDK's overhead over raw ONNX Runtime. For batch
  * 1 and 16 and K = 1, 2, 4 steps it times `generate` (tokenise, seeded noise,
  * K evaluations, sampler updates, 8-bit images) against K bare
- * `session.run` calls on the same graph with the same thread count, and
- * reports the time of the seeded noise alone, images/s, achieved GFLOP/s
- * against a measured sgemm peak (one large ONNX MatMul), adapter merge time
- * and peak memory.
+ * `session.run` calls on the very session `generate` uses (same graph, same
+ * thread count), and reports the time of the seeded noise alone, images/s,
+ * achieved GFLOP/s against a measured sgemm peak (one large ONNX MatMul),
+ * adapter merge time and peak memory.
  *
  * Uses the bundled model, or the default-size MeanFlow network with random
  * weights when the bundled model is missing (the cost is the same).
@@ -20,11 +20,14 @@
 
 import { parseArgs } from "node:util";
 import onnxProto from "onnx-proto";
-import { generate, loadModel, type Model, type ModelBytes, readModelInfo } from "../mod.ts";
+import { generate, type Model, type ModelBytes, readModelInfo } from "../mod.ts";
 import type { LoraAdapter, LoraModule } from "../src/lora/adapter.ts";
 import { mergeLoraAdapters } from "../src/lora/merge.ts";
-import { openRuntime, type Ort, type Runtime } from "../src/onnx/runtime.ts";
-import { BatchNoise, NormalStream } from "../src/rng.ts";
+import { openModel } from "../src/onnx/model.ts";
+import { openRuntime, type Ort, type OrtSession, type Runtime } from "../src/onnx/runtime.ts";
+import { readModelFiles } from "../src/onnx/source.ts";
+import { SamplingNoise } from "../src/noise.ts";
+import { NormalStream } from "../src/rng.ts";
 import { meanFlowConfig, type ModelConfig } from "../trainer/model/config.ts";
 import { forwardCost } from "../trainer/model/cost.ts";
 import { emitOnnx } from "../trainer/model/onnx.ts";
@@ -57,11 +60,9 @@ async function main(): Promise<void> {
 
   const { bytes, config, source } = await benchModel();
   const runtime = await openRuntime(runtimeName, threads);
-  const model = await loadModel(bytes, { runtime: runtimeName, threads });
-  const raw = await runtime.createSession(bytes.model, {
-    path: model.info.externalData,
-    data: bytes.weights,
-  });
+  // Raw runs go to the very session the model opened: two sessions of one
+  // graph differ by up to ~15 % here (where their weights land in memory).
+  const { model, session: raw } = await modelWithItsSession(runtime, bytes);
   const peak = await sgemmPeak(runtime);
   console.log(`model: ${source}`);
   console.log(
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
       const runGenerate = () => generate(model, { prompt: PROMPT, n: batch, steps, seed: 1 });
       const seeds = Array.from({ length: batch }, (_, i) => 1 + i);
       const noise = new Float32Array(batch * sampleSize(model));
-      const runNoise = () => Promise.resolve(new BatchNoise(seeds).fill(noise));
+      const runNoise = () => Promise.resolve(new SamplingNoise(seeds).fill(noise));
       const [rawMs, generateMs, noiseMs] = await interleaved([runRaw, runGenerate, runNoise], reps);
       const gflops = (flops * steps) / (generateMs * 1e6);
       console.log(
@@ -100,8 +101,22 @@ async function main(): Promise<void> {
       `${merge.withAdaptersMs.toFixed(1)} ms`,
   );
   console.log(`peak memory (RSS): ${(peakRss() / 2 ** 20).toFixed(0)} MiB`);
-  await raw.release();
   await model.dispose();
+}
+
+async function modelWithItsSession(
+  runtime: Runtime,
+  bytes: ModelBytes,
+): Promise<{ model: Model; session: OrtSession }> {
+  let session: OrtSession | undefined;
+  const recording: Runtime = {
+    ...runtime,
+    createSession: async (model, externalData) =>
+      session = await runtime.createSession(model, externalData),
+  };
+  const files = await readModelFiles(bytes);
+  const model = await openModel(recording, files, files.weights);
+  return { model, session: session! };
 }
 
 async function benchModel(): Promise<{ bytes: ModelBytes; config: ModelConfig; source: string }> {
@@ -142,9 +157,9 @@ function rawFeeds(ort: Ort, model: Model, batch: number) {
   };
 }
 
-/** Runs the tasks round-robin `reps` times after three warm-ups each; median ms of each. */
+/** Runs the tasks round-robin `reps` times after ten warm-ups each (so WebAssembly tiers up); median ms of each. */
 async function interleaved(tasks: (() => Promise<unknown>)[], reps: number): Promise<number[]> {
-  for (let warmUp = 0; warmUp < 3; warmUp++) for (const task of tasks) await task();
+  for (let warmUp = 0; warmUp < 10; warmUp++) for (const task of tasks) await task();
   const times = tasks.map(() => [] as number[]);
   for (let rep = 0; rep < reps; rep++) {
     for (const [i, task] of tasks.entries()) {

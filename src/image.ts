@@ -9,6 +9,7 @@
  */
 
 import type { Tensor } from "./flowmap.ts";
+import { createPixelKernel, type PixelKernel, pixelsInJavaScript } from "./wasm/pixels.ts";
 
 /** An 8-bit image with interleaved channels (HWC), row-major from the top left. */
 export interface Image {
@@ -45,20 +46,13 @@ export function toImages(batch: Tensor): Image[] {
   if (batch.data.length !== count * size) {
     throw new RangeError(`tensor holds ${batch.data.length} values, shape needs ${count * size}`);
   }
-  const values = batch.data;
-  return Array.from({ length: count }, (_, n) => {
-    const data = new Uint8Array(size);
-    for (let c = 0; c < channels; c++) {
-      let from = n * size + c * plane;
-      for (let to = c; to < size; to += channels) {
-        // Inside (0, 255), v + 0.5 is exact for float32 inputs, so truncating
-        // it is Math.round(v); NaN becomes 0.
-        const v = (values[from++] + 1) * 127.5;
-        data[to] = v <= 0 ? 0 : v >= 255 ? 255 : (v + 0.5) | 0;
-      }
-    }
-    return { width, height, channels, data };
-  });
+  const convert = pixelKernel() ?? pixelsInJavaScript;
+  return convert(batch.data, count, channels, plane).map((data) => ({
+    width,
+    height,
+    channels,
+    data,
+  }));
 }
 
 /**
@@ -89,4 +83,10 @@ export async function encodeImage(image: Image, format: ImageFormat = "png"): Pr
     ? raw.png({ compressionLevel: 9, palette: false })
     : raw.webp({ lossless: true });
   return new Uint8Array(await encoded.toBuffer());
+}
+
+let cachedKernel: PixelKernel | null | undefined;
+function pixelKernel(): PixelKernel | null {
+  if (cachedKernel === undefined) cachedKernel = createPixelKernel() ?? null;
+  return cachedKernel;
 }

@@ -240,8 +240,19 @@ export class UniformStream {
   }
 }
 
-/** The Philox blocks of one `(seed, stream)`: block `i` encrypts counter `(i, stream)`. */
-class PhiloxBlocks {
+/**
+ * The Philox4x32-10 blocks of one `(seed, stream)`: block `i` encrypts the
+ * counter `(i mod 2^32, ⌊i / 2^32⌋, stream words)` under the seed's two words.
+ * {@link NormalStream}, {@link UniformStream} and the sampling noise all read
+ * their bits from it.
+ *
+ * @example
+ * ```ts
+ * import { PhiloxBlocks } from "./rng.ts";
+ * const words = new PhiloxBlocks(42, 0).at(0); // four uint32 words
+ * ```
+ */
+export class PhiloxBlocks {
   /** Key words: the seed's low and high 32 bits. */
   readonly key: readonly [number, number];
   /** Counter words 2 and 3: the stream's low and high 32 bits. */
@@ -249,6 +260,12 @@ class PhiloxBlocks {
   readonly #counter = new Float64Array(4);
   readonly #words = new Uint32Array(4);
 
+  /**
+   * Opens the blocks of `(seed, stream)`.
+   *
+   * @param seed a non-negative safe integer (the key)
+   * @param stream a non-negative safe integer (counter words 2 and 3)
+   */
   constructor(seed: number, stream: number) {
     checkUint53(seed, "seed");
     checkUint53(stream, "stream");

@@ -11,8 +11,8 @@
  * the Gaussian transition of the endpoint anchor (§5.1) or the local anchor
  * (§5.2); the last step to t = 0 stays deterministic.
  *
- * Noise comes from one Philox stream per image, so image `i` of a batch is
- * bit-identical to the same seed sampled alone.
+ * Noise comes from one Philox stream per image ({@link SamplingNoise}), so
+ * image `i` of a batch is bit-identical to the same seed sampled alone.
  *
  * @module
  */
@@ -20,7 +20,7 @@
 import { endpointAnchor, localAnchor, twoTimeJump } from "./anchor.ts";
 import { checkOutput, endpointOf, type FlowMap, type Tensor } from "./flowmap.ts";
 import { angularGrid, type TimeGrid, uniformGrid, validateGrid } from "./grid.ts";
-import { BatchNoise } from "./rng.ts";
+import { SamplingNoise } from "./noise.ts";
 import { combine2, sampleGaussian } from "../kernels/ops.ts";
 
 /** ASFMC options: which anchor makes each non-final step stochastic (spec §5). */
@@ -82,11 +82,12 @@ export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Pro
   if (renoise !== "seeded" && (map.kind !== "one-time" || stochastic)) {
     throw new RangeError('renoise: "implied" applies to deterministic one-time sampling only');
   }
-  const noise = new BatchNoise(seeds);
+  const noise = new SamplingNoise(seeds);
   let x: Tensor = { data: noise.fill(new Float32Array(sizeOf(shape))), shape };
   const sigma0 = map.path.sigma(grid[0]);
-  for (let i = 0; i < x.data.length; i++) x.data[i] *= sigma0;
-  const mean = new Float32Array(x.data.length);
+  if (sigma0 !== 1) { for (let i = 0; i < x.data.length; i++) x.data[i] *= sigma0; }
+  let meanBuffer: Float32Array | undefined;
+  const mean = () => meanBuffer ??= new Float32Array(x.data.length);
 
   for (let k = 0; k + 1 < grid.length; k++) {
     const t = grid[k], s = grid[k + 1];
@@ -94,11 +95,12 @@ export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Pro
     if (map.kind === "two-time" && (!stochastic || last || stochastic.anchor === "local")) {
       const u = checkOutput(await map.average(x, s, t, cond), x, "average");
       const jump = twoTimeJump(t, s);
-      const y = combine2(new Float32Array(u.length), jump.x, x.data, jump.u, u);
       if (!stochastic || last) {
-        x = { data: y, shape };
+        // the sampler owns x: the deterministic step overwrites it
+        x = { data: combine2(x.data, jump.x, x.data, jump.u, u), shape };
         continue;
       }
+      const y = combine2(new Float32Array(u.length), jump.x, x.data, jump.u, u);
       const step = localAnchor(map.path, t, s, {
         delta: stochastic.delta ?? 0.01,
         noiseLevel: stochastic.noiseLevel,
@@ -107,18 +109,18 @@ export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Pro
       const vHat = step.extraNfe
         ? checkOutput(await map.average({ data: y, shape }, s, s, cond), x, "average")
         : u;
-      combine2(mean, step.mean.y, y, step.mean.velocity, vHat);
-      x = { data: sampleGaussian(y, mean, step.std, noise), shape };
+      combine2(mean(), step.mean.y, y, step.mean.velocity, vHat);
+      x = { data: sampleGaussian(y, mean(), step.std, noise), shape };
       continue;
     }
     // Endpoint anchor: the one-time sampler of §4 (eta = 1) and ASFMC's §5.1.
     const x0 = await endpointOf(map, x, t, cond);
     const eta = stochastic ? stochastic.eta ?? 1 : renoise === "implied" ? 0 : 1;
     const step = endpointAnchor(map.path, t, s, { eta });
-    combine2(mean, step.mean.x, x.data, step.mean.x0, x0);
+    combine2(mean(), step.mean.x, x.data, step.mean.x0, x0);
     const next = step.std === 0
-      ? mean.slice()
-      : sampleGaussian(new Float32Array(mean.length), mean, step.std, noise);
+      ? mean().slice()
+      : sampleGaussian(new Float32Array(x.data.length), mean(), step.std, noise);
     x = { data: next, shape };
   }
   return x;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { BatchNoise, NormalStream, philox4x32 } from "../src/rng.ts";
 import { assertClose, moments } from "./_assert.ts";
-import { embeddedModule } from "../scripts/build-wasm.ts";
+import { embeddedModule, WASM_MODULES } from "../scripts/build-wasm.ts";
 
 const hex = (words: Uint32Array) => [...words].map((w) => w.toString(16).padStart(8, "0"));
 
@@ -81,13 +81,14 @@ Deno.test("rng: the WebAssembly bulk path gives the JavaScript path's bits", () 
   }
 });
 
-Deno.test("rng: the embedded module is built from normals.wat", async () => {
-  const source = await embeddedModule();
-  assert.equal(
-    await Deno.readTextFile(new URL("../src/wasm/normals_wasm.ts", import.meta.url)),
-    source,
-    "stale: run `deno task build-wasm`",
-  );
+Deno.test("rng: every embedded WebAssembly module is built from its .wat", async () => {
+  for (const name of WASM_MODULES) {
+    assert.equal(
+      await Deno.readTextFile(new URL(`../src/wasm/${name}_wasm.ts`, import.meta.url)),
+      await embeddedModule(name),
+      `${name}_wasm.ts is stale: run \`deno task build-wasm\``,
+    );
+  }
 });
 
 Deno.test("rng: a batch of 8 equals 8 batches of 1, bit for bit", () => {

@@ -109,7 +109,22 @@ async function readBundledModel(): Promise<ModelFiles> {
   }
 }
 
-async function openModel(
+/**
+ * Opens a model over a runtime the caller already has (what {@linkcode loadModel}
+ * does after reading the files); `weights` replace the base weights, as
+ * `withAdapters` uses it. Internal: benchmarks pass a runtime that records the
+ * session, so they can time `session.run` on the very session `generate` uses.
+ *
+ * @example
+ * ```ts ignore
+ * import { openModel } from "./model.ts";
+ * import { openRuntime } from "./runtime.ts";
+ * import { readModelFiles } from "./source.ts";
+ * const files = await readModelFiles("src/models/shapes-meanflow/model.onnx");
+ * const model = await openModel(await openRuntime("node", 1), files, files.weights);
+ * ```
+ */
+export async function openModel(
   runtime: Runtime,
   base: ModelFiles,
   weights: Uint8Array,

@@ -224,8 +224,8 @@ export function addChunk(bank: TrajectoryBank | undefined, chunk: Checkpoint): T
 }
 
 /**
- * Seeded starting noise for trajectories (one Philox stream per seed, as
- * the SDK's sampler draws it).
+ * Seeded starting noise for trajectories: one float64 {@link BatchNoise}
+ * stream per seed (the bundled models were distilled from these).
  *
  * @example
  * ```ts
