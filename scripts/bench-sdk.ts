@@ -12,7 +12,7 @@
  *
  * @example
  * ```sh
- * npx -y deno@2.9.6 task bench-sdk --threads 1 --reps 15
+ * npx -y deno@2.9.6 task bench-sdk --threads 1 --reps 101
  * ```
  *
  * @module
@@ -37,7 +37,7 @@ import { shapesTokenizer } from "../src/text.ts";
 const HELP = `Usage: deno task bench-sdk [--threads T] [--reps R] [--runtime node|web]
 
   --threads T   threads of every session (default 1)
-  --reps R      timed repetitions per cell, interleaved, median reported (default 15)
+  --reps R      timed repetitions per cell, interleaved, median reported (default 101)
   --runtime     node (default) or web`;
 
 const BUNDLED = new URL("../src/models/shapes-meanflow/", import.meta.url);
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       threads: { type: "string", default: "1" },
-      reps: { type: "string", default: "15" },
+      reps: { type: "string", default: "101" },
       runtime: { type: "string", default: "node" },
       help: { type: "boolean" },
     },

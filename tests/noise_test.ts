@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { boxMuller32, SamplingNoise, samplingNormals } from "../src/noise.ts";
-import { PhiloxBlocks } from "../src/rng.ts";
+import { NormalStream, PhiloxBlocks } from "../src/rng.ts";
 import { createSamplingNoiseKernel } from "../src/wasm/sampling_noise.ts";
 import { moments } from "./_assert.ts";
 
@@ -59,6 +59,20 @@ Deno.test("noise: float32 Box–Muller is within 2e-6 of the float64 formula", (
     }
   }
   assert.ok(worst < 2e-6, `largest error ${worst}`);
+});
+
+Deno.test("noise: the float64 NormalStream of the same seed agrees within 1e-4", () => {
+  const n = 1_000_000;
+  const fast = new SamplingNoise([3]).fill(new Float32Array(n));
+  const exact = new NormalStream(3).fill(new Float64Array(n));
+  let worst = 0, above = 0;
+  for (let i = 0; i < n; i++) {
+    const d = Math.abs(fast[i] - exact[i]);
+    worst = Math.max(worst, d);
+    if (d > 1e-6) above++;
+  }
+  assert.ok(worst < 1e-4, `largest difference ${worst}`);
+  assert.ok(above < n / 500, `${above} differences above 1e-6`);
 });
 
 Deno.test("noise: standard normal moments and tails", () => {
