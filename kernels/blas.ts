@@ -147,11 +147,25 @@ export function loadBlas(options: LoadBlasOptions = {}): Blas {
       continue;
     }
     const blas = wrap(library, lib);
-    const threads = options.threads ?? parseThreads(readEnv(BLAS_THREADS_ENV));
+    const threads = options.threads ?? threadsFromEnv();
     if (threads !== undefined) blas.setThreads(threads);
     return blas;
   }
   throw new BlasUnavailableError(attempts);
+}
+
+/**
+ * The thread count `$FLOWMAP_BLAS_THREADS` asks for (`undefined` when unset);
+ * the trainer gives its ONNX Runtime sessions the same count.
+ *
+ * @example
+ * ```ts
+ * import { threadsFromEnv } from "./blas.ts";
+ * const threads = threadsFromEnv(); // e.g. 1 with FLOWMAP_BLAS_THREADS=1
+ * ```
+ */
+export function threadsFromEnv(): number | undefined {
+  return parseThreads(readEnv(BLAS_THREADS_ENV));
 }
 
 /**

@@ -26,7 +26,7 @@ import { LoraAdapter } from "../trainer/model/lora.ts";
 import { TfFlowMap } from "../trainer/model/tfjs.ts";
 import { FlowMapPolicy } from "../trainer/policy.ts";
 import type { Reward } from "../trainer/rewards/reward.ts";
-import { kRepeatPrompts, scoredRollout } from "../trainer/rollout.ts";
+import { kRepeatPrompts, scoredRollout, tfjsRolloutMaps } from "../trainer/rollout.ts";
 import { buildReward, loadBaseModel } from "../trainer/setup.ts";
 import { updatePolicy } from "../trainer/update.ts";
 
@@ -116,7 +116,7 @@ async function batchGradient(setup: Setup, seed: number, iteration: number) {
   });
   const { data, rewards, stepRewards } = await scoredRollout(
     policy,
-    adapter,
+    tfjsRolloutMaps(policy, adapter),
     setup.reward,
     config,
     { prompts, seed, iteration },
@@ -229,7 +229,7 @@ async function lineSearch(setup: Setup, gradients: Float64Array[], steps: number
     for (const iteration of [0, 1]) {
       const { rewards } = await scoredRollout(
         setup.policy,
-        setup.adapter,
+        tfjsRolloutMaps(setup.policy, setup.adapter),
         setup.reward,
         setup.config,
         {

@@ -38,6 +38,9 @@ export type ModelSourceConfig =
     readonly overrides: Partial<ModelConfig>;
   };
 
+/** Where rollouts evaluate the network (see `TrainConfig.rollout.engine`). */
+export type RolloutEngine = "onnx" | "tfjs";
+
 /** How each stochastic rollout transition is made (spec §5.1–5.3). */
 export type AnchorConfig =
   | { readonly kind: "endpoint"; readonly eta: number }
@@ -87,6 +90,12 @@ export interface TrainConfig {
     readonly anchor: AnchorConfig;
     /** Trajectories per forward pass, in rollouts and updates alike. */
     readonly microBatch: number;
+    /**
+     * Where rollouts run the network: `"onnx"` (ONNX Runtime, the adapter
+     * merged each iteration; about ten times faster per forward pass) or
+     * `"tfjs"` (the objective's own forward, so the first ratio is exactly 1).
+     */
+    readonly engine: RolloutEngine;
   };
   /** Reward terms (weighted sum). */
   readonly reward: readonly RewardTermConfig[];
@@ -143,7 +152,14 @@ export interface TrainConfig {
 /** Defaults for every optional field (spec §6 values for the optimiser and EMA). */
 export const DEFAULTS = Object.freeze({
   lora: { rank: 8, alpha: 8, targets: ["to_q", "to_k", "to_v", "to_out.0"], seed: 0 },
-  rollout: { prompts: 8, groupSize: 8, stochasticSteps: 2, shift: 3, microBatch: 16 },
+  rollout: {
+    prompts: 8,
+    groupSize: 8,
+    stochasticSteps: 2,
+    shift: 3,
+    microBatch: 16,
+    engine: "onnx" as RolloutEngine,
+  },
   anchor: { eta: 1, delta: 0.01, noiseLevel: 0.7, velocity: "reuse", fraction: 0.5 },
   advantage: { mode: "per-prompt-global-std", sum: false, clip: 5 },
   objective: { clipRange: 1e-4, klBeta: 0.004, klScale: "noise-scale", reduction: "mean" },
@@ -293,7 +309,15 @@ function lora(s: Json): TrainConfig["lora"] {
 }
 
 function rollout(s: Json): TrainConfig["rollout"] {
-  known(s, "rollout", ["prompts", "groupSize", "stochasticSteps", "shift", "anchor", "microBatch"]);
+  known(s, "rollout", [
+    "prompts",
+    "groupSize",
+    "stochasticSteps",
+    "shift",
+    "anchor",
+    "microBatch",
+    "engine",
+  ]);
   const d = DEFAULTS.rollout;
   const shift = number(s.shift ?? d.shift, "rollout.shift");
   if (shift < 1) throw new ConfigError(`rollout.shift must be ≥ 1, got ${shift}`);
@@ -304,6 +328,7 @@ function rollout(s: Json): TrainConfig["rollout"] {
     shift,
     anchor: anchor(s.anchor),
     microBatch: integer(s.microBatch ?? d.microBatch, "rollout.microBatch", 1),
+    engine: oneOf(s.engine ?? d.engine, "rollout.engine", ["onnx", "tfjs"] as const),
   };
 }
 
@@ -478,6 +503,11 @@ function crossChecks(config: TrainConfig): void {
   if (kind === "one-time" && anchor.kind !== "endpoint") {
     throw new ConfigError(
       `rollout.anchor.kind "${anchor.kind}" needs a two-time map; one-time maps use "endpoint"`,
+    );
+  }
+  if (config.rollout.engine === "onnx" && anchor.kind === "naive-intermediate") {
+    throw new ConfigError(
+      'rollout.anchor.kind "naive-intermediate" runs in TF.js only: set rollout.engine "tfjs"',
     );
   }
   if (config.advantage.mode === "step-aware" && stochasticSteps < 2) {

@@ -6,17 +6,24 @@
  * reference policy's mean (for the KL) and the one-step endpoint estimates
  * (for step-aware advantages) when asked for.
  *
- * Noise comes from one Philox stream per trajectory (`src/rng.ts`): seed
- * {@link trajectorySeed}, sub-stream = iteration. A rollout is reproducible,
- * independent of how trajectories are split into batches, and its iteration 0
- * draws exactly the noise of the SDK's stochastic sampler for the same seeds.
+ * Noise comes from one Philox stream per trajectory ({@link SamplingNoise}):
+ * seed {@link trajectorySeed}, sub-stream = iteration. A rollout is
+ * reproducible, independent of how trajectories are split into batches, and
+ * its iteration 0 draws exactly the noise of the SDK's stochastic sampler for
+ * the same seeds.
+ *
+ * The network runs where {@link RolloutMaps} says: in TF.js with the adapter
+ * ({@linkcode tfjsRolloutMaps}, whose log-probabilities the objective
+ * reproduces exactly), or in ONNX Runtime with the adapter merged
+ * (`rollout_onnx.ts`, about ten times faster per forward pass on a CPU).
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Reduction } from "../src/logprob.ts";
-import { BatchNoise, UniformStream } from "../src/rng.ts";
+import { SamplingNoise } from "../src/noise.ts";
+import { UniformStream } from "../src/rng.ts";
 import { shapesTokenizer, type Tokenizer } from "../src/text.ts";
 import type { TrainConfig } from "./config.ts";
 import { tensorToImages } from "./data/image.ts";
@@ -105,16 +112,69 @@ export interface RolloutOptions {
 }
 
 /**
- * Samples trajectories from the old policy (`policy` with `adapter`; spec §6).
- * Each micro-batch runs all its transitions; log-probabilities are computed
- * with {@link gaussianLogProb} on the same micro-batches the objective uses,
- * so the first on-policy ratio is exactly 1.
+ * The network evaluations a rollout needs, on micro-batches of flattened
+ * `[batch, C, H, W]` states with their token ids.
  */
-export function rollout(
+export interface RolloutMaps {
+  /** Mean of stochastic transition `k` from `x`: the policy's, or with `reference` the base's. */
+  mean(
+    k: number,
+    x: Float32Array,
+    tokens: Int32Array,
+    reference?: boolean,
+  ): Promise<Float32Array>;
+  /** The policy's endpoint estimate `X(t → 0)(x)`. */
+  endpoint(x: Float32Array, t: number, tokens: Int32Array): Promise<Float32Array>;
+}
+
+/**
+ * The rollout's network in TF.js: `policy` with `adapter` (the reference:
+ * adapter off).
+ *
+ * @example
+ * ```ts ignore
+ * const maps = tfjsRolloutMaps(policy, adapter);
+ * ```
+ */
+export function tfjsRolloutMaps(
   policy: FlowMapPolicy,
   adapter: LinearAdapter | undefined,
+): RolloutMaps {
+  const { channels, imageSize, textLength } = policy.model.config;
+  const inputs = (x: Float32Array, tokens: Int32Array) => {
+    const batch = tokens.length / textLength;
+    return {
+      x: tf.tensor4d(x, [batch, channels, imageSize, imageSize]),
+      tokens: tf.tensor2d(tokens, [batch, textLength], "int32"),
+    };
+  };
+  return {
+    mean: (k, x, tokens, reference = false) =>
+      Promise.resolve(
+        tf.tidy(() =>
+          policy.transitionMean(k, inputs(x, tokens), reference ? undefined : adapter)
+            .dataSync() as Float32Array
+        ),
+      ),
+    endpoint: (x, t, tokens) =>
+      Promise.resolve(
+        tf.tidy(() => policy.endpoint(inputs(x, tokens), t, adapter).dataSync() as Float32Array),
+      ),
+  };
+}
+
+/**
+ * Samples trajectories from the old policy (spec §6), evaluating the network
+ * through `maps`. Each micro-batch runs all its transitions; log-probabilities
+ * are computed with {@link gaussianLogProb} on the same micro-batches the
+ * objective uses, so with {@linkcode tfjsRolloutMaps} the first on-policy
+ * ratio is exactly 1.
+ */
+export async function rollout(
+  policy: FlowMapPolicy,
+  maps: RolloutMaps,
   options: RolloutOptions,
-): Rollout {
+): Promise<Rollout> {
   const { prompts, microBatch } = options;
   const config = policy.model.config;
   const sampleShape = [config.channels, config.imageSize, config.imageSize] as const;
@@ -141,7 +201,7 @@ export function rollout(
       { length: microBatch },
       (_, i) => trajectorySeed(options.seed, start + i),
     );
-    const noise = new BatchNoise(seeds, options.iteration);
+    const noise = new SamplingNoise(seeds, options.iteration);
     const shape = [microBatch, ...sampleShape] as [number, number, number, number];
     const rows = (array: Float32Array) => array.subarray(start * size, (start + microBatch) * size);
     const x0 = noise.fill(new Float32Array(microBatch * size));
@@ -151,39 +211,26 @@ export function rollout(
       start * config.textLength,
       (start + microBatch) * config.textLength,
     );
-    const tokenTensor = tf.tensor2d(tokenRows, [microBatch, config.textLength], "int32");
 
     for (let k = 0; k < P; k++) {
-      tf.tidy(() => {
-        const x = tf.tensor4d(rows(states[k]), shape);
-        const inputs = { x, tokens: tokenTensor };
-        const mean = policy.transitionMean(k, inputs, adapter);
-        const std = policy.step(k).std;
-        const meanValues = mean.dataSync() as Float32Array;
-        const next = noise.fill(new Float32Array(meanValues.length));
-        for (let i = 0; i < next.length; i++) next[i] = meanValues[i] + std * next[i];
-        rows(states[k + 1]).set(next);
-        const logProb = gaussianLogProb(tf.tensor4d(next, shape), mean, std, options.reduction);
-        logProbOld[k].set(logProb.dataSync() as Float32Array, start);
-        if (referenceMeans) {
-          rows(referenceMeans[k]).set(policy.transitionMean(k, inputs).dataSync() as Float32Array);
-        }
-        if (endpointEstimates && k < P - 1) {
-          const estimate = policy.endpoint(
-            { x: tf.tensor4d(next, shape), tokens: tokenTensor },
-            policy.grid[k + 1],
-            adapter,
-          );
-          rows(endpointEstimates[k]).set(estimate.dataSync() as Float32Array);
-        }
-      });
+      const mean = await maps.mean(k, rows(states[k]), tokenRows);
+      const std = policy.step(k).std;
+      const next = noise.fill(new Float32Array(mean.length));
+      for (let i = 0; i < next.length; i++) next[i] = mean[i] + std * next[i];
+      rows(states[k + 1]).set(next);
+      const logProb = tf.tidy(() =>
+        gaussianLogProb(tf.tensor4d(next, shape), tf.tensor4d(mean, shape), std, options.reduction)
+          .dataSync() as Float32Array
+      );
+      logProbOld[k].set(logProb, start);
+      if (referenceMeans) {
+        rows(referenceMeans[k]).set(await maps.mean(k, rows(states[k]), tokenRows, true));
+      }
+      if (endpointEstimates && k < P - 1) {
+        rows(endpointEstimates[k]).set(await maps.endpoint(next, policy.grid[k + 1], tokenRows));
+      }
     }
-    tf.tidy(() => {
-      const x = tf.tensor4d(rows(states[P]), shape);
-      const image = policy.endpoint({ x, tokens: tokenTensor }, policy.grid[P], adapter);
-      rows(images).set(image.dataSync() as Float32Array);
-    });
-    tokenTensor.dispose();
+    rows(images).set(await maps.endpoint(rows(states[P]), policy.grid[P], tokenRows));
   }
   return {
     prompts,
@@ -217,13 +264,13 @@ export interface ScoredRollout {
  */
 export async function scoredRollout(
   policy: FlowMapPolicy,
-  adapter: LinearAdapter | undefined,
+  maps: RolloutMaps,
   reward: Reward,
   config: TrainConfig,
   { prompts, seed, iteration }: { prompts: string[]; seed: number; iteration: number },
 ): Promise<ScoredRollout> {
   const t0 = performance.now();
-  const data = rollout(policy, adapter, {
+  const data = await rollout(policy, maps, {
     prompts,
     tokenizer: shapesTokenizer,
     seed,

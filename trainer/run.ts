@@ -19,7 +19,6 @@
 
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { encodeLoraAdapter } from "../src/lora/adapter.ts";
 import { computeAdvantages } from "./advantages.ts";
 import {
   CHECKPOINT_FILE,
@@ -38,7 +37,8 @@ import { TfFlowMap } from "./model/tfjs.ts";
 import { AdamW, WeightEma } from "./optimizer.ts";
 import { FlowMapPolicy } from "./policy.ts";
 import type { Reward } from "./rewards/reward.ts";
-import { kRepeatPrompts, scoredRollout } from "./rollout.ts";
+import { kRepeatPrompts, type RolloutMaps, scoredRollout, tfjsRolloutMaps } from "./rollout.ts";
+import { OnnxRollouts } from "./rollout_onnx.ts";
 import type { BaseModel } from "./setup.ts";
 import { updatePolicy } from "./update.ts";
 import { type IterationMetrics, progressLine, readMetrics } from "./metrics.ts";
@@ -55,6 +55,8 @@ export interface TrainerOptions {
   readonly log: (line: string) => void;
   /** Images per evaluation sampler call (default 32). */
   readonly evalBatch?: number;
+  /** Intra-op threads of the ONNX Runtime rollout sessions (default: ONNX Runtime's). */
+  readonly rolloutThreads?: number;
 }
 
 /** What a finished (or interrupted) run reports. */
@@ -86,6 +88,7 @@ export class Trainer {
   readonly #base: BaseModel;
   #baseEval?: Awaited<ReturnType<typeof evaluateSampler>>;
   #servedModel?: Promise<ServedModel>;
+  #onnxRollouts?: Promise<OnnxRollouts>;
 
   private constructor(config: TrainConfig, base: BaseModel, options: TrainerOptions) {
     this.#config = config;
@@ -216,12 +219,12 @@ export class Trainer {
       seed: config.train.seed,
       iteration,
     });
-    const { data, rewards, stepRewards, seconds } = await scoredRollout(
-      this.#policy,
-      this.#adapter,
-      this.#options.reward,
-      config,
-      { prompts, seed: config.train.seed, iteration },
+    const { data, rewards, stepRewards, seconds } = await this.#withRolloutMaps((maps) =>
+      scoredRollout(this.#policy, maps, this.#options.reward, config, {
+        prompts,
+        seed: config.train.seed,
+        iteration,
+      })
     );
     const updateStart = performance.now();
     const advantages = computeAdvantages(
@@ -259,23 +262,42 @@ export class Trainer {
     };
   }
 
+  /**
+   * Runs `f` with the current policy's rollout maps: TF.js, or an ONNX Runtime
+   * session with the current (not the EMA) adapter merged, timed as rollout.
+   */
+  async #withRolloutMaps<T extends { seconds: { rollout: number } }>(
+    f: (maps: RolloutMaps) => Promise<T>,
+  ): Promise<T> {
+    if (this.#config.rollout.engine === "tfjs") {
+      return f(tfjsRolloutMaps(this.#policy, this.#adapter));
+    }
+    const start = performance.now();
+    this.#onnxRollouts ??= OnnxRollouts.open(this.#base.served, this.#options.rolloutThreads);
+    const session = await (await this.#onnxRollouts).withAdapter(
+      this.#policy,
+      this.#encodeAdapter(this.#weights()),
+    );
+    const merge = (performance.now() - start) / 1000;
+    try {
+      const result = await f(session.maps);
+      return { ...result, seconds: { ...result.seconds, rollout: result.seconds.rollout + merge } };
+    } finally {
+      await session.dispose();
+    }
+  }
+
   /** The EMA adapter as a PEFT-keyed safetensors file. */
   exportAdapter(): Uint8Array {
-    const values = this.#ema.values;
-    const modules = this.#adapter.modules.map((l) => ({
-      module: l.module,
-      rank: this.#adapter.rank,
-      inFeatures: l.inFeatures,
-      outFeatures: l.outFeatures,
-      alpha: this.#adapter.alpha,
-      a: values[this.#names.indexOf(`${l.module}.lora_A.weight`)],
-      b: values[this.#names.indexOf(`${l.module}.lora_B.weight`)],
-    }));
-    return encodeLoraAdapter(modules, {
+    return this.#encodeAdapter(this.#ema.values);
+  }
+
+  #encodeAdapter(values: readonly Float32Array[]): Uint8Array {
+    return this.#adapter.safetensors({
       trainer: "flow-map-grpo",
       run: this.#config.name,
       iteration: String(this.#iteration),
-    });
+    }, values);
   }
 
   /**
@@ -330,6 +352,7 @@ export class Trainer {
     this.#adapter.dispose();
     this.#model.dispose();
     if (this.#servedModel) await (await this.#servedModel).base.dispose();
+    if (this.#onnxRollouts) await (await this.#onnxRollouts).dispose();
   }
 
   /** The base served through the SDK, loaded on first use. */

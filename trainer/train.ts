@@ -10,6 +10,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { threadsFromEnv } from "../kernels/blas.ts";
 import { BackendUnavailableError, parseBackendRequest, selectBackend } from "./backend.ts";
 import { ConfigError, loadTrainConfig } from "./config.ts";
 import { RewardError } from "./rewards/reward.ts";
@@ -28,7 +29,10 @@ usage: deno task train --config <file.json> [--out <dir>] [--resume] [--backend 
 
 The run directory receives config.json, metrics.jsonl, checkpoint.safetensors,
 adapter.safetensors (the EMA adapter), eval.md/eval.json, samples.png,
-reward-curve.png and summary.json. Ctrl-C saves a checkpoint and exits.`;
+reward-curve.png and summary.json. Ctrl-C saves a checkpoint and exits.
+
+FLOWMAP_BLAS_THREADS sets the threads of OpenBLAS and of the ONNX Runtime
+rollout sessions (e.g. 1 per process when two runs share a machine).`;
 
 /** Parses arguments, runs training, and returns the process exit code. */
 export async function main(args: readonly string[]): Promise<number> {
@@ -72,6 +76,7 @@ export async function main(args: readonly string[]): Promise<number> {
       resume: values.resume,
       reward: buildReward(config.reward),
       log: (line) => console.log(line),
+      rolloutThreads: threadsFromEnv(),
     });
     console.log(
       `run ${outDir}: ${base.config.kind} model (${base.description}), ` +

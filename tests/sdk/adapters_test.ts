@@ -19,25 +19,6 @@ import { TfFlowMap } from "../../trainer/model/tfjs.ts";
 import { maxAbsDiff, randomInputs, runTf } from "../_model.ts";
 import { tinyModels } from "./_fixtures.ts";
 
-/** The exported adapter as safetensors bytes, as `deno task train` would write it. */
-function safetensorsOf(lora: LoraAdapter): Uint8Array {
-  const exported = lora.export();
-  const modules: LoraModule[] = exported.modules.map((module) => {
-    const a = exported.tensors.get(`${module}.lora_A.weight`)!;
-    const b = exported.tensors.get(`${module}.lora_B.weight`)!;
-    return {
-      module,
-      rank: exported.rank,
-      inFeatures: a.shape[1],
-      outFeatures: b.shape[0],
-      alpha: exported.alpha,
-      a: a.data,
-      b: b.data,
-    };
-  });
-  return encodeLoraAdapter(modules, { trainer: "flow-map-grpo" });
-}
-
 function randomizeB(lora: LoraAdapter): void {
   [...lora.b.values()].forEach((b, i) => {
     const data = new NormalStream(5, i).fill(new Float32Array(b.size)).map((v) => 0.2 * v);
@@ -68,7 +49,9 @@ for (const kind of ["two-time", "one-time"] as const) {
       randomizeB(lora);
       const inputs = randomInputs(config, 1, 9);
       await using base = await loadModel(path, { threads: 1 });
-      await using adapted = await base.withAdapters([{ source: safetensorsOf(lora) }]);
+      await using adapted = await base.withAdapters([{
+        source: lora.safetensors({ trainer: "flow-map-grpo" }),
+      }]);
       const served = await evaluate(adapted, inputs);
       const expected = runTf(tfModel, inputs, lora);
       assert.ok(maxAbsDiff(expected, runTf(tfModel, inputs)) > 1e-2, "the adapter matters");
@@ -79,7 +62,10 @@ for (const kind of ["two-time", "one-time"] as const) {
       assert.ok(maxAbsDiff(baseOutput, runTf(tfModel, inputs)) <= 1e-4, "the base is untouched");
       await using restored = await adapted.withAdapters([]);
       assert.deepEqual(await evaluate(restored, inputs), baseOutput, "no adapters: exact base");
-      await using off = await adapted.withAdapters([{ source: safetensorsOf(lora), scale: 0 }]);
+      await using off = await adapted.withAdapters([{
+        source: lora.safetensors({ trainer: "flow-map-grpo" }),
+        scale: 0,
+      }]);
       assert.deepEqual(await evaluate(off, inputs), baseOutput, "scale 0: exact base");
     } finally {
       lora.dispose();
@@ -94,7 +80,7 @@ Deno.test("adapters: files on disk with scales; mismatched adapters are refused 
   const lora = new LoraAdapter(config, { rank: 2, alpha: 2, targets: ["to_k"], seed: 1 });
   randomizeB(lora);
   const file = `${models.dir}/adapter.safetensors`;
-  await Deno.writeFile(file, safetensorsOf(lora));
+  await Deno.writeFile(file, lora.safetensors({ trainer: "flow-map-grpo" }));
   lora.dispose();
   await using base = await loadModel(path);
   const inputs = randomInputs(config, 1, 3);

@@ -12,7 +12,8 @@ import { grpoObjective, type TransitionBatch } from "../../trainer/grpo.ts";
 import { LoraAdapter } from "../../trainer/model/lora.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
 import { FlowMapPolicy, gaussianKl, gaussianLogProb } from "../../trainer/policy.ts";
-import { type Rollout, rollout, trajectorySeed } from "../../trainer/rollout.ts";
+import { type Rollout, rollout, tfjsRolloutMaps, trajectorySeed } from "../../trainer/rollout.ts";
+import { OnnxRollouts } from "../../trainer/rollout_onnx.ts";
 import { fastBackend, tinyBase, tinyModel } from "./_trainer.ts";
 
 await fastBackend();
@@ -25,17 +26,22 @@ const objective = {
   reduction: "mean",
 } as const;
 
-function roll(policy: FlowMapPolicy, adapter: LoraAdapter | undefined, iteration = 0): Rollout {
-  return rollout(policy, adapter, {
-    prompts: PROMPTS,
-    tokenizer: shapesTokenizer,
-    seed: 0,
-    iteration,
-    microBatch: 2,
-    reduction: "mean",
-    reference: true,
-    endpointEstimates: true,
-  });
+const OPTIONS = {
+  prompts: PROMPTS,
+  tokenizer: shapesTokenizer,
+  seed: 0,
+  microBatch: 2,
+  reduction: "mean",
+  reference: true,
+  endpointEstimates: true,
+} as const;
+
+function roll(
+  policy: FlowMapPolicy,
+  adapter: LoraAdapter | undefined,
+  iteration = 0,
+): Promise<Rollout> {
+  return rollout(policy, tfjsRolloutMaps(policy, adapter), { ...OPTIONS, iteration });
 }
 
 function transition(
@@ -90,7 +96,7 @@ for (const [name, kind, anchor] of anchors) {
     try {
       randomizeB(lora, 0.2); // a non-trivial policy, different from the reference
       const policy = new FlowMapPolicy(model, anchor, 2, 3);
-      const data = roll(policy, lora);
+      const data = await roll(policy, lora);
       for (const k of [0, 1]) {
         for (const start of [0, 2]) {
           const batch = transition(data, k, [1, -1], start);
@@ -119,7 +125,7 @@ Deno.test("grpo: the objective's gradient moves log-probs of positive-advantage 
   });
   try {
     const policy = new FlowMapPolicy(model, anchors[0][2], 2, 3);
-    const data = roll(policy, lora);
+    const data = await roll(policy, lora);
     const wide = { ...objective, clipRange: 10, klBeta: 0 };
     for (const k of [0, 1]) {
       const batch = transition(data, k, [1, -1]);
@@ -188,8 +194,8 @@ Deno.test("rollout: iteration 0 draws the SDK's stochastic images; micro-batchin
   try {
     const anchor = { kind: "local", delta: 0.05, noiseLevel: 0.7, velocity: "reuse" } as const;
     const policy = new FlowMapPolicy(model, anchor, 2, 3);
-    const data = roll(policy, undefined);
-    const wholeBatch = rollout(policy, undefined, {
+    const data = await roll(policy, undefined);
+    const wholeBatch = await rollout(policy, tfjsRolloutMaps(policy, undefined), {
       prompts: PROMPTS,
       tokenizer: shapesTokenizer,
       seed: 0,
@@ -220,10 +226,54 @@ Deno.test("rollout: iteration 0 draws the SDK's stochastic images; micro-batchin
       assert.ok(worst <= 1, `image ${i}: bytes differ by ${worst}`);
     });
     // a different iteration draws different noise
-    const next = roll(policy, undefined, 1);
+    const next = await roll(policy, undefined, 1);
     assert.notDeepEqual(next.states[0], data.states[0]);
   } finally {
     model.dispose();
     await served.dispose();
   }
 });
+
+for (const [name, kind, anchor] of anchors.slice(0, 4)) {
+  Deno.test(`rollout ${name}: ONNX Runtime with the adapter merged draws TF.js's trajectories`, async () => {
+    const base = await tinyBase(kind);
+    const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
+    const lora = new LoraAdapter(model.config, {
+      rank: 2,
+      alpha: 2,
+      targets: ["to_q", "to_v", "proj_out"],
+    });
+    const onnx = await OnnxRollouts.open(base.served, 1);
+    try {
+      randomizeB(lora, 0.2);
+      const policy = new FlowMapPolicy(model, anchor, 2, 3);
+      const expected = await roll(policy, lora);
+      const session = await onnx.withAdapter(policy, lora.safetensors());
+      const got = await rollout(policy, session.maps, { ...OPTIONS, iteration: 0 });
+      await session.dispose();
+      const gap = (a: Float32Array, b: Float32Array) =>
+        a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+      for (let k = 0; k <= 2; k++) {
+        assert.ok(gap(got.states[k], expected.states[k]) < 1e-4, `state ${k}`);
+      }
+      for (let k = 0; k < 2; k++) {
+        assert.ok(
+          gap(got.referenceMeans![k], expected.referenceMeans![k]) < 1e-4,
+          `reference ${k}`,
+        );
+        // a mean-reduced log-prob moves by about |Δmean| · |z| / std
+        assert.ok(gap(got.logProbOld[k], expected.logProbOld[k]) < 1e-4, `log-prob ${k}`);
+      }
+      assert.ok(gap(got.endpointEstimates![0], expected.endpointEstimates![0]) < 1e-4, "estimate");
+      assert.ok(gap(got.images, expected.images) < 1e-4, "images");
+      assert.ok(
+        gap(got.images, (await roll(policy, undefined)).images) > 1e-3,
+        "the adapter matters",
+      );
+    } finally {
+      lora.dispose();
+      model.dispose();
+      await onnx.dispose();
+    }
+  });
+}

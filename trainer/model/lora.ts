@@ -7,6 +7,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
+import { encodeLoraAdapter } from "../../src/lora/adapter.ts";
 import { NormalStream } from "../../src/rng.ts";
 import type { ModelConfig } from "./config.ts";
 import {
@@ -192,6 +193,40 @@ export class LoraAdapter implements LinearAdapter {
       rank: this.rank,
       modules: this.modules.map((l) => l.module),
     };
+  }
+
+  /**
+   * The adapter as a PEFT-keyed safetensors file, what `generate` and the
+   * service load. `values` (in {@linkcode LoraAdapter.variables} order, e.g.
+   * EMA weights) replace the variables' own.
+   *
+   * @example
+   * ```ts ignore
+   * const bytes = adapter.safetensors({ trainer: "flow-map-grpo" });
+   * ```
+   */
+  safetensors(
+    metadata: Readonly<Record<string, string>> = {},
+    values: readonly Float32Array[] = this.variables.map((v) => v.dataSync() as Float32Array),
+  ): Uint8Array {
+    const count = this.modules.length;
+    if (values.length !== 2 * count) {
+      throw new RangeError(
+        `expected ${2 * count} arrays (every A, then every B), got ${values.length}`,
+      );
+    }
+    return encodeLoraAdapter(
+      this.modules.map((l, i) => ({
+        module: l.module,
+        rank: this.rank,
+        inFeatures: l.inFeatures,
+        outFeatures: l.outFeatures,
+        alpha: this.alpha,
+        a: values[i],
+        b: values[count + i],
+      })),
+      metadata,
+    );
   }
 
   /** Frees the variables. */

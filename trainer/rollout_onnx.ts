@@ -1,0 +1,112 @@
+/**
+ * Rollouts in ONNX Runtime: the policy's network is the base model with the
+ * current adapter merged (spec §7), opened as a new session every iteration,
+ * and the reference is the base session. The transition means combine the
+ * network outputs with the anchor coefficients of `src/anchor.ts`, as
+ * {@linkcode FlowMapPolicy.transitionMean} does in TF.js; the two agree to
+ * float32 rounding (tested), so the log-probabilities the objective
+ * recomputes in TF.js differ from these by far less than the clip range.
+ *
+ * @module
+ */
+
+import { combine2 } from "../kernels/ops.ts";
+import { twoTimeJump } from "../src/anchor.ts";
+import { endpointOf, type FlowMap } from "../src/flowmap.ts";
+import { loadModel, type Model } from "../src/onnx/model.ts";
+import type { ModelSource } from "../src/onnx/source.ts";
+import type { FlowMapPolicy } from "./policy.ts";
+import type { RolloutMaps } from "./rollout.ts";
+
+/** The base model in ONNX Runtime, opening one merged session per adapter. */
+export class OnnxRollouts {
+  readonly #base: Model;
+
+  private constructor(base: Model) {
+    this.#base = base;
+  }
+
+  /**
+   * Loads the base model (`threads` intra-op threads per session; default:
+   * ONNX Runtime's own).
+   *
+   * @example
+   * ```ts ignore
+   * const rollouts = await OnnxRollouts.open("src/models/shapes-meanflow/model.onnx", 1);
+   * const { maps, dispose } = await rollouts.withAdapter(policy, adapterBytes);
+   * ```
+   */
+  static async open(source: ModelSource, threads?: number): Promise<OnnxRollouts> {
+    return new OnnxRollouts(await loadModel(source, { threads }));
+  }
+
+  /**
+   * The rollout maps of `policy` with the adapter in `safetensors` merged;
+   * call `dispose` when the rollout is done.
+   */
+  async withAdapter(
+    policy: FlowMapPolicy,
+    safetensors: Uint8Array,
+  ): Promise<{ maps: RolloutMaps; dispose: () => Promise<void> }> {
+    if (policy.anchor.kind === "naive-intermediate") {
+      throw new RangeError('ONNX Runtime rollouts take the "local" or "endpoint" anchor');
+    }
+    const trained = await this.#base.withAdapters([{ source: safetensors, scale: 1 }]);
+    return {
+      maps: onnxRolloutMaps(policy, trained.flowMap, this.#base.flowMap),
+      dispose: () => trained.dispose(),
+    };
+  }
+
+  /** Releases the base session. */
+  dispose(): Promise<void> {
+    return this.#base.dispose();
+  }
+}
+
+/**
+ * Rollout maps over two SDK flow maps: `trained` for the policy, `base` for
+ * the reference (local or endpoint anchor).
+ *
+ * @example
+ * ```ts ignore
+ * const maps = onnxRolloutMaps(policy, trainedModel.flowMap, baseModel.flowMap);
+ * ```
+ */
+export function onnxRolloutMaps(
+  policy: FlowMapPolicy,
+  trained: FlowMap<Int32Array>,
+  base: FlowMap<Int32Array>,
+): RolloutMaps {
+  const { channels, imageSize, textLength } = policy.model.config;
+  const anchor = policy.anchor;
+  const tensor = (data: Float32Array, tokens: Int32Array) => ({
+    data,
+    shape: [tokens.length / textLength, channels, imageSize, imageSize],
+  });
+  return {
+    async mean(k, x, tokens, reference = false) {
+      const map = reference ? base : trained;
+      const t = policy.grid[k], s = policy.grid[k + 1], step = policy.step(k);
+      const out = () => new Float32Array(x.length);
+      if (anchor.kind === "endpoint") {
+        const x0 = await endpointOf(map, tensor(x, tokens), t, tokens);
+        return combine2(out(), step.mean.x, x, step.mean.x0, x0);
+      }
+      if (anchor.kind !== "local" || map.kind !== "two-time") {
+        throw new RangeError(
+          "ONNX Runtime rollouts take the endpoint anchor, or the local one on a two-time map",
+        );
+      }
+      // local anchor (§5.2): y = X(t → s)(x), mean = c_y·y + c_v·velocity
+      const u = await map.average(tensor(x, tokens), s, t, tokens);
+      const jump = twoTimeJump(t, s);
+      const y = combine2(out(), jump.x, x, jump.u, u);
+      const velocity = anchor.velocity === "extra-nfe"
+        ? await map.average(tensor(y, tokens), s, s, tokens)
+        : u;
+      return combine2(out(), step.mean.y, y, step.mean.velocity, velocity);
+    },
+    endpoint: (x, t, tokens) => endpointOf(trained, tensor(x, tokens), t, tokens),
+  };
+}
