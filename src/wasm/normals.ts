@@ -8,6 +8,7 @@
  * @module
  */
 
+import { instantiateEmbedded } from "./instantiate.ts";
 import { NORMALS_WASM } from "./normals_wasm.ts";
 
 /** Blocks per kernel call (the most `normals.wat` takes). */
@@ -40,9 +41,8 @@ export interface NormalKernel {
  * ```
  */
 export function createNormalKernel(table: Float64Array): NormalKernel | undefined {
-  if (typeof WebAssembly === "undefined") return undefined;
-  const bytes = Uint8Array.from(atob(NORMALS_WASM), (c) => c.charCodeAt(0));
-  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  const exports = instantiateEmbedded(NORMALS_WASM);
+  if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
   const run = exports.fill as (...args: number[]) => void;
   const output = (exports.output as WebAssembly.Global).value as number;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { instantiateEmbedded } from "./instantiate.ts";
 import { PIXELS_WASM } from "./pixels_wasm.ts";
 
 const PAGE = 65536;
@@ -62,10 +63,8 @@ export function pixelsInJavaScript(
  * ```
  */
 export function createPixelKernel(): PixelKernel | undefined {
-  if (typeof WebAssembly === "undefined") return undefined;
-  const bytes = Uint8Array.from(atob(PIXELS_WASM), (c) => c.charCodeAt(0));
-  if (!WebAssembly.validate(bytes)) return undefined;
-  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  const exports = instantiateEmbedded(PIXELS_WASM);
+  if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
   const convert = exports.convert as (input: number, out: number, count: number) => void;
   const interleave = exports.interleave as (...args: number[]) => void;

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { instantiateEmbedded } from "./instantiate.ts";
 import { SAMPLING_NOISE_WASM } from "./sampling_noise_wasm.ts";
 
 /** Blocks per kernel call: the module's memory holds this many blocks' normals. */
@@ -40,10 +41,8 @@ export interface SamplingNoiseKernel {
  * ```
  */
 export function createSamplingNoiseKernel(): SamplingNoiseKernel | undefined {
-  if (typeof WebAssembly === "undefined") return undefined;
-  const bytes = Uint8Array.from(atob(SAMPLING_NOISE_WASM), (c) => c.charCodeAt(0));
-  if (!WebAssembly.validate(bytes)) return undefined;
-  const { exports } = new WebAssembly.Instance(new WebAssembly.Module(bytes));
+  const exports = instantiateEmbedded(SAMPLING_NOISE_WASM);
+  if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
   const fill = exports.fill as (...args: number[]) => void;
   const output = (exports.output as WebAssembly.Global).value as number;

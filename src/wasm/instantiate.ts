@@ -1,0 +1,23 @@
+/**
+ * Instantiates an embedded WebAssembly module (base64, from
+ * `deno task build-wasm`), or returns `undefined` where the runtime has no
+ * WebAssembly or cannot validate the module (no SIMD), so callers fall back
+ * to their JavaScript reference.
+ *
+ * @example
+ * ```ts
+ * import { instantiateEmbedded } from "./instantiate.ts";
+ * import { PIXELS_WASM } from "./pixels_wasm.ts";
+ * const exports = instantiateEmbedded(PIXELS_WASM); // { memory, convert, interleave }
+ * ```
+ *
+ * @module
+ */
+
+/** The module's exports, or `undefined` when this runtime cannot run it. */
+export function instantiateEmbedded(base64: string): WebAssembly.Exports | undefined {
+  if (typeof WebAssembly === "undefined") return undefined;
+  const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+  if (!WebAssembly.validate(bytes)) return undefined;
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+}
