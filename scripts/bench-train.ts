@@ -172,4 +172,6 @@ const header = [
   "",
 ];
 await Deno.writeTextFile(values.out, header.join("\n") + "\n" + sections.join("\n"));
+// the committed results file must pass `deno fmt --check`
+await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", values.out] }).output();
 console.log(`wrote ${values.out}`);
