@@ -58,6 +58,8 @@ export type RewardTermConfig =
   | { readonly kind: "composition"; readonly mode: CompositionMode; readonly weight: number }
   | { readonly kind: "jpeg-compressibility"; readonly weight: number }
   | { readonly kind: "brightness"; readonly weight: number }
+  /** A control without signal: a hash of the image's bytes. */
+  | { readonly kind: "random"; readonly weight: number }
   | { readonly kind: "http"; readonly url: string; readonly weight: number };
 
 /** Advantage estimators of spec §6. */
@@ -378,7 +380,7 @@ function rewards(value: unknown): RewardTermConfig[] {
     const kind = oneOf(
       t.kind,
       `${where}.kind`,
-      ["composition", "jpeg-compressibility", "brightness", "http"] as const,
+      ["composition", "jpeg-compressibility", "brightness", "random", "http"] as const,
     );
     const weight = number(t.weight ?? 1, `${where}.weight`);
     if (kind === "composition") {

@@ -12,6 +12,7 @@ import { compositionReward } from "./rewards/composition.ts";
 import { jpegCompressibility } from "./rewards/compressibility.ts";
 import { httpReward } from "./rewards/http.ts";
 import { brightness } from "./rewards/brightness.ts";
+import { randomControl } from "./rewards/random.ts";
 import { type Reward, weightedSum } from "./rewards/reward.ts";
 import { ConfigError, type ModelSourceConfig, type RewardTermConfig } from "./config.ts";
 import { meanFlowConfig, type ModelConfig, scmConfig, validateConfig } from "./model/config.ts";
@@ -117,6 +118,8 @@ export function buildReward(terms: readonly RewardTermConfig[]): Reward {
         return jpegCompressibility();
       case "brightness":
         return brightness();
+      case "random":
+        return randomControl();
       case "http":
         return httpReward({ url: term.url });
     }

@@ -5,6 +5,7 @@ import { addNoise } from "../../trainer/data/perturb.ts";
 import { detectObjects, MAX_FIT_ERROR } from "../../trainer/data/detect.ts";
 import { compositionReward, shapeQuality } from "../../trainer/rewards/composition.ts";
 import { jpegCompressibility } from "../../trainer/rewards/compressibility.ts";
+import { randomControl } from "../../trainer/rewards/random.ts";
 import {
   checkedScore,
   defineReward,
@@ -153,4 +154,23 @@ Deno.test("weightedSum adds weighted scores, derives its range and surfaces fail
   assert.deepEqual(mixed.range, [-Infinity, 1]);
   const [score] = await mixed.score(images, ["a red circle"]);
   assert.ok(score > 0.8 && score < 1, `${score}`);
+});
+
+Deno.test("random control: a uniform score per image that any byte reshuffles", async () => {
+  const images = Array.from({ length: 2000 }, (_, i) => {
+    const image = createImage(8, 8);
+    image.data[i % image.data.length] = (i * 37) % 256;
+    image.data[(i * 7) % image.data.length] ^= i >> 6;
+    return image;
+  });
+  const scores = await randomControl().score(images, images.map(() => ""));
+  assert.deepEqual(await randomControl().score(images, images.map(() => "")), scores);
+  assert.ok(scores.every((s) => s >= 0 && s < 1));
+  const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
+  // uniform on [0, 1): the mean's standard error is 0.0065
+  assert.ok(Math.abs(mean - 0.5) < 0.03, `mean ${mean}`);
+  const one = createImage(8, 8), other = createImage(8, 8);
+  other.data[63] = 1;
+  const [a, b] = await randomControl().score([one, other], ["", ""]);
+  assert.notEqual(a, b);
 });
