@@ -162,8 +162,8 @@ const sections = values.parallel
 const header = [
   "# Flow-Map GRPO benchmark (trainer, issue 7)",
   "",
-  `Command: \`deno task bench-train --minutes ${minutes}${
-    values.parallel ? " --parallel" : ""
+  `Command: \`deno task bench-train --minutes ${minutes}${values.parallel ? " --parallel" : ""}${
+    values.configs === HEADLINE.join(",") ? "" : ` --configs ${values.configs}`
   }\` — ${new Date().toISOString()}, ${navigator.hardwareConcurrency} CPU threads.`,
   "Held-out prompts of the fixed split (`trainer/data/splits.ts`), deterministic K-step samplers",
   "through the SDK, the same seeds for base and trained (EMA adapter). Accuracies in %; JPEG in kB",
