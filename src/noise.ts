@@ -92,7 +92,7 @@ export function boxMuller32(w1: number, w2: number, out: Float32Array, at: numbe
  * @example
  * ```ts
  * import { samplingNormals } from "./noise.ts";
- * import { type NormalStream, PhiloxBlocks } from "./rng.ts";
+ * import { PhiloxBlocks } from "./rng.ts";
  * const z = samplingNormals(new PhiloxBlocks(7, 0), 0, new Float32Array(10));
  * ```
  */

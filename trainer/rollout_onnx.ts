@@ -48,9 +48,6 @@ export class OnnxRollouts {
     policy: FlowMapPolicy,
     safetensors: Uint8Array,
   ): Promise<{ maps: RolloutMaps; dispose: () => Promise<void> }> {
-    if (policy.anchor.kind === "naive-intermediate") {
-      throw new RangeError('ONNX Runtime rollouts take the "local" or "endpoint" anchor');
-    }
     const trained = await this.#base.withAdapters([{ source: safetensors, scale: 1 }]);
     return {
       maps: onnxRolloutMaps(policy, trained.flowMap, this.#base.flowMap),

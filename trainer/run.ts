@@ -219,13 +219,16 @@ export class Trainer {
       seed: config.train.seed,
       iteration,
     });
-    const { data, rewards, stepRewards, seconds } = await this.#withRolloutMaps((maps) =>
-      scoredRollout(this.#policy, maps, this.#options.reward, config, {
-        prompts,
-        seed: config.train.seed,
-        iteration,
-      })
-    );
+    const opening = performance.now();
+    const { maps, dispose } = await this.#rolloutMaps();
+    const open = (performance.now() - opening) / 1000;
+    const scored = await scoredRollout(this.#policy, maps, this.#options.reward, config, {
+      prompts,
+      seed: config.train.seed,
+      iteration,
+    }).finally(dispose);
+    const { data, rewards, stepRewards } = scored;
+    const seconds = { ...scored.seconds, rollout: scored.seconds.rollout + open };
     const updateStart = performance.now();
     const advantages = computeAdvantages(
       { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
@@ -263,28 +266,18 @@ export class Trainer {
   }
 
   /**
-   * Runs `f` with the current policy's rollout maps: TF.js, or an ONNX Runtime
-   * session with the current (not the EMA) adapter merged, timed as rollout.
+   * The current policy's rollout maps: TF.js, or an ONNX Runtime session with
+   * the current (not the EMA) adapter merged; `dispose` when the rollout is done.
    */
-  async #withRolloutMaps<T extends { seconds: { rollout: number } }>(
-    f: (maps: RolloutMaps) => Promise<T>,
-  ): Promise<T> {
+  async #rolloutMaps(): Promise<{ maps: RolloutMaps; dispose: () => Promise<void> }> {
     if (this.#config.rollout.engine === "tfjs") {
-      return f(tfjsRolloutMaps(this.#policy, this.#adapter));
+      return { maps: tfjsRolloutMaps(this.#policy, this.#adapter), dispose: async () => {} };
     }
-    const start = performance.now();
     this.#onnxRollouts ??= OnnxRollouts.open(this.#base.served, this.#options.rolloutThreads);
-    const session = await (await this.#onnxRollouts).withAdapter(
+    return (await this.#onnxRollouts).withAdapter(
       this.#policy,
       this.#encodeAdapter(this.#weights()),
     );
-    const merge = (performance.now() - start) / 1000;
-    try {
-      const result = await f(session.maps);
-      return { ...result, seconds: { ...result.seconds, rollout: result.seconds.rollout + merge } };
-    } finally {
-      await session.dispose();
-    }
   }
 
   /** The EMA adapter as a PEFT-keyed safetensors file. */

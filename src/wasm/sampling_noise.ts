@@ -1,6 +1,6 @@
 /**
  * The WebAssembly SIMD kernel of `SamplingNoise` (`src/noise.ts`, `sampling_noise.wat`):
- * whole Philox blocks to float32 Box–Muller normals, four blocks at a time.
+ * whole Philox blocks to float32 Box–Muller normals, eight blocks at a time.
  *
  * @module
  */

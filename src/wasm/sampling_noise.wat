@@ -1,5 +1,5 @@
-;; Sampling noise: Philox4x32-10 words → float32 Box–Muller normals, four
-;; Philox blocks per iteration on SIMD lanes. Bit-identical to the JavaScript
+;; Sampling noise: Philox4x32-10 words → float32 Box–Muller normals, eight
+;; Philox blocks per iteration (two groups of four SIMD lanes). Bit-identical to the JavaScript
 ;; reference `samplingNormals` in src/noise.ts: every float operation is an
 ;; IEEE-754 binary32 +, −, ×, ÷ or √ in the same order (no fused multiply–add).
 ;; Build: `deno task build-wasm` (writes sampling_noise_wasm.ts).

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { checkRgbImage } from "../data/image.ts";
-import { defineReward, type Reward } from "./reward.ts";
+import { definePerImageReward, type Reward } from "./reward.ts";
 
 /**
  * Scores each image's mean byte value over 255, range `[0, 1]`, named "brightness".
@@ -19,15 +18,9 @@ import { defineReward, type Reward } from "./reward.ts";
  * ```
  */
 export function brightness(): Reward {
-  return defineReward(
-    "brightness",
-    [0, 1],
-    (images) =>
-      Promise.resolve(Float32Array.from(images, (image, i) => {
-        checkRgbImage(image, `image ${i}`);
-        let sum = 0;
-        for (const v of image.data) sum += v;
-        return sum / (255 * image.data.length);
-      })),
-  );
+  return definePerImageReward("brightness", [0, 1], (image) => {
+    let sum = 0;
+    for (const v of image.data) sum += v;
+    return sum / (255 * image.data.length);
+  });
 }

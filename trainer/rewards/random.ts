@@ -7,8 +7,7 @@
  * @module
  */
 
-import { checkRgbImage } from "../data/image.ts";
-import { defineReward, type Reward } from "./reward.ts";
+import { definePerImageReward, type Reward } from "./reward.ts";
 
 /**
  * Scores each image with the 32-bit FNV-1a hash of its bytes over 2^32, in
@@ -22,15 +21,9 @@ import { defineReward, type Reward } from "./reward.ts";
  * ```
  */
 export function randomControl(): Reward {
-  return defineReward(
-    "random",
-    [0, 1],
-    (images) =>
-      Promise.resolve(Float32Array.from(images, (image, i) => {
-        checkRgbImage(image, `image ${i}`);
-        let hash = 0x811c9dc5;
-        for (const v of image.data) hash = Math.imul(hash ^ v, 0x01000193);
-        return (hash >>> 0) / 2 ** 32;
-      })),
-  );
+  return definePerImageReward("random", [0, 1], (image) => {
+    let hash = 0x811c9dc5;
+    for (const v of image.data) hash = Math.imul(hash ^ v, 0x01000193);
+    return (hash >>> 0) / 2 ** 32;
+  });
 }

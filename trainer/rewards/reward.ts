@@ -8,7 +8,7 @@
  * @module
  */
 
-import type { RgbImage } from "../data/image.ts";
+import { checkRgbImage, type RgbImage } from "../data/image.ts";
 
 /** A reward model. */
 export interface Reward {
@@ -132,6 +132,32 @@ export function defineReward(
   if (!(range[0] <= range[1])) throw new RangeError(`reward "${name}": range [${range}] is empty`);
   const raw: Reward = { name, range: [range[0], range[1]], score };
   return { name, range: raw.range, score: (images, prompts) => checkedScore(raw, images, prompts) };
+}
+
+/**
+ * A {@link defineReward} whose score is a function of each image alone; every
+ * image is checked to be 8-bit RGB first.
+ *
+ * @example
+ * ```ts
+ * import { definePerImageReward } from "./reward.ts";
+ * const red = definePerImageReward("red", [0, 255], (image) => image.data[0]);
+ * ```
+ */
+export function definePerImageReward(
+  name: string,
+  range: readonly [number, number],
+  score: (image: RgbImage) => number,
+): Reward {
+  return defineReward(
+    name,
+    range,
+    (images) =>
+      Promise.resolve(Float32Array.from(images, (image, i) => {
+        checkRgbImage(image, `image ${i}`);
+        return score(image);
+      })),
+  );
 }
 
 /** One term of {@link weightedSum}. */
