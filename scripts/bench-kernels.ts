@@ -13,6 +13,7 @@ import { type Blas, loadBlas } from "../kernels/blas.ts";
 import { installBlasKernels, uninstallBlasKernels } from "../kernels/tfjs-blas.ts";
 import { type KernelTime, profileCpuKernels } from "../kernels/tfjs-profile.ts";
 import { buildTransformer, SMALL_TRANSFORMER, trainingStep } from "./bench/transformer.ts";
+import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno task bench [options]
 
@@ -47,8 +48,16 @@ const TRANSFORMER_SHAPES: MatMulShape[] = [
   { label: "mix 256×(64×64·64×32)", batch: 256, m: 64, k: 64, n: 32 },
 ];
 
-async function main(): Promise<void> {
+interface Options {
+  readonly sizes: number[];
+  readonly batch: number;
+  readonly steps: number;
+  readonly stockStep: boolean;
+}
+
+function parseCommand(args: string[]): Options | "help" {
   const { values } = parseArgs({
+    args,
     options: {
       sizes: { type: "string", default: "64,128,256,512,1024" },
       batch: { type: "string", default: "64" },
@@ -57,11 +66,16 @@ async function main(): Promise<void> {
       help: { type: "boolean", default: false },
     },
   });
-  if (values.help) return console.log(HELP);
-  const sizes = values.sizes.split(",").map((s) => positiveInt(s, "--sizes"));
-  const batch = positiveInt(values.batch, "--batch");
-  const steps = positiveInt(values.steps, "--steps");
+  if (values.help) return "help";
+  return {
+    sizes: values.sizes.split(",").map((s) => positiveInt(s, "--sizes")),
+    batch: positiveInt(values.batch, "--batch"),
+    steps: positiveInt(values.steps, "--steps"),
+    stockStep: !values["no-stock-step"],
+  };
+}
 
+async function run({ sizes, batch, steps, stockStep }: Options): Promise<void> {
   tf.env().set("PROD", true); // silence TF.js's "install tfjs-node" hint
   await selectBackend("blas", (message) => console.log(message));
   const blas = loadBlas();
@@ -72,7 +86,7 @@ async function main(): Promise<void> {
   printMatMulTable([...square, ...TRANSFORMER_SHAPES], blas);
 
   console.log(`\n## training step: ${SMALL_TRANSFORMER.depth}-block transformer, batch ${batch}\n`);
-  benchTrainingStep(batch, steps, !values["no-stock-step"], blas);
+  benchTrainingStep(batch, steps, stockStep, blas);
 }
 
 function printMatMulTable(shapes: MatMulShape[], blas: Blas): void {
@@ -216,17 +230,11 @@ function row(cells: string[]): void {
 function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) {
-    console.error(`${flag}: expected a positive integer, got "${value}"`);
-    Deno.exit(2);
+    throw new Error(`${flag} must be a positive integer, got "${value}"`);
   }
   return n;
 }
 
 if (import.meta.main) {
-  try {
-    await main();
-  } catch (error) {
-    console.error(`bench-kernels: ${error instanceof Error ? error.message : error}`);
-    Deno.exit(1);
-  }
+  Deno.exit(await runCommand("bench-kernels", Deno.args, { help: HELP, parse: parseCommand, run }));
 }

@@ -33,6 +33,7 @@ import { forwardCost } from "../trainer/model/cost.ts";
 import { emitOnnx } from "../trainer/model/onnx.ts";
 import { initParameters } from "../trainer/model/parameters.ts";
 import { shapesTokenizer } from "../src/text.ts";
+import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno task bench-sdk [--threads T] [--reps R] [--runtime node|web]
 
@@ -44,8 +45,15 @@ const BUNDLED = new URL("../src/models/shapes-meanflow/", import.meta.url);
 const PROMPT = "two red circles";
 const { onnx } = onnxProto;
 
-async function main(): Promise<void> {
+interface Options {
+  readonly threads: number;
+  readonly reps: number;
+  readonly runtimeName: "node" | "web";
+}
+
+function parseCommand(args: string[]): Options | "help" {
   const { values } = parseArgs({
+    args,
     options: {
       threads: { type: "string", default: "1" },
       reps: { type: "string", default: "101" },
@@ -53,9 +61,25 @@ async function main(): Promise<void> {
       help: { type: "boolean" },
     },
   });
-  if (values.help) return console.log(HELP);
-  const threads = Number(values.threads), reps = Number(values.reps);
-  const runtimeName = values.runtime === "web" ? "web" : "node";
+  if (values.help) return "help";
+  const count = (name: string, text: string) => {
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(`--${name} must be an integer ≥ 1, got "${text}"`);
+    }
+    return value;
+  };
+  if (values.runtime !== "node" && values.runtime !== "web") {
+    throw new RangeError(`--runtime must be node or web, got "${values.runtime}"`);
+  }
+  return {
+    threads: count("threads", values.threads),
+    reps: count("reps", values.reps),
+    runtimeName: values.runtime,
+  };
+}
+
+async function run({ threads, reps, runtimeName }: Options): Promise<void> {
   const peakRss = trackPeakRss();
 
   const { bytes, config, source } = await benchModel();
@@ -240,4 +264,6 @@ function trackPeakRss(): () => number {
   };
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  Deno.exit(await runCommand("bench-sdk", Deno.args, { help: HELP, parse: parseCommand, run }));
+}

@@ -10,6 +10,7 @@
 
 import { parseArgs } from "node:util";
 import wabtInit from "wabt";
+import { runCommand } from "../src/cli.ts";
 
 /** The kernels: `src/wasm/<name>.wat` → `src/wasm/<name>_wasm.ts`. */
 export const WASM_MODULES = ["normals", "pixels", "sampling_noise"] as const;
@@ -46,24 +47,27 @@ export async function embeddedModule(name: (typeof WASM_MODULES)[number]): Promi
   }
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({
-    options: { check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
-  });
-  if (values.help) {
-    console.log(`deno task build-wasm [--check]
+const HELP = `Usage: deno task build-wasm [--check]
 
 Assembles src/wasm/{${WASM_MODULES.join(",")}}.wat into src/wasm/<name>_wasm.ts (base64).
 
   --check      exit 1 if a <name>_wasm.ts differs from a fresh build
-  -h, --help   this text`);
-    Deno.exit(0);
-  }
+  -h, --help   this text`;
+
+function parseCommand(args: string[]): { check?: boolean } | "help" {
+  const { values } = parseArgs({
+    args,
+    options: { check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  });
+  return values.help ? "help" : values;
+}
+
+async function run({ check }: { check?: boolean }): Promise<void> {
   let stale = false;
   for (const name of WASM_MODULES) {
     const out = new URL(`${name}_wasm.ts`, WASM_DIR);
     const source = await embeddedModule(name);
-    if (values.check) {
+    if (check) {
       const current = await Deno.readTextFile(out).catch(() => "");
       const fresh = current === source;
       stale ||= !fresh;
@@ -73,8 +77,9 @@ Assembles src/wasm/{${WASM_MODULES.join(",")}}.wat into src/wasm/<name>_wasm.ts 
       console.log(`wrote src/wasm/${name}_wasm.ts`);
     }
   }
-  if (stale) {
-    console.error("run `deno task build-wasm`");
-    Deno.exit(1);
-  }
+  if (stale) throw new Error("run `deno task build-wasm`");
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCommand("build-wasm", Deno.args, { help: HELP, parse: parseCommand, run }));
 }

@@ -14,6 +14,7 @@
 import { parseArgs } from "node:util";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../trainer/model/config.ts";
 import { forwardCost } from "../trainer/model/cost.ts";
+import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno run scripts/model-info.ts [--json] [--help]
 
@@ -36,15 +37,15 @@ interface ModelInfo {
   config: ModelConfig;
 }
 
-function main(args: string[]): void {
+function parseCommand(args: string[]): { json?: boolean } | "help" {
   const { values } = parseArgs({
     args,
     options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
   });
-  if (values.help) {
-    console.log(HELP);
-    return;
-  }
+  return values.help ? "help" : values;
+}
+
+function run({ json }: { json?: boolean }): void {
   const rows: ModelInfo[] = [["shapes-meanflow", meanFlowConfig], ["shapes-scm", scmConfig]].map(
     ([name, config]) => {
       const c = config as ModelConfig;
@@ -60,7 +61,7 @@ function main(args: string[]): void {
       };
     },
   );
-  if (values.json) {
+  if (json) {
     for (const row of rows) console.log(JSON.stringify(row));
     return;
   }
@@ -82,4 +83,6 @@ function main(args: string[]): void {
   );
 }
 
-if (import.meta.main) main(Deno.args);
+if (import.meta.main) {
+  Deno.exit(await runCommand("model-info", Deno.args, { help: HELP, parse: parseCommand, run }));
+}

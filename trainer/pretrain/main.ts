@@ -7,7 +7,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseBackendRequest, selectBackend } from "../backend.ts";
+import { type BackendRequest, parseBackendRequest, selectBackend } from "../backend.ts";
+import { runCommand } from "../../src/cli.ts";
 import { exampleSeed } from "./batches.ts";
 import { runBundle, runEvaluate } from "./bundle.ts";
 import { type PretrainSettings, runStudent, runTeacher, runTrajectories } from "./stages.ts";
@@ -15,7 +16,7 @@ import { type PretrainSettings, runStudent, runTeacher, runTrajectories } from "
 const STAGES = ["teacher", "trajectories", "meanflow", "scm", "evaluate", "bundle"] as const;
 type Stage = typeof STAGES[number];
 
-const HELP = `deno task pretrain [options]
+const HELP = `Usage: deno task pretrain [options]
 
 Pretrains the bundled shapes models (issue 5): a rectified-flow teacher with
 prompt dropout, guided teacher ODE trajectories, then a MeanFlow student and
@@ -43,33 +44,6 @@ prompts through the SDK sampler and writes src/models/shapes-{meanflow,scm}.
 OpenBLAS threads: FLOWMAP_BLAS_THREADS (e.g. 1 per process when running the
 two students side by side).`;
 
-const { values } = parseArgs({
-  options: {
-    stage: { type: "string", default: "all" },
-    out: { type: "string", default: "runs/pretrain" },
-    resume: { type: "boolean", default: false },
-    minutes: { type: "string" },
-    steps: { type: "string" },
-    batch: { type: "string", default: "32" },
-    lr: { type: "string" },
-    seed: { type: "string", default: "0" },
-    dropout: { type: "string", default: "0.1" },
-    "time-mean": { type: "string", default: "0.8" },
-    trajectories: { type: "string", default: "4096" },
-    "ode-steps": { type: "string", default: "16" },
-    guidance: { type: "string", default: "1,2,3,4" },
-    "eval-prompts": { type: "string", default: "256" },
-    models: { type: "string", default: "src/models" },
-    backend: { type: "string", default: "auto" },
-    help: { type: "boolean", short: "h", default: false },
-  },
-});
-
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-
 const number = (name: string, text: string | undefined, integer = true): number => {
   const value = Number(text);
   if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < 0) {
@@ -84,35 +58,81 @@ const finite = (name: string, text: string): number => {
   }
   return value;
 };
-const stage = values.stage as Stage | "all";
-if (stage !== "all" && !STAGES.includes(stage)) {
-  throw new RangeError(`--stage must be one of ${[...STAGES, "all"].join(", ")}`);
-}
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
-const settings: PretrainSettings = {
-  out: values.out,
-  seed: number("seed", values.seed),
-  resume: values.resume,
-  batch: number("batch", values.batch),
-  lr: values.lr === undefined ? undefined : number("lr", values.lr, false),
-  minutes: values.minutes === undefined ? undefined : number("minutes", values.minutes, false),
-  steps: values.steps === undefined ? Infinity : number("steps", values.steps),
-  dropout: number("dropout", values.dropout, false),
-  timeMean: finite("time-mean", values["time-mean"]),
-  trajectories: number("trajectories", values.trajectories),
-  odeSteps: number("ode-steps", values["ode-steps"]),
-  guidance: values.guidance.split(",").map((w) => number("guidance", w, false)),
-  log,
-};
-exampleSeed(settings.seed, 0);
-const evalPrompts = number("eval-prompts", values["eval-prompts"]);
 
-await Deno.mkdir(settings.out, { recursive: true });
-await selectBackend(parseBackendRequest(values.backend), log);
-const run = (s: Stage) => stage === "all" || stage === s;
-if (run("teacher")) await runTeacher(settings);
-if (run("trajectories")) await runTrajectories(settings);
-if (run("meanflow")) await runStudent(settings, "meanflow");
-if (run("scm")) await runStudent(settings, "scm");
-if (run("evaluate")) await runEvaluate(settings, evalPrompts);
-if (run("bundle")) await runBundle(settings, values.models);
+interface Command {
+  readonly stage: Stage | "all";
+  readonly settings: PretrainSettings;
+  readonly evalPrompts: number;
+  readonly backend: BackendRequest;
+  readonly models: string;
+}
+
+function parseCommand(args: string[]): Command | "help" {
+  const { values } = parseArgs({
+    args,
+    options: {
+      stage: { type: "string", default: "all" },
+      out: { type: "string", default: "runs/pretrain" },
+      resume: { type: "boolean", default: false },
+      minutes: { type: "string" },
+      steps: { type: "string" },
+      batch: { type: "string", default: "32" },
+      lr: { type: "string" },
+      seed: { type: "string", default: "0" },
+      dropout: { type: "string", default: "0.1" },
+      "time-mean": { type: "string", default: "0.8" },
+      trajectories: { type: "string", default: "4096" },
+      "ode-steps": { type: "string", default: "16" },
+      guidance: { type: "string", default: "1,2,3,4" },
+      "eval-prompts": { type: "string", default: "256" },
+      models: { type: "string", default: "src/models" },
+      backend: { type: "string", default: "auto" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return "help";
+  const stage = values.stage as Stage | "all";
+  if (stage !== "all" && !STAGES.includes(stage)) {
+    throw new RangeError(`--stage must be one of ${[...STAGES, "all"].join(", ")}`);
+  }
+  const settings: PretrainSettings = {
+    out: values.out,
+    seed: number("seed", values.seed),
+    resume: values.resume,
+    batch: number("batch", values.batch),
+    lr: values.lr === undefined ? undefined : number("lr", values.lr, false),
+    minutes: values.minutes === undefined ? undefined : number("minutes", values.minutes, false),
+    steps: values.steps === undefined ? Infinity : number("steps", values.steps),
+    dropout: number("dropout", values.dropout, false),
+    timeMean: finite("time-mean", values["time-mean"]),
+    trajectories: number("trajectories", values.trajectories),
+    odeSteps: number("ode-steps", values["ode-steps"]),
+    guidance: values.guidance.split(",").map((w) => number("guidance", w, false)),
+    log,
+  };
+  exampleSeed(settings.seed, 0);
+  return {
+    stage,
+    settings,
+    evalPrompts: number("eval-prompts", values["eval-prompts"]),
+    backend: parseBackendRequest(values.backend),
+    models: values.models,
+  };
+}
+
+async function run({ stage, settings, evalPrompts, backend, models }: Command): Promise<void> {
+  await Deno.mkdir(settings.out, { recursive: true });
+  await selectBackend(backend, log);
+  const runs = (s: Stage) => stage === "all" || stage === s;
+  if (runs("teacher")) await runTeacher(settings);
+  if (runs("trajectories")) await runTrajectories(settings);
+  if (runs("meanflow")) await runStudent(settings, "meanflow");
+  if (runs("scm")) await runStudent(settings, "scm");
+  if (runs("evaluate")) await runEvaluate(settings, evalPrompts);
+  if (runs("bundle")) await runBundle(settings, models);
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCommand("pretrain", Deno.args, { help: HELP, parse: parseCommand, run }));
+}
