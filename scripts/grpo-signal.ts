@@ -34,7 +34,8 @@ const HELP = `Usage: deno task grpo-signal --config FILE [--batches N] [--line-s
 
 Measures the signal in GRPO policy gradients of a training config on its
 base model: N independent rollouts (the config's prompts × group size each),
-one gradient each, and their mean pairwise cosine ± standard error.
+one gradient each, and their mean pairwise cosine ± standard error; also the
+share of the rewards' variance that lies within groups.
 
   --config FILE        training config (its model, rollout, reward, objective)
   --batches N          independent rollouts (default 16, at least 2)
@@ -148,7 +149,26 @@ async function batchGradient(setup: Setup, seed: number, iteration: number) {
     gradient.set(sink.sums.get(v.name) ?? new Float64Array(v.size), offset);
     offset += v.size;
   }
-  return { gradient, reward: rewards.reduce((a, b) => a + b, 0) / rewards.length };
+  return {
+    gradient,
+    reward: rewards.reduce((a, b) => a + b, 0) / rewards.length,
+    within: withinGroupShare(rewards, r.groupSize),
+  };
+}
+
+/** Share of the rewards' variance that lies within groups (consecutive runs of `groupSize`). */
+function withinGroupShare(rewards: Float32Array, groupSize: number): number {
+  const mean = (values: Float32Array) => values.reduce((a, b) => a + b, 0) / values.length;
+  const all = mean(rewards);
+  let total = 0, within = 0;
+  for (let start = 0; start < rewards.length; start += groupSize) {
+    const group = rewards.subarray(start, start + groupSize), m = mean(group);
+    for (const r of group) {
+      total += (r - all) ** 2;
+      within += (r - m) ** 2;
+    }
+  }
+  return total > 0 ? within / total : 0;
 }
 
 function dot(a: Float64Array, b: Float64Array): number {
@@ -183,13 +203,16 @@ async function main() {
       `${options.batches} batches of ${perBatch} trajectories`,
   );
   const gradients: Float64Array[] = [];
+  let within = 0;
   const started = performance.now();
   for (let b = 0; b < options.batches; b++) {
-    const { gradient, reward } = await batchGradient(setup, options.seed, b);
-    gradients.push(gradient);
+    const result = await batchGradient(setup, options.seed, b);
+    gradients.push(result.gradient);
+    within += result.within / options.batches;
     const rate = ((b + 1) * perBatch) / ((performance.now() - started) / 1000);
     console.log(
-      `batch ${b + 1}/${options.batches}: reward ${reward.toFixed(3)}, ${rate.toFixed(1)} traj/s`,
+      `batch ${b + 1}/${options.batches}: reward ${result.reward.toFixed(3)}, ` +
+        `${rate.toFixed(1)} traj/s`,
     );
   }
   const cosines: number[] = [];
@@ -205,6 +228,7 @@ async function main() {
     `mean pairwise cosine ${mean.toFixed(4)} ± ${(sd / Math.sqrt(cosines.length)).toFixed(4)} ` +
       `(${cosines.length} pairs; the ± treats pairs as independent, so it is optimistic)`,
   );
+  console.log(`reward variance within groups: ${(100 * within).toFixed(0)} % (mean over batches)`);
   if (options.steps.length > 0) await lineSearch(setup, gradients, options.steps);
 }
 

@@ -41,6 +41,9 @@ export type ModelSourceConfig =
 /** Where rollouts evaluate the network (see `TrainConfig.rollout.engine`). */
 export type RolloutEngine = "onnx" | "tfjs";
 
+/** How a group's trajectories start (see `TrainConfig.rollout.initialNoise`). */
+export type InitialNoise = "independent" | "shared";
+
 /** How each stochastic rollout transition is made (spec §5.1–5.3). */
 export type AnchorConfig =
   | { readonly kind: "endpoint"; readonly eta: number }
@@ -98,6 +101,12 @@ export interface TrainConfig {
      * `"tfjs"` (the objective's own forward, so the first ratio is exactly 1).
      */
     readonly engine: RolloutEngine;
+    /**
+     * Where trajectories start: `"independent"` (each its own noise) or
+     * `"shared"` (a group starts from one noise, so its rewards differ only
+     * through the policy's stochastic transitions).
+     */
+    readonly initialNoise: InitialNoise;
   };
   /** Reward terms (weighted sum). */
   readonly reward: readonly RewardTermConfig[];
@@ -161,6 +170,7 @@ export const DEFAULTS = Object.freeze({
     shift: 3,
     microBatch: 16,
     engine: "onnx" as RolloutEngine,
+    initialNoise: "independent" as InitialNoise,
   },
   anchor: { eta: 1, delta: 0.01, noiseLevel: 0.7, velocity: "reuse", fraction: 0.5 },
   advantage: { mode: "per-prompt-global-std", sum: false, clip: 5 },
@@ -319,6 +329,7 @@ function rollout(s: Json): TrainConfig["rollout"] {
     "anchor",
     "microBatch",
     "engine",
+    "initialNoise",
   ]);
   const d = DEFAULTS.rollout;
   const shift = number(s.shift ?? d.shift, "rollout.shift");
@@ -331,6 +342,11 @@ function rollout(s: Json): TrainConfig["rollout"] {
     anchor: anchor(s.anchor),
     microBatch: integer(s.microBatch ?? d.microBatch, "rollout.microBatch", 1),
     engine: oneOf(s.engine ?? d.engine, "rollout.engine", ["onnx", "tfjs"] as const),
+    initialNoise: oneOf(
+      s.initialNoise ?? d.initialNoise,
+      "rollout.initialNoise",
+      ["independent", "shared"] as const,
+    ),
   };
 }
 

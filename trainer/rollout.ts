@@ -10,7 +10,8 @@
  * seed {@link trajectorySeed}, sub-stream = iteration. A rollout is
  * reproducible, independent of how trajectories are split into batches, and
  * its iteration 0 draws exactly the noise of the SDK's stochastic sampler for
- * the same seeds.
+ * the same seeds. With `initialNoiseGroup`, the members of a group start from
+ * their first member's initial noise and keep their own transition noise.
  *
  * The network runs where {@link RolloutMaps} says: in TF.js with the adapter
  * ({@linkcode tfjsRolloutMaps}, whose log-probabilities the objective
@@ -109,6 +110,12 @@ export interface RolloutOptions {
   readonly reference: boolean;
   /** Record the endpoint estimates at intermediate states (step-aware advantages). */
   readonly endpointEstimates: boolean;
+  /**
+   * Trajectories per block of consecutive ones that start from the same
+   * noise, the block's first one's (1, the default: each its own). With the
+   * group size, a group's rewards differ only through its policy's actions.
+   */
+  readonly initialNoiseGroup?: number;
 }
 
 /**
@@ -205,6 +212,13 @@ export async function rollout(
     const shape = [microBatch, ...sampleShape] as [number, number, number, number];
     const rows = (array: Float32Array) => array.subarray(start * size, (start + microBatch) * size);
     const x0 = noise.fill(new Float32Array(microBatch * size));
+    const group = options.initialNoiseGroup ?? 1;
+    if (group > 1) {
+      const first = seeds.map((_, i) =>
+        trajectorySeed(options.seed, start + i - (start + i) % group)
+      );
+      new SamplingNoise(first, options.iteration).fill(x0);
+    }
     for (let i = 0; i < x0.length; i++) x0[i] *= sigma0;
     rows(states[0]).set(x0);
     const tokenRows = tokens.subarray(
@@ -279,6 +293,7 @@ export async function scoredRollout(
     reduction: config.objective.reduction,
     reference: config.objective.klBeta > 0,
     endpointEstimates: config.advantage.mode === "step-aware",
+    initialNoiseGroup: config.rollout.initialNoise === "shared" ? config.rollout.groupSize : 1,
   });
   const t1 = performance.now();
   const images = (values: Float32Array) =>

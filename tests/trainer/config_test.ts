@@ -29,6 +29,7 @@ Deno.test("config: defaults follow spec §6", () => {
     velocity: "reuse",
   });
   assert.deepEqual(c.reward, [{ kind: "composition", mode: "strict", weight: 1 }]);
+  assert.equal(c.rollout.initialNoise, "independent");
 });
 
 Deno.test("config: errors name the bad field", () => {
@@ -43,6 +44,10 @@ Deno.test("config: errors name the bad field", () => {
     /^rollout\.groupSize must be an integer ≥ 2, got 1$/,
   );
   bad({ rollout: { anchor: { kind: "sde" } } }, /^rollout\.anchor\.kind must be one of/);
+  bad(
+    { rollout: { initialNoise: "group", anchor: { kind: "local" } } },
+    /^rollout\.initialNoise must be one of "independent", "shared", got "group"$/,
+  );
   bad(
     { rollout: { anchor: { kind: "endpoint", eta: 1.5 } } },
     /^rollout\.anchor\.eta must lie in \(0, 1\]/,

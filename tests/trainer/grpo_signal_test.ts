@@ -26,6 +26,8 @@ Deno.test("grpo-signal: a tiny model's cosine and line search are reproducible",
   const cosine = first.stdout.match(/mean pairwise cosine (-?\d\.\d+) ± \d\.\d+ \(3 pairs/);
   assert.ok(cosine, first.stdout);
   assert.ok(Math.abs(Number(cosine[1])) <= 1);
+  const within = first.stdout.match(/reward variance within groups: (\d+) %/);
+  assert.ok(within && Number(within[1]) <= 100, first.stdout);
   const rewards = [...first.stdout.matchAll(/displacement (\d+): training reward (\d\.\d+)/g)];
   assert.deepEqual(rewards.map((m) => m[1]), ["0", "2"]);
   // the same seed gives the same gradients, so the same numbers (timings aside)

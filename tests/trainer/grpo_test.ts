@@ -234,6 +234,33 @@ Deno.test("rollout: iteration 0 draws the SDK's stochastic images; micro-batchin
   }
 });
 
+Deno.test("rollout: shared initial noise starts a group from its first member's noise", async () => {
+  const base = await tinyBase("meanflow");
+  const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
+  try {
+    const anchor = { kind: "local", delta: 0.05, noiseLevel: 0.7, velocity: "reuse" } as const;
+    const policy = new FlowMapPolicy(model, anchor, 2, 3);
+    const maps = tfjsRolloutMaps(policy, undefined);
+    const independent = await roll(policy, undefined);
+    const options = { ...OPTIONS, iteration: 0, initialNoiseGroup: 2 };
+    const shared = await rollout(policy, maps, options);
+    const oneBatch = await rollout(policy, maps, { ...options, microBatch: 1 });
+    const size = 3 * 16 * 16;
+    const row = (a: Float32Array, i: number) => a.slice(i * size, (i + 1) * size);
+    for (const first of [0, 2]) {
+      // the first member is unchanged; the second starts where the first does
+      assert.deepEqual(row(shared.states[0], first), row(independent.states[0], first));
+      assert.deepEqual(row(shared.states[0], first + 1), row(shared.states[0], first));
+      // and keeps its own transition noise
+      assert.notDeepEqual(row(shared.states[1], first + 1), row(shared.states[1], first));
+    }
+    // groups that straddle micro-batches start the same way
+    assert.deepEqual(oneBatch.states[0], shared.states[0]);
+  } finally {
+    model.dispose();
+  }
+});
+
 for (const [name, kind, anchor] of anchors.slice(0, 4)) {
   Deno.test(`rollout ${name}: ONNX Runtime with the adapter merged draws TF.js's trajectories`, async () => {
     const base = await tinyBase(kind);
