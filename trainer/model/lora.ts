@@ -141,14 +141,17 @@ export class LoraAdapter implements LinearAdapter {
     return [...this.a.values(), ...this.b.values()];
   }
 
-  /** `(alpha / r) · (x Aᵀ) Bᵀ` for an adapted module, `undefined` otherwise. */
+  /**
+   * `(alpha / r) · (x Aᵀ) Bᵀ` for an adapted module, `undefined` otherwise.
+   * The scale multiplies the rank-r product `x Aᵀ`, r columns instead of
+   * the output's, and is skipped when it is 1.
+   */
   delta(module: string, x: tf.Tensor2D): tf.Tensor2D | undefined {
     const a = this.a.get(module), b = this.b.get(module);
     if (a === undefined || b === undefined) return undefined;
-    return tf.mul(
-      tf.matMul(tf.matMul(x, a as tf.Tensor2D, false, true), b as tf.Tensor2D, false, true),
-      tf.scalar(this.scaling),
-    );
+    const down = tf.matMul(x, a as tf.Tensor2D, false, true);
+    const scaled = this.scaling === 1 ? down : tf.mul(down, tf.scalar(this.scaling));
+    return tf.matMul(scaled, b as tf.Tensor2D, false, true);
   }
 
   /**
