@@ -1,10 +1,12 @@
 /**
- * Float32 element-wise TF.js CPU kernels in plain JavaScript: broadcasting
- * binary ops, unary math and `Transpose`. The stock CPU kernels convert
- * every broadcast element's flat index to coordinates and back with fresh
- * arrays; these walk merged strides instead (see `strided.ts`), which is
- * 10–100× faster on the shapes of a transformer's forward and backward pass.
- * Anything not float32 goes to the kernel they replace.
+ * Float32 element-wise TF.js CPU kernels: broadcasting binary ops, unary math
+ * and `Transpose`. The stock CPU kernels convert every broadcast element's
+ * flat index to coordinates and back with fresh arrays; these walk merged
+ * strides instead (see `strided.ts`), which is 10–100× faster on the shapes
+ * of a transformer's forward and backward pass. Large adds, subtracts and
+ * multiplies run in WebAssembly SIMD (`wasm/elementwise.ts`, the same values),
+ * the rest in JavaScript. Anything not float32 goes to the kernel they
+ * replace.
  *
  * @module
  */
@@ -13,6 +15,15 @@ import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { broadcastShapes } from "./broadcast.ts";
 import { forEachRow, planBroadcast, planTranspose } from "./strided.ts";
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
+import {
+  createWasmBinaryKernel,
+  WASM_BINARY_OPS,
+  type WasmBinaryKernel,
+  type WasmBinaryOp,
+} from "./wasm/elementwise.ts";
+
+/** Below these, copying into WebAssembly memory costs more than the JavaScript loop. */
+const WASM_MIN_SIZE = 4096, WASM_MIN_ROW = 16;
 
 type BinaryRow = (
   out: Float32Array,
@@ -119,16 +130,39 @@ function binary(name: string, row: BinaryRow, { inputs, backend }: CpuKernelArgs
   const bValues = float32Values(backend, b);
   if (!a || !b || !aValues || !bValues) return undefined;
   const outShape = broadcastShapes(a.shape, b.shape, name);
-  const out = new Float32Array(outShape.reduce((p, d) => p * d, 1));
+  const size = outShape.reduce((p, d) => p * d, 1);
   const plan = planBroadcast(outShape, [a.shape, b.shape]);
   const aStride = plan.strides[0][plan.shape.length - 1];
   const bStride = plan.strides[1][plan.shape.length - 1];
+  const wasm = name in WASM_BINARY_OPS && size >= WASM_MIN_SIZE &&
+      plan.shape[plan.shape.length - 1] >= WASM_MIN_ROW
+    ? wasmKernel()
+    : undefined;
+  if (wasm) {
+    const values = wasm(
+      name as WasmBinaryOp,
+      aValues,
+      aStride as 0 | 1,
+      bValues,
+      bStride as 0 | 1,
+      size,
+      (visit) => forEachRow(plan, (offsets, length) => visit(offsets[0], offsets[1], length)),
+    );
+    return backend.makeTensorInfo(outShape, "float32", values);
+  }
+  const out = new Float32Array(size);
   let start = 0;
   forEachRow(plan, (offsets, length) => {
     row(out, start, aValues, offsets[0], aStride, bValues, offsets[1], bStride, length);
     start += length;
   });
   return backend.makeTensorInfo(outShape, "float32", out);
+}
+
+let cachedWasm: WasmBinaryKernel | null | undefined;
+function wasmKernel(): WasmBinaryKernel | undefined {
+  if (cachedWasm === undefined) cachedWasm = createWasmBinaryKernel() ?? null;
+  return cachedWasm ?? undefined;
 }
 
 function unary(loop: UnaryLoop, { inputs, backend }: CpuKernelArgs) {

@@ -1,6 +1,7 @@
 /**
- * Assembles the WebAssembly kernels in `src/wasm/*.wat` into embedded modules
- * `src/wasm/<name>_wasm.ts` (base64), with WABT's JavaScript build.
+ * Assembles the WebAssembly kernels (`src/wasm/*.wat` for the SDK,
+ * `kernels/wasm/*.wat` for the trainer) into embedded modules
+ * `<name>_wasm.ts` next to them (base64), with WABT's JavaScript build.
  *
  *     deno task build-wasm          # rewrite every <name>_wasm.ts
  *     deno task build-wasm --check  # fail if any is stale
@@ -12,24 +13,30 @@ import { parseArgs } from "node:util";
 import wabtInit from "wabt";
 import { runCommand } from "../src/cli.ts";
 
-/** The kernels: `src/wasm/<name>.wat` → `src/wasm/<name>_wasm.ts`. */
-export const WASM_MODULES = ["normals", "pixels", "sampling_noise"] as const;
+/** The kernels, from the repository root: `<path>.wat` → `<path>_wasm.ts`. */
+export const WASM_MODULES = [
+  "src/wasm/normals",
+  "src/wasm/pixels",
+  "src/wasm/sampling_noise",
+  "kernels/wasm/elementwise",
+] as const;
 
-const WASM_DIR = new URL("../src/wasm/", import.meta.url);
+const ROOT = new URL("../", import.meta.url);
 
 /**
- * The generated module source for the current `src/wasm/<name>.wat`: one
- * exported constant, `<NAME>_WASM`, holding the binary in base64.
+ * The generated module source for the current `<path>.wat`: one exported
+ * constant, `<NAME>_WASM`, holding the binary in base64.
  *
  * @example
  * ```ts ignore
  * import { embeddedModule } from "./build-wasm.ts";
- * const source = await embeddedModule("normals");
+ * const source = await embeddedModule("src/wasm/normals");
  * ```
  */
-export async function embeddedModule(name: (typeof WASM_MODULES)[number]): Promise<string> {
+export async function embeddedModule(path: (typeof WASM_MODULES)[number]): Promise<string> {
+  const name = path.slice(path.lastIndexOf("/") + 1);
   const wabt = await wabtInit();
-  const wat = await Deno.readTextFile(new URL(`${name}.wat`, WASM_DIR));
+  const wat = await Deno.readTextFile(new URL(`${path}.wat`, ROOT));
   const module = wabt.parseWat(`${name}.wat`, wat, { simd: true });
   try {
     module.validate();
@@ -49,7 +56,7 @@ export async function embeddedModule(name: (typeof WASM_MODULES)[number]): Promi
 
 const HELP = `Usage: deno task build-wasm [--check]
 
-Assembles src/wasm/{${WASM_MODULES.join(",")}}.wat into src/wasm/<name>_wasm.ts (base64).
+Assembles each kernel's <path>.wat into <path>_wasm.ts (base64): ${WASM_MODULES.join(", ")}.
 
   --check      exit 1 if a <name>_wasm.ts differs from a fresh build
   -h, --help   this text`;
@@ -64,17 +71,17 @@ function parseCommand(args: string[]): { check?: boolean } | "help" {
 
 async function run({ check }: { check?: boolean }): Promise<void> {
   let stale = false;
-  for (const name of WASM_MODULES) {
-    const out = new URL(`${name}_wasm.ts`, WASM_DIR);
-    const source = await embeddedModule(name);
+  for (const path of WASM_MODULES) {
+    const out = new URL(`${path}_wasm.ts`, ROOT);
+    const source = await embeddedModule(path);
     if (check) {
       const current = await Deno.readTextFile(out).catch(() => "");
       const fresh = current === source;
       stale ||= !fresh;
-      console.log(`src/wasm/${name}_wasm.ts ${fresh ? "is up to date" : "is stale"}`);
+      console.log(`${path}_wasm.ts ${fresh ? "is up to date" : "is stale"}`);
     } else {
       await Deno.writeTextFile(out, source);
-      console.log(`wrote src/wasm/${name}_wasm.ts`);
+      console.log(`wrote ${path}_wasm.ts`);
     }
   }
   if (stale) throw new Error("run `deno task build-wasm`");

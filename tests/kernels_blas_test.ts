@@ -167,6 +167,10 @@ Deno.test({
       [[], [3, 2]],
       [[3, 1, 5], [1, 4, 1]],
       [[64, 4, 8, 1], [64, 4, 8, 8]],
+      // large enough for the WebAssembly path (kernels/wasm/elementwise.ts)
+      [[256, 32], [32]],
+      [[8, 16, 40], [8, 1, 40]],
+      [[4100], [4100]],
     ];
     const binary = [tf.add, tf.sub, tf.mul, tf.div, tf.squaredDifference, tf.maximum, tf.minimum];
     pairs.forEach(([aShape, bShape], i) => {

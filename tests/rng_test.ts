@@ -82,11 +82,11 @@ Deno.test("rng: the WebAssembly bulk path gives the JavaScript path's bits", () 
 });
 
 Deno.test("rng: every embedded WebAssembly module is built from its .wat", async () => {
-  for (const name of WASM_MODULES) {
+  for (const path of WASM_MODULES) {
     assert.equal(
-      await Deno.readTextFile(new URL(`../src/wasm/${name}_wasm.ts`, import.meta.url)),
-      await embeddedModule(name),
-      `${name}_wasm.ts is stale: run \`deno task build-wasm\``,
+      await Deno.readTextFile(new URL(`../${path}_wasm.ts`, import.meta.url)),
+      await embeddedModule(path),
+      `${path}_wasm.ts is stale: run \`deno task build-wasm\``,
     );
   }
 });
