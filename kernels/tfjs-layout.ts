@@ -1,5 +1,5 @@
 /**
- * Fast `Slice`, `SplitV`, `PadV2` and `UnsortedSegmentSum` for TF.js's CPU backend. The stock
+ * Fast `Slice`, `SplitV`, `Concat`, `PadV2` and `UnsortedSegmentSum` for TF.js's CPU backend. The stock
  * kernels move one element at a time through coordinate conversions when a
  * slice is not contiguous (e.g. a transformer's per-sample chunks of a
  * `[B, 6·D]` modulation, or the `[text; image]` split in attention), and the
@@ -82,6 +82,7 @@ export function layoutKernels(): KernelReplacement[] {
   return [
     { kernelName: "Slice", create: (previous) => (args) => slice(args) ?? previous(args) },
     { kernelName: "SplitV", create: (previous) => (args) => splitV(args) ?? previous(args) },
+    { kernelName: "Concat", create: (previous) => (args) => concat(args) ?? previous(args) },
     { kernelName: "PadV2", create: (previous) => (args) => pad(args) ?? previous(args) },
     {
       kernelName: "UnsortedSegmentSum",
@@ -130,6 +131,28 @@ function splitV({ inputs, backend, attrs = {} }: CpuKernelArgs) {
     offset += n;
     return backend.makeTensorInfo(extent, "float32", out);
   });
+}
+
+function concat({ inputs, backend, attrs = {} }: CpuKernelArgs) {
+  const parts = Object.values(inputs).filter((t) => t !== undefined);
+  const rawAxis = attrs.axis as number | number[] | undefined;
+  const first = parts[0];
+  if (!first || typeof rawAxis !== "number") return undefined;
+  const rank = first.shape.length, axis = rawAxis < 0 ? rawAxis + rank : rawAxis;
+  const arrays = parts.map((t) => float32Values(backend, t));
+  const fits = (t: typeof first) =>
+    t.shape.length === rank && t.shape.every((d, j) => j === axis || d === first.shape[j]);
+  if (arrays.some((a) => a === undefined) || !parts.every(fits)) return undefined;
+  const outShape = first.shape.map((d, j) => (j === axis ? 0 : d));
+  for (const t of parts) outShape[axis] += t.shape[axis];
+  const out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
+  let offset = 0;
+  parts.forEach((t, i) => {
+    const at = outShape.map((_, j) => (j === axis ? offset : 0));
+    copyBox(arrays[i]!, t.shape, t.shape.map(() => 0), out, outShape, at, t.shape);
+    offset += t.shape[axis];
+  });
+  return backend.makeTensorInfo(outShape, "float32", out);
 }
 
 function pad({ inputs, backend, attrs = {} }: CpuKernelArgs) {

@@ -324,7 +324,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "layout kernels (Slice, SplitV, PadV2, UnsortedSegmentSum) equal stock, with gradients",
+  name: "layout kernels (Slice, SplitV, Concat, PadV2, UnsortedSegmentSum) equal stock, with gradients",
   ignore,
   fn() {
     const x = seeded([3, 5, 4, 6], 11);
@@ -351,6 +351,14 @@ Deno.test({
     const a = seeded([2, 8, 16], 13), b = seeded([2, 64, 16], 14), dc = seeded([2, 72, 16], 15);
     const concatGrads = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.concat([p, q], 1));
     assertSameAsStock("concat grads", () => concatGrads([a, b], dc));
+    for (const axis of [0, 1, 2, -1]) {
+      const parts = [[3, 5, 4, 6], [3, 5, 4, 6], [3, 5, 4, 6]].map((shape, i) => {
+        shape[axis < 0 ? 3 : axis] = i + 1;
+        return seeded(shape, 20 + i);
+      });
+      assertSameAsStock(`concat axis ${axis}`, () => tf.concat(parts, axis));
+    }
+    assertSameAsStock("concat of one", () => tf.concat([x], 2));
     const table = seeded([23, 16], 16),
       ids = tf.tensor2d([[0, 3, 3, 22], [5, 0, 22, 7]], [2, 4], "int32");
     const gatherGrad = tf.grad((v: tf.Tensor) => tf.gather(v, ids));
