@@ -22,8 +22,8 @@ import {
   type WasmBinaryOp,
 } from "./wasm/elementwise.ts";
 
-/** Below these, copying into WebAssembly memory costs more than the JavaScript loop. */
-const WASM_MIN_SIZE = 4096, WASM_MIN_ROW = 16;
+/** Below about these (measured), copying into WebAssembly memory costs more than it saves. */
+const WASM_MIN_SIZE = 1024, WASM_MIN_ROW = 8;
 
 type BinaryRow = (
   out: Float32Array,
