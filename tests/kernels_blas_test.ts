@@ -324,7 +324,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "layout kernels (Slice, SplitV, Concat, PadV2, UnsortedSegmentSum) equal stock, with gradients",
+  name:
+    "layout kernels (Slice, SplitV, Concat, PadV2, UnsortedSegmentSum) equal stock, with gradients",
   ignore,
   fn() {
     const x = seeded([3, 5, 4, 6], 11);
