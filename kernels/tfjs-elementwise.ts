@@ -15,12 +15,8 @@ import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { broadcastShapes } from "./broadcast.ts";
 import { forEachRow, planBroadcast, planTranspose } from "./strided.ts";
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
-import {
-  createWasmBinaryKernel,
-  WASM_BINARY_OPS,
-  type WasmBinaryKernel,
-  type WasmBinaryOp,
-} from "./wasm/elementwise.ts";
+import { onFirstUse } from "../src/wasm/instantiate.ts";
+import { createWasmBinaryKernel, WASM_BINARY_OPS, type WasmBinaryOp } from "./wasm/elementwise.ts";
 
 /** Below about these (measured), copying into WebAssembly memory costs more than it saves. */
 const WASM_MIN_SIZE = 1024, WASM_MIN_ROW = 8;
@@ -159,11 +155,7 @@ function binary(name: string, row: BinaryRow, { inputs, backend }: CpuKernelArgs
   return backend.makeTensorInfo(outShape, "float32", out);
 }
 
-let cachedWasm: WasmBinaryKernel | null | undefined;
-function wasmKernel(): WasmBinaryKernel | undefined {
-  if (cachedWasm === undefined) cachedWasm = createWasmBinaryKernel() ?? null;
-  return cachedWasm ?? undefined;
-}
+const wasmKernel = onFirstUse(createWasmBinaryKernel);
 
 function unary(loop: UnaryLoop, { inputs, backend }: CpuKernelArgs) {
   const { x } = inputs;

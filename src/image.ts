@@ -9,7 +9,8 @@
  */
 
 import type { Tensor } from "./flowmap.ts";
-import { createPixelKernel, type PixelKernel, pixelsInJavaScript } from "./wasm/pixels.ts";
+import { onFirstUse } from "./wasm/instantiate.ts";
+import { createPixelKernel, pixelsInJavaScript } from "./wasm/pixels.ts";
 
 /** An 8-bit image with interleaved channels (HWC), row-major from the top left. */
 export interface Image {
@@ -85,8 +86,4 @@ export async function encodeImage(image: Image, format: ImageFormat = "png"): Pr
   return new Uint8Array(await encoded.toBuffer());
 }
 
-let cachedKernel: PixelKernel | null | undefined;
-function pixelKernel(): PixelKernel | null {
-  if (cachedKernel === undefined) cachedKernel = createPixelKernel() ?? null;
-  return cachedKernel;
-}
+const pixelKernel = onFirstUse(createPixelKernel);

@@ -21,6 +21,7 @@
  */
 
 import { PhiloxBlocks } from "./rng.ts";
+import { onFirstUse } from "./wasm/instantiate.ts";
 import {
   createSamplingNoiseKernel,
   KERNEL_BLOCKS,
@@ -187,8 +188,4 @@ function drawWithKernel(
   }
 }
 
-let cachedKernel: SamplingNoiseKernel | null | undefined;
-function samplingKernel(): SamplingNoiseKernel | null {
-  if (cachedKernel === undefined) cachedKernel = createSamplingNoiseKernel() ?? null;
-  return cachedKernel;
-}
+const samplingKernel = onFirstUse(createSamplingNoiseKernel);

@@ -11,7 +11,8 @@
  * @module
  */
 
-import { createNormalKernel, type NormalKernel } from "./wasm/normals.ts";
+import { onFirstUse } from "./wasm/instantiate.ts";
+import { createNormalKernel } from "./wasm/normals.ts";
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -116,7 +117,7 @@ export class NormalStream {
       for (let l = lane; l < 4 && i < out.length; l++) out[i++] = this.#normals[l];
     }
     const first = (this.#position + i) / 4, blocks = Math.floor((out.length - i) / 4);
-    const kernel = blocks > 0 ? normalKernel() : null;
+    const kernel = blocks > 0 ? normalKernel() : undefined;
     if (kernel) {
       kernel.fill(this.#blocks.key, this.#blocks.stream, first, blocks, out, i);
       i += 4 * blocks;
@@ -332,12 +333,11 @@ const COS_RECIPROCALS = Float64Array.from(
 const INVERSE_POWERS = Float64Array.from({ length: 33 }, (_, k) => 2 ** -k);
 const LOG_SERIES_START = 1 / 23;
 
-/** The kernel of whole-block draws, instantiated on first use (null: none). */
-let cachedKernel: NormalKernel | null | undefined;
-function normalKernel(): NormalKernel | null {
-  if (cachedKernel === undefined) {
-    // The constants in the layout `wasm/normals.wat` reads them.
-    const table = Float64Array.of(
+/** The kernel of whole-block draws, instantiated on first use (undefined: none). */
+const normalKernel = onFirstUse(() =>
+  // The constants in the layout `wasm/normals.wat` reads them.
+  createNormalKernel(
+    Float64Array.of(
       LOG_SERIES_START,
       ...LOG_RECIPROCALS,
       ...SIN_RECIPROCALS,
@@ -346,11 +346,9 @@ function normalKernel(): NormalKernel | null {
       Math.SQRT2,
       LN2_HI,
       LN2_LO,
-    );
-    cachedKernel = createNormalKernel(table) ?? null;
-  }
-  return cachedKernel;
-}
+    ),
+  )
+);
 
 /**
  * `ln u1` for `u1 = (w + 0.5) / 2^32` in (0, 1), from basic arithmetic only.

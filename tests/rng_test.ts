@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { BatchNoise, NormalStream, philox4x32 } from "../src/rng.ts";
 import { assertClose, moments } from "./_assert.ts";
+import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { embeddedModule, WASM_MODULES } from "../scripts/build-wasm.ts";
 
 const hex = (words: Uint32Array) => [...words].map((w) => w.toString(16).padStart(8, "0"));
@@ -150,3 +151,17 @@ function normalCdf(x: number): number {
 }
 
 const PINNED_SEED_7 = ["3998dd84", "be9c14e7", "3fe4f600", "3f88b00c", "3ec0b7f6", "bfa4bccd"];
+
+Deno.test("rng: a kernel made on first use is made once, an absent one too", () => {
+  let calls = 0;
+  const absent = onFirstUse(() => {
+    calls++;
+    return undefined;
+  });
+  assert.equal(absent(), undefined);
+  assert.equal(absent(), undefined);
+  assert.equal(calls, 1);
+  const present = onFirstUse(() => ({ id: ++calls }));
+  assert.equal(present(), present());
+  assert.equal(calls, 2);
+});

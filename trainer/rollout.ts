@@ -214,6 +214,7 @@ export async function rollout(
     const x0 = noise.fill(new Float32Array(microBatch * size));
     const group = options.initialNoiseGroup ?? 1;
     if (group > 1) {
+      // each stream still drew its own start above, so transition noise keeps its place
       const first = seeds.map((_, i) =>
         trajectorySeed(options.seed, start + i - (start + i) % group)
       );

@@ -21,3 +21,26 @@ export function instantiateEmbedded(base64: string): WebAssembly.Exports | undef
   if (!WebAssembly.validate(bytes)) return undefined;
   return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
 }
+
+/**
+ * `create`, called once on first use: later calls return its result, an
+ * absent kernel (`undefined`) included.
+ *
+ * @example
+ * ```ts
+ * import { onFirstUse } from "./instantiate.ts";
+ * const kernel = onFirstUse(() => ({ ready: true }));
+ * kernel() === kernel(); // true: created once
+ * ```
+ */
+export function onFirstUse<T>(create: () => T | undefined): () => T | undefined {
+  let created = false;
+  let value: T | undefined;
+  return () => {
+    if (!created) {
+      value = create();
+      created = true;
+    }
+    return value;
+  };
+}
