@@ -190,10 +190,10 @@ async function main() {
   await selectBackend(parseBackendRequest("auto"), (m) => console.log(m));
   const base = await loadBaseModel(config.model);
   const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
-  const { anchor, stochasticSteps, shift } = config.rollout;
+  const { anchor, stochasticSteps, shift, grid } = config.rollout;
   const setup: Setup = {
     config,
-    policy: new FlowMapPolicy(model, anchor, stochasticSteps, shift),
+    policy: new FlowMapPolicy(model, anchor, stochasticSteps, shift, grid),
     adapter: new LoraAdapter(base.config, config.lora),
     reward: buildReward(config.reward),
   };

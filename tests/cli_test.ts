@@ -7,6 +7,7 @@ const COMMANDS: [file: string, name: string][] = [
   ["scripts/bench-sdk.ts", "bench-sdk"],
   ["scripts/bench-train.ts", "bench-train"],
   ["scripts/build-wasm.ts", "build-wasm"],
+  ["scripts/eval-adapter.ts", "eval-adapter"],
   ["scripts/generate.ts", "generate"],
   ["scripts/grpo-signal.ts", "grpo-signal"],
   ["scripts/load.ts", "load"],

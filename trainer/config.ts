@@ -91,6 +91,12 @@ export interface TrainConfig {
     readonly stochasticSteps: number;
     /** Shift factor m of the rectified-flow rollout grid (two-time maps, spec §3). */
     readonly shift: number;
+    /**
+     * An explicit rollout grid `t_0 > … > t_P > 0` and a final 0 (P + 2 times),
+     * instead of the shifted or angular one: e.g. one that holds the times of
+     * the evaluation grids, so the maps evaluation uses are the ones trained.
+     */
+    readonly grid?: readonly number[];
     /** The stochastic transition. */
     readonly anchor: AnchorConfig;
     /** Trajectories per forward pass, in rollouts and updates alike. */
@@ -326,6 +332,7 @@ function rollout(s: Json): TrainConfig["rollout"] {
     "groupSize",
     "stochasticSteps",
     "shift",
+    "grid",
     "anchor",
     "microBatch",
     "engine",
@@ -334,11 +341,27 @@ function rollout(s: Json): TrainConfig["rollout"] {
   const d = DEFAULTS.rollout;
   const shift = number(s.shift ?? d.shift, "rollout.shift");
   if (shift < 1) throw new ConfigError(`rollout.shift must be ≥ 1, got ${shift}`);
+  const stochasticSteps = integer(
+    s.stochasticSteps ?? d.stochasticSteps,
+    "rollout.stochasticSteps",
+    1,
+  );
+  const grid = s.grid === undefined
+    ? undefined
+    : array(s.grid, "rollout.grid").map((t, i) => number(t, `rollout.grid[${i}]`));
+  if (grid !== undefined && grid.length !== stochasticSteps + 2) {
+    throw new ConfigError(
+      `rollout.grid must hold stochasticSteps + 2 = ${
+        stochasticSteps + 2
+      } times, got ${grid.length}`,
+    );
+  }
   return {
     prompts: integer(s.prompts ?? d.prompts, "rollout.prompts", 1),
     groupSize: integer(s.groupSize ?? d.groupSize, "rollout.groupSize", 2),
-    stochasticSteps: integer(s.stochasticSteps ?? d.stochasticSteps, "rollout.stochasticSteps", 1),
+    stochasticSteps,
     shift,
+    ...(grid === undefined ? {} : { grid }),
     anchor: anchor(s.anchor),
     microBatch: integer(s.microBatch ?? d.microBatch, "rollout.microBatch", 1),
     engine: oneOf(s.engine ?? d.engine, "rollout.engine", ["onnx", "tfjs"] as const),

@@ -20,7 +20,7 @@ import {
   naiveIntermediateAnchor,
   twoTimeJump,
 } from "../src/anchor.ts";
-import { angularGrid, shiftedGrid, type TimeGrid } from "../src/grid.ts";
+import { angularGrid, shiftedGrid, type TimeGrid, validateGrid } from "../src/grid.ts";
 import { type KlScale, klStd, LOG_SQRT_2PI, type Reduction } from "../src/logprob.ts";
 import type { Coefficients, ProbabilityPath } from "../src/path.ts";
 import type { AnchorConfig } from "./config.ts";
@@ -69,6 +69,51 @@ export function rolloutGrid(
     : angularGrid(stochasticSteps + 1);
 }
 
+/** The rollout grid a run uses: its explicit `grid`, validated on the path, or {@link rolloutGrid}. */
+export function configuredRolloutGrid(
+  kind: "two-time" | "one-time",
+  path: ProbabilityPath,
+  rollout: { stochasticSteps: number; shift: number; grid?: readonly number[] },
+): TimeGrid {
+  if (rollout.grid === undefined) return rolloutGrid(kind, rollout.stochasticSteps, rollout.shift);
+  if (rollout.grid.length !== rollout.stochasticSteps + 2) {
+    throw new RangeError(
+      `a rollout grid of P = ${rollout.stochasticSteps} needs ${
+        rollout.stochasticSteps + 2
+      } times, got ${rollout.grid.length}`,
+    );
+  }
+  return validateGrid(rollout.grid, path);
+}
+
+/**
+ * The Gaussian of one stochastic transition from `t` to `s` under a
+ * configured anchor (spec §5.1–5.3): its mean's coefficients and its std.
+ *
+ * @example
+ * ```ts
+ * import { rectifiedFlow } from "../src/path.ts";
+ * import { anchorStep } from "./policy.ts";
+ * anchorStep(rectifiedFlow, { kind: "endpoint", eta: 1 }, 0.8, 0.4).std; // 0.4
+ * ```
+ */
+export function anchorStep(
+  path: ProbabilityPath,
+  anchor: AnchorConfig,
+  t: number,
+  s: number,
+): GaussianStep<string> {
+  if (anchor.kind === "endpoint") return endpointAnchor(path, t, s, { eta: anchor.eta });
+  if (anchor.kind === "local") {
+    return localAnchor(path, t, s, {
+      delta: anchor.delta,
+      noiseLevel: anchor.noiseLevel,
+      velocity: anchor.velocity,
+    });
+  }
+  return naiveIntermediateAnchor(path, s, anchor.fraction * s);
+}
+
 /** The tensors one transition is conditioned on. */
 export interface PolicyInputs {
   /** Current states `x_k`, `[B, C, H, W]`. */
@@ -97,8 +142,15 @@ export class FlowMapPolicy {
    *
    * @param stochasticSteps P
    * @param shift rectified-flow grid shift (ignored for one-time maps)
+   * @param grid an explicit rollout grid of P + 2 times (instead of the shifted or angular one)
    */
-  constructor(model: TfFlowMap, anchor: AnchorConfig, stochasticSteps: number, shift: number) {
+  constructor(
+    model: TfFlowMap,
+    anchor: AnchorConfig,
+    stochasticSteps: number,
+    shift: number,
+    grid?: readonly number[],
+  ) {
     const kind = model.config.kind;
     if (kind === "one-time" && anchor.kind !== "endpoint") {
       throw new RangeError(
@@ -108,7 +160,7 @@ export class FlowMapPolicy {
     this.model = model;
     this.path = pathOf(model.config);
     this.anchor = anchor;
-    this.grid = rolloutGrid(kind, stochasticSteps, shift);
+    this.grid = configuredRolloutGrid(kind, this.path, { stochasticSteps, shift, grid });
     this.#steps = Array.from({ length: stochasticSteps }, (_, k) => this.#gaussian(k));
   }
 
@@ -179,17 +231,7 @@ export class FlowMapPolicy {
   }
 
   #gaussian(k: number): GaussianStep<string> {
-    const t = this.grid[k], s = this.grid[k + 1];
-    const anchor = this.anchor;
-    if (anchor.kind === "endpoint") return endpointAnchor(this.path, t, s, { eta: anchor.eta });
-    if (anchor.kind === "local") {
-      return localAnchor(this.path, t, s, {
-        delta: anchor.delta,
-        noiseLevel: anchor.noiseLevel,
-        velocity: anchor.velocity,
-      });
-    }
-    return naiveIntermediateAnchor(this.path, s, anchor.fraction * s);
+    return anchorStep(this.path, this.anchor, this.grid[k], this.grid[k + 1]);
   }
 }
 

@@ -96,8 +96,8 @@ export class Trainer {
     this.#base = base;
     this.#model = new TfFlowMap(base.config, base.parameters, { trainable: false });
     this.#adapter = new LoraAdapter(base.config, config.lora);
-    const { anchor, stochasticSteps, shift } = config.rollout;
-    this.#policy = new FlowMapPolicy(this.#model, anchor, stochasticSteps, shift);
+    const { anchor, stochasticSteps, shift, grid } = config.rollout;
+    this.#policy = new FlowMapPolicy(this.#model, anchor, stochasticSteps, shift, grid);
     this.#optimizer = new AdamW(this.#adapter.variables, config.optimizer);
     this.#names = [
       ...[...this.#adapter.a.keys()].map((m) => `${m}.lora_A.weight`),

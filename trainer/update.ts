@@ -4,8 +4,10 @@
  * gradients accumulated over `accumulation` micro-batches (all their
  * transitions) per AdamW step, the EMA folded in after each step.
  *
- * The first pass keeps the rollout's micro-batch order, so every transition
- * before the first optimiser step is evaluated exactly on-policy
+ * Trajectories whose advantages are all ≈ 0 carry no policy gradient and
+ * are left out (their backward pass is skipped); the rest form the
+ * micro-batches, in rollout order. The first pass keeps that order, so every
+ * transition before the first optimiser step is evaluated exactly on-policy
  * (ratio = 1; reported as `firstUpdateRatioDeviation`). Later passes visit the
  * micro-batches in a seeded random order.
  *
@@ -22,6 +24,8 @@ import type { Rollout } from "./rollout.ts";
 
 /** Sub-stream that orders micro-batches in passes after the first ("UPDT"). */
 const ORDER_STREAM = 0x55504454;
+/** Advantages at most this large in magnitude count as 0 (no policy gradient to follow). */
+const ZERO_ADVANTAGE = 1e-6;
 
 /** What the update needs besides the rollout. */
 export interface UpdateContext {
@@ -65,6 +69,8 @@ export interface UpdateStats {
   readonly gradNorm: number;
   /** Optimiser steps taken. */
   readonly optimizerSteps: number;
+  /** Trajectories left out because every advantage was ≈ 0. */
+  readonly skipped: number;
 }
 
 /**
@@ -77,12 +83,12 @@ export function updatePolicy(
   advantages: readonly Float32Array[],
 ): UpdateStats {
   const { policy, adapter, optimizer, ema, microBatch, accumulation } = context;
-  const n = data.prompts.length;
-  const chunks = n / microBatch;
   const P = policy.stochasticSteps;
   const [c, h, w] = data.sampleShape;
   const size = c * h * w;
-  const textLength = data.tokens.length / n;
+  const textLength = data.tokens.length / data.prompts.length;
+  const active = activeTrajectories(advantages, data.prompts.length);
+  const chunks = Math.ceil(active.length / microBatch);
   const variables = adapter.variables;
   const totals = { loss: 0, kl: 0, clipped: 0, ratio: 0, approxKl: 0, samples: 0, terms: 0 };
   let firstDeviation = 0, gradNorms = 0, steps = 0, pending = 0;
@@ -97,11 +103,15 @@ export function updatePolicy(
   for (let epoch = 0; epoch < context.innerEpochs; epoch++) {
     const order = passOrder(chunks, epoch, context.seed, context.iteration);
     for (const chunk of order) {
-      const start = chunk * microBatch;
+      const members = active.subarray(chunk * microBatch, (chunk + 1) * microBatch);
       const rows = <T extends Float32Array | Int32Array>(a: T, width: number): T =>
-        a.subarray(start * width, (start + microBatch) * width) as T;
-      const shape = [microBatch, c, h, w] as [number, number, number, number];
-      const tokens = tf.tensor2d(rows(data.tokens, textLength), [microBatch, textLength], "int32");
+        gatherRows(a, members, width);
+      const shape = [members.length, c, h, w] as [number, number, number, number];
+      const tokens = tf.tensor2d(
+        rows(data.tokens, textLength),
+        [members.length, textLength],
+        "int32",
+      );
       for (let k = 0; k < P; k++) {
         const batch = {
           step: k,
@@ -146,16 +156,42 @@ export function updatePolicy(
     }
   }
   if (pending > 0) takeStep();
+  const per = (sum: number, count: number) => (count > 0 ? sum / count : 0);
   return {
-    loss: totals.loss / totals.terms,
-    kl: totals.kl / totals.samples,
-    clipFraction: totals.clipped / totals.samples,
-    ratioMean: totals.ratio / totals.samples,
-    approxKl: totals.approxKl / totals.samples,
+    loss: per(totals.loss, totals.terms),
+    kl: per(totals.kl, totals.samples),
+    clipFraction: per(totals.clipped, totals.samples),
+    ratioMean: totals.samples > 0 ? totals.ratio / totals.samples : 1,
+    approxKl: per(totals.approxKl, totals.samples),
     firstUpdateRatioDeviation: firstDeviation,
-    gradNorm: gradNorms / steps,
+    gradNorm: steps > 0 ? gradNorms / steps : 0,
     optimizerSteps: steps,
+    skipped: data.prompts.length - active.length,
   };
+}
+
+/** Indices of the trajectories with some advantage above {@link ZERO_ADVANTAGE} in magnitude. */
+function activeTrajectories(advantages: readonly Float32Array[], n: number): Int32Array {
+  const keep: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (advantages.some((a) => Math.abs(a[i]) > ZERO_ADVANTAGE)) keep.push(i);
+  }
+  return Int32Array.from(keep);
+}
+
+/** Rows `members` of a row-major array of `width`-value rows, contiguous runs copied whole. */
+function gatherRows<T extends Float32Array | Int32Array>(
+  source: T,
+  members: Int32Array,
+  width: number,
+): T {
+  const first = members[0], count = members.length;
+  if (members[count - 1] - first === count - 1) {
+    return source.subarray(first * width, (first + count) * width) as T;
+  }
+  const out = new (source.constructor as { new (n: number): T })(count * width);
+  members.forEach((row, i) => out.set(source.subarray(row * width, (row + 1) * width), i * width));
+  return out;
 }
 
 /** Micro-batch order of a pass: rollout order first, then seeded shuffles. */

@@ -33,6 +33,8 @@ export interface DetectedObject {
   readonly area: number;
   /** Mismatch of the best shape: L1 distance of coverage maps over the area (0 is perfect). */
   readonly fitError: number;
+  /** The mismatch of every shape, the best one's being `fitError`. */
+  readonly fits: Readonly<Record<Shape, number>>;
 }
 
 /** Thresholds of {@link detectObjects}; the defaults suit 8-bit renders at any scale. */
@@ -75,7 +77,7 @@ const NORMS2 = DIRECTIONS.map((d) => d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
  */
 export function detectObjects(image: RgbImage, options: DetectOptions = {}): DetectedObject[] {
   checkRgbImage(image);
-  const { width, height, data } = image;
+  const { width, height } = image;
   const scale2 = (Math.min(width, height) / 32) ** 2;
   const {
     seedCoverage = 0.6,
@@ -85,30 +87,10 @@ export function detectObjects(image: RgbImage, options: DetectOptions = {}): Det
     maxFitError = MAX_FIT_ERROR,
   } = options;
   const n = width * height;
+  const { color: nearest, coverage, aligned } = segmentColors(image, maxSine);
   const label = new Int8Array(n).fill(-1);
-  const coverage = new Float32Array(n);
-  const maxCos2 = 1 - maxSine * maxSine;
   for (let p = 0; p < n; p++) {
-    const r = data[p * 3] - BACKGROUND[0],
-      g = data[p * 3 + 1] - BACKGROUND[1],
-      b = data[p * 3 + 2] - BACKGROUND[2];
-    const v2 = r * r + g * g + b * b;
-    if (v2 === 0) continue;
-    let best = -1, bestProj2 = 0, bestDot = 0;
-    for (let k = 0; k < DIRECTIONS.length; k++) {
-      const d = DIRECTIONS[k];
-      const dot = r * d[0] + g * d[1] + b * d[2];
-      const proj2 = dot > 0 ? (dot * dot) / NORMS2[k] : 0;
-      if (proj2 > bestProj2) {
-        best = k;
-        bestProj2 = proj2;
-        bestDot = dot;
-      }
-    }
-    if (best < 0) continue;
-    const a = bestDot / NORMS2[best];
-    coverage[p] = a;
-    if (a >= growCoverage && bestProj2 >= maxCos2 * v2) label[p] = best;
+    if (aligned[p] === 1 && coverage[p] >= growCoverage) label[p] = nearest[p];
   }
 
   const owner = new Int32Array(n).fill(-1);
@@ -142,6 +124,64 @@ export function detectObjects(image: RgbImage, options: DetectOptions = {}): Det
     if (object !== undefined) objects.push(object);
   });
   return objects;
+}
+
+/** Each pixel's nearest palette colour and its coverage (see {@link segmentColors}). */
+export interface ColorSegmentation {
+  /** Index into `COLORS` of the nearest colour direction, or −1 for background. */
+  readonly color: Int8Array;
+  /** Projection on that colour, as a fraction of it (unclamped). */
+  readonly coverage: Float32Array;
+  /** 1 where the pixel's angle to its colour is within `maxSine`. */
+  readonly aligned: Uint8Array;
+}
+
+/**
+ * Step 1 of {@link detectObjects}: each pixel's direction from the background
+ * picks the nearest palette colour, and its projection on that colour is its
+ * coverage.
+ *
+ * @example
+ * ```ts
+ * import { segmentColors } from "./detect.ts";
+ * import { createImage } from "./image.ts";
+ * const image = createImage(1, 1);
+ * image.data.set([110, 0, 0]);
+ * segmentColors(image).color[0]; // 0 (red)
+ * ```
+ */
+export function segmentColors(
+  { width, height, data }: RgbImage,
+  maxSine = 0.5,
+): ColorSegmentation {
+  const n = width * height;
+  const color = new Int8Array(n).fill(-1);
+  const coverage = new Float32Array(n);
+  const aligned = new Uint8Array(n);
+  const maxCos2 = 1 - maxSine * maxSine;
+  for (let p = 0; p < n; p++) {
+    const r = data[p * 3] - BACKGROUND[0],
+      g = data[p * 3 + 1] - BACKGROUND[1],
+      b = data[p * 3 + 2] - BACKGROUND[2];
+    const v2 = r * r + g * g + b * b;
+    if (v2 === 0) continue;
+    let best = -1, bestProj2 = 0, bestDot = 0;
+    for (let k = 0; k < DIRECTIONS.length; k++) {
+      const d = DIRECTIONS[k];
+      const dot = r * d[0] + g * d[1] + b * d[2];
+      const proj2 = dot > 0 ? (dot * dot) / NORMS2[k] : 0;
+      if (proj2 > bestProj2) {
+        best = k;
+        bestProj2 = proj2;
+        bestDot = dot;
+      }
+    }
+    if (best < 0) continue;
+    color[p] = best;
+    coverage[p] = bestDot / NORMS2[best];
+    if (bestProj2 >= maxCos2 * v2) aligned[p] = 1;
+  }
+  return { color, coverage, aligned };
 }
 
 /** Ring of pixels around a component that still counts as its (anti-aliased or blurred) fringe. */
@@ -202,6 +242,7 @@ function describe(
   if (area < minArea) return undefined;
   mx /= area, my /= area;
   let shape: Shape | "unknown" = "unknown", fitError = Infinity;
+  const fits = { circle: Infinity, square: Infinity, triangle: Infinity };
   for (const candidate of SHAPES) {
     const size = candidate === "circle"
       ? Math.sqrt(area / Math.PI)
@@ -218,6 +259,7 @@ function describe(
         }
       }
       error /= area;
+      fits[candidate] = Math.min(fits[candidate], error);
       if (error < fitError) {
         shape = candidate;
         fitError = error;
@@ -228,9 +270,9 @@ function describe(
     // a blob no shape fits counts as an object only when it is as large as a real one
     return area < 1.5 * minArea
       ? undefined
-      : { shape: "unknown", color, x: mx, y: my, area, fitError };
+      : { shape: "unknown", color, x: mx, y: my, area, fitError, fits };
   }
-  return { shape, color, x: mx, y: my, area, fitError };
+  return { shape, color, x: mx, y: my, area, fitError, fits };
 }
 
 /** Whether a pixel has an 8-neighbour owned by a component other than `id` (its fringe is shared). */

@@ -2,20 +2,22 @@
  * The compositional reward of the shapes world: the pixel evaluator's verdict
  * on each image against its prompt, strict (1 when every constraint holds,
  * else 0), partial (the fraction of constraints that hold), or graded
- * (partial credit times the mean shape-fit quality of the detected objects,
- * which varies continuously with the pixels, so small changes of an image
- * change its score).
+ * (partial credit times the mean shape-fit quality of the detected objects),
+ * or dense (continuous per-constraint terms of the pixels, see
+ * {@link denseCompositionScore}, so small changes of an image change its score).
  *
  * @module
  */
 
 import { type DetectedObject, type DetectOptions, MAX_FIT_ERROR } from "../data/detect.ts";
+import type { RgbImage } from "../data/image.ts";
 import { parsePrompt, PromptError, type PromptSpec } from "../data/prompts.ts";
 import { evaluateImage, type Verdict } from "../data/verdict.ts";
+import { denseCompositionScore } from "./dense.ts";
 import { defineReward, type Reward, RewardError } from "./reward.ts";
 
 /** How {@link compositionReward} can turn a verdict into a score. */
-export const COMPOSITION_MODES = ["strict", "partial", "graded"] as const;
+export const COMPOSITION_MODES = ["strict", "partial", "graded", "dense"] as const;
 
 /** One of {@link COMPOSITION_MODES}. */
 export type CompositionMode = typeof COMPOSITION_MODES[number];
@@ -24,7 +26,8 @@ export type CompositionMode = typeof COMPOSITION_MODES[number];
 export interface CompositionOptions {
   /**
    * "strict" (default) scores 0 or 1; "partial" scores the fraction of
-   * constraints met; "graded" scores partial × {@link shapeQuality}.
+   * constraints met; "graded" scores partial × {@link shapeQuality}; "dense" scores
+   * {@link denseCompositionScore}.
    */
   mode?: CompositionMode;
   /** Detector thresholds; the defaults suit the renderer. */
@@ -33,7 +36,7 @@ export interface CompositionOptions {
 
 /**
  * The GenEval-like composition reward, range `[0, 1]`, named
- * "composition:strict", "composition:partial" or "composition:graded". Prompts outside the grammar
+ * "composition:<mode>". Prompts outside the grammar
  * throw a {@link RewardError} of kind `input`.
  *
  * @example
@@ -51,11 +54,14 @@ export function compositionReward(options: CompositionOptions = {}): Reward {
     throw new RangeError(`mode must be one of ${COMPOSITION_MODES.join(", ")}, got ${mode}`);
   }
   const maxFitError = detect?.maxFitError ?? MAX_FIT_ERROR;
-  const score = {
+  const verdictScore = {
     strict: (v: Verdict) => Number(v.strict),
     partial: (v: Verdict) => v.partial,
     graded: (v: Verdict) => v.partial * shapeQuality(v.objects, maxFitError),
-  }[mode];
+  };
+  const score = mode === "dense"
+    ? (image: RgbImage, spec: PromptSpec) => denseCompositionScore(image, spec, detect)
+    : (image: RgbImage, spec: PromptSpec) => verdictScore[mode](evaluateImage(image, spec, detect));
   const name = `composition:${mode}`;
   return defineReward(name, [0, 1], (images, prompts) => {
     const specs = prompts.map((prompt, i): PromptSpec => {
@@ -67,7 +73,7 @@ export function compositionReward(options: CompositionOptions = {}): Reward {
       }
     });
     return Promise.resolve(
-      Float32Array.from(images, (image, i) => score(evaluateImage(image, specs[i], detect))),
+      Float32Array.from(images, (image, i) => score(image, specs[i])),
     );
   });
 }
@@ -79,7 +85,8 @@ export function compositionReward(options: CompositionOptions = {}): Reward {
  * @example
  * ```ts
  * import { shapeQuality } from "./composition.ts";
- * const object = { shape: "circle", color: "red", x: 8, y: 8, area: 40 } as const;
+ * const fits = { circle: 0.09, square: 0.5, triangle: 0.6 };
+ * const object = { shape: "circle", color: "red", x: 8, y: 8, area: 40, fits } as const;
  * shapeQuality([{ ...object, fitError: 0.09 }, { ...object, fitError: 0.45 }], 0.45); // 0.4
  * ```
  */
