@@ -1,6 +1,6 @@
 /**
  * The trainer's headline benchmark (issue 7): Flow-Map GRPO on the bundled
- * models — MeanFlow with the local anchor and sCM with the endpoint anchor —
+ * models (MeanFlow and sCM, both with the endpoint anchor) —
  * one CPU run of at most 45 minutes each through `deno task train`, then a
  * markdown table of held-out strict accuracy (base vs trained, K = 1…4),
  * out-of-domain signals, trajectories per second and where the time went.
@@ -24,8 +24,8 @@ import type { EvalReport } from "../trainer/eval/table.ts";
 import { readMetrics } from "../trainer/metrics.ts";
 
 const HEADLINE = [
-  "trainer/configs/shapes-meanflow-local.json",
-  "trainer/configs/shapes-scm-endpoint.json",
+  "trainer/configs/shapes-meanflow.json",
+  "trainer/configs/shapes-scm.json",
 ];
 
 const HELP = `Usage: deno task bench-train [--configs a.json,b.json] [--minutes 45] [--parallel]

@@ -8,7 +8,7 @@
  * along the mean gradient and scores fixed-seed rollouts, showing how far
  * that direction improves the training reward before the images degrade.
  *
- *     deno task grpo-signal --config trainer/configs/shapes-meanflow-local.json
+ *     deno task grpo-signal --config trainer/configs/shapes-meanflow.json
  *                           [--batches 16] [--line-search 0,1,3,10]
  *
  * Used to choose rollout settings (issue 7; README "Headline runs").

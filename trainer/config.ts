@@ -264,7 +264,7 @@ export function validateTrainConfig(value: unknown): TrainConfig {
  * @example
  * ```ts ignore
  * import { loadTrainConfig } from "./config.ts";
- * const config = await loadTrainConfig("trainer/configs/shapes-meanflow-local.json");
+ * const config = await loadTrainConfig("trainer/configs/shapes-meanflow.json");
  * ```
  */
 export async function loadTrainConfig(path: string): Promise<TrainConfig> {

@@ -1,7 +1,7 @@
 /**
  * `deno task train`: Flow-Map GRPO post-training from a config file.
  *
- *     deno task train --config trainer/configs/shapes-meanflow-local.json [--out runs/<id>] [--resume]
+ *     deno task train --config trainer/configs/shapes-meanflow.json [--out runs/<id>] [--resume]
  *
  * Ctrl-C finishes the current iteration, saves a checkpoint and exits; a
  * second Ctrl-C exits at once (the last checkpoint stays valid).
