@@ -9,9 +9,9 @@
  * @module
  */
 
-import { type DetectedObject, type DetectOptions, MAX_FIT_ERROR } from "../data/detect.ts";
-import { parsePrompt, PromptError, type PromptSpec } from "../data/prompts.ts";
-import { evaluateImage, type Verdict } from "../data/verdict.ts";
+import { type DetectedObject, type DetectOptions, MAX_FIT_ERROR } from "../../src/shapes/detect.ts";
+import { parsePrompt, PromptError, type PromptSpec } from "../../src/shapes/prompts.ts";
+import { evaluateImage, type Verdict } from "../../src/shapes/verdict.ts";
 import { defineReward, type Reward, RewardError } from "./reward.ts";
 
 /** How {@link compositionReward} can turn a verdict into a score. */
