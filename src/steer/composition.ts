@@ -1,0 +1,46 @@
+/**
+ * The shapes world's pixel evaluator (src/shapes/verdict.ts) as a steering
+ * reward. Pure pixel code: edge-safe, no TF.js, no I/O.
+ *
+ * @module
+ */
+
+import type { Image } from "../image.ts";
+import { evaluateImage } from "../shapes/verdict.ts";
+import type { SteeringReward } from "./reward.ts";
+
+/** What {@link compositionReward} scores. */
+export type CompositionScore = "strict" | "partial";
+
+/**
+ * A composition reward in [0, 1]: "partial" (default) is the fraction of the
+ * prompt's constraints the image meets, "strict" is 1 when all hold. A prompt
+ * outside the shapes grammar makes the reward throw (so steering stops with a
+ * `RewardError`).
+ *
+ * @example
+ * ```ts
+ * import { compositionReward } from "./composition.ts";
+ * const reward = compositionReward();
+ * const grey = { width: 32, height: 32, channels: 3, data: new Uint8Array(32 * 32 * 3).fill(128) };
+ * await reward([grey], ["a red circle"]); // [0]: no red circle
+ * ```
+ */
+export function compositionReward(
+  { score = "partial" }: { score?: CompositionScore } = {},
+): SteeringReward<Image> {
+  if (score !== "strict" && score !== "partial") {
+    throw new RangeError(`composition score must be "strict" or "partial", got ${score}`);
+  }
+  return (images, prompts) => {
+    if (images.length !== prompts.length) {
+      return Promise.reject(
+        new RangeError(`${images.length} images but ${prompts.length} prompts`),
+      );
+    }
+    return Promise.resolve(Float32Array.from(images, (image, i) => {
+      const verdict = evaluateImage(image, prompts[i]);
+      return score === "strict" ? Number(verdict.strict) : verdict.partial;
+    }));
+  };
+}
