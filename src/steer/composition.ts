@@ -44,3 +44,28 @@ export function compositionReward(
     }));
   };
 }
+
+/** Rewards the CLI and the service know by name (all edge-safe pixel code). */
+export const NAMED_REWARDS: Readonly<Record<string, () => SteeringReward<Image>>> = Object.freeze({
+  composition: () => compositionReward(),
+  "composition:strict": () => compositionReward({ score: "strict" }),
+});
+
+/**
+ * The reward called `name` in {@link NAMED_REWARDS}, or a RangeError listing them.
+ *
+ * @example
+ * ```ts
+ * import { namedReward } from "./composition.ts";
+ * const reward = namedReward("composition");
+ * ```
+ */
+export function namedReward(name: string): SteeringReward<Image> {
+  const make = Object.hasOwn(NAMED_REWARDS, name) ? NAMED_REWARDS[name] : undefined;
+  if (make === undefined) {
+    throw new RangeError(
+      `unknown reward ${JSON.stringify(name)}; known: ${Object.keys(NAMED_REWARDS).join(", ")}`,
+    );
+  }
+  return make();
+}
