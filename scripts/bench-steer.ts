@@ -267,7 +267,7 @@ async function main(values: Options): Promise<void> {
     const grid = imageGrid([
       pick("plain", "K = 2"),
       pick("best-of-N", "N = 8"),
-      pick("posterior", "M = 6"),
+      pick("posterior", `M = ${8 - (name === "shapes-scm" ? 1 : 2)}`),
     ], 3);
     await Deno.writeFile(`${values.out}/steering-samples-${name}.png`, await encodeImage(grid));
     parts.push(
@@ -278,7 +278,7 @@ async function main(values: Options): Promise<void> {
         }. Chosen: strength ${tuned.strength}, inner fractions [${tuned.inner}].\n\n` +
         `${table(rows)}\n\nEqual NFE: ${equalBudgets(rows).join("; ") || "none"}.\n\n` +
         `![strict accuracy against NFE per image (blue plain, orange best-of-N, green posterior)](steering-accuracy-${name}.png)\n\n` +
-        `![rows: plain K = 2, best-of-N N = 8, posterior M = 6; first ${
+        `![rows: plain K = 2, best-of-N N = 8, posterior at best-of-8's NFE; first ${
           Math.min(8, count)
         } held-out prompts](steering-samples-${name}.png)`,
     );

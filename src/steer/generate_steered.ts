@@ -154,3 +154,25 @@ export function checkSteering(steering: SteeringOptions): SteeringOptions {
   if (method === "posterior") checkInner(steering.inner);
   return steering;
 }
+
+/**
+ * Network evaluations per image that {@link generateSteered} will spend, known
+ * before any work (for budgets): best-of-n `N·K`; posterior
+ * `K·(2 + M·n)` for a two-time map, `K·(1 + M·n)` for a one-time map, with
+ * `n` inner fractions.
+ *
+ * @example
+ * ```ts
+ * import { steeringNfe } from "./generate_steered.ts";
+ * steeringNfe("two-time", 2, { method: "posterior", particles: 6 }); // 2 · (2 + 6) = 16
+ * ```
+ */
+export function steeringNfe(
+  kind: "two-time" | "one-time",
+  steps: number,
+  steering: Pick<SteeringOptions, "method" | "particles" | "inner">,
+): number {
+  if (steering.method === "best-of-n") return steering.particles * steps;
+  const inner = checkInner(steering.inner).length;
+  return steps * ((kind === "two-time" ? 2 : 1) + steering.particles * inner);
+}
