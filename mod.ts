@@ -45,7 +45,24 @@ export * from "./src/image.ts";
 export * from "./src/lora/safetensors.ts";
 export * from "./src/lora/adapter.ts";
 export * from "./src/lora/merge.ts";
-export * from "./src/generate.ts";
+export { generate, type GenerateOptions } from "./src/generate.ts";
+export * from "./src/steer/generate_steered.ts";
+export {
+  RewardError,
+  type SteeringReward,
+  type SteeringRewardErrorKind,
+} from "./src/steer/reward.ts";
+export {
+  ancestralEta,
+  DEFAULT_INNER_FRACTIONS,
+  type InnerSchedule,
+  type PosteriorOptions,
+  type PosteriorSamples,
+  posteriorSamples,
+} from "./src/steer/posterior.ts";
+export * from "./src/steer/steered.ts";
+export * from "./src/steer/best_of_n.ts";
+export * from "./src/steer/composition.ts";
 export {
   type AdapterSpec,
   loadModel,

@@ -100,6 +100,7 @@ export function createApp(options: AppOptions): ServeApp {
     size: `${width}x${height}`,
     tokenizer: model.info.tokenizer,
     randomSeed: () => crypto.getRandomValues(new Uint32Array(1))[0],
+    flowMap: { kind: model.info.kind, defaultSteps: model.info.defaultSteps },
   };
   const limiter = new Limiter(limits);
   const sessions = new SessionCache(limits.sessionCacheSize);
@@ -150,6 +151,27 @@ function serviceMetrics(
       "flowmap_images_generated_total",
       "Images generated.",
       () => service.imagesGenerated,
+    ),
+  );
+  registry.add(
+    new CounterOf(
+      "flowmap_steered_images_total",
+      "Images generated with reward steering.",
+      () => service.steeredImages,
+    ),
+  );
+  registry.add(
+    new CounterOf(
+      "flowmap_steering_nfe_total",
+      "Network evaluations spent on steered images.",
+      () => service.steeringNfe,
+    ),
+  );
+  registry.add(
+    new CounterOf(
+      "flowmap_steering_reward_calls_total",
+      "Candidates scored by steering rewards.",
+      () => service.rewardCalls,
     ),
   );
   registry.add(

@@ -27,7 +27,7 @@ import { SamplingNoise } from "../src/noise.ts";
 import { UniformStream } from "../src/rng.ts";
 import { shapesTokenizer, type Tokenizer } from "../src/text.ts";
 import type { TrainConfig } from "./config.ts";
-import { tensorToImages } from "./data/image.ts";
+import { tensorToImages } from "../src/shapes/image.ts";
 import type { LinearAdapter } from "./model/tfjs.ts";
 import { type FlowMapPolicy, gaussianLogProb } from "./policy.ts";
 import type { Reward } from "./rewards/reward.ts";

@@ -8,7 +8,7 @@
  */
 
 import type { Image } from "../../src/image.ts";
-import { evaluateImage } from "../data/verdict.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 import { splitPrompts } from "../data/splits.ts";
 import { jpegCompressibility } from "../rewards/compressibility.ts";
 import type { ImageSampler } from "./sampler.ts";

@@ -13,7 +13,7 @@ import * as ort from "onnxruntime-node";
 import { angularGrid, uniformGrid } from "../../src/grid.ts";
 import { toImages } from "../../src/image.ts";
 import { SHAPES_MAX_TOKENS, SHAPES_VOCABULARY, SHAPES_VOCABULARY_VERSION } from "../../src/text.ts";
-import { evaluateImage } from "../data/verdict.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../model/config.ts";
 import { forwardCost } from "../model/cost.ts";
 import { emitOnnx } from "../model/onnx.ts";

@@ -124,7 +124,7 @@ measured by the run that produced these weights.
 ${e.prompts} prompts from the held-out split (\`shapes-split-v1\` eval: colour–shape
 bindings never seen in training), one image each, seed \`${e.seed} + i\` for prompt
 i, sampled by \`src/sampler.ts\` — ${sampler} — and judged by
-\`trainer/data/verdict.ts\`. Strict: every constraint of the prompt holds;
+\`src/shapes/verdict.ts\`. Strict: every constraint of the prompt holds;
 partial: mean fraction of constraints that hold.
 
 | K | grid | strict | partial | images |

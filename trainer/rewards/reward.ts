@@ -8,7 +8,7 @@
  * @module
  */
 
-import { checkRgbImage, type RgbImage } from "../data/image.ts";
+import { checkRgbImage, type RgbImage } from "../../src/shapes/image.ts";
 
 /** A reward model. */
 export interface Reward {
