@@ -244,8 +244,7 @@ async function show(
     img.dataset.seed = String(image.seed);
     img.dataset.sha256 = await sha256Hex(image.rgb);
     const label = document.createElement("figcaption");
-    label.textContent = `seed ${image.seed} · ${image.width}×${image.height} · ` +
-      `sha256 ${img.dataset.sha256.slice(0, 12)}`;
+    label.textContent = `seed ${image.seed} · sha256 ${img.dataset.sha256.slice(0, 12)}…`;
     label.title = img.dataset.sha256;
     figure.append(img, label);
     section.append(figure);
