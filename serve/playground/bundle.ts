@@ -78,7 +78,11 @@ export class PlaygroundScript {
   readonly #build: () => Promise<string>;
   #script: Promise<string> | undefined;
 
-  /** @param build makes the script (default {@linkcode bundlePlayground}) */
+  /**
+   * A script made by `build` on first use.
+   *
+   * @param build makes the script (default {@linkcode bundlePlayground})
+   */
   constructor(build: () => Promise<string> = bundlePlayground) {
     this.#build = build;
   }

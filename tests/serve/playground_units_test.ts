@@ -129,3 +129,15 @@ Deno.test("playground pixels: SHA-256, differences and RGB ↔ RGBA", async () =
   assert.throws(() => rgbaToRgb([1, 2, 3, 254]), /pixel 0 is not opaque/);
   assert.throws(() => rgbToRgba(new Uint8Array(4)), /multiple of 3/);
 });
+
+Deno.test("playground script: built once for concurrent requests, retried after a failure", async () => {
+  let builds = 0;
+  const script = new PlaygroundScript(() => {
+    builds++;
+    return builds === 1 ? Promise.reject(new Error("bundle failed")) : Promise.resolve("ok");
+  });
+  await assert.rejects(script.get(), /bundle failed/);
+  assert.deepEqual(await Promise.all([script.get(), script.get()]), ["ok", "ok"]);
+  assert.equal(await script.get(), "ok");
+  assert.equal(builds, 2);
+});
