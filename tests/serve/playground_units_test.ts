@@ -9,6 +9,7 @@ import {
   parsePlaygroundQuery,
   type PlaygroundBounds,
 } from "../../serve/playground/params.ts";
+import { PlaygroundScript } from "../../serve/playground/bundle.ts";
 import { comparePixels, rgbaToRgb, rgbToRgba, sha256Hex } from "../../serve/playground/pixels.ts";
 
 const BOUNDS: PlaygroundBounds = {
