@@ -26,6 +26,8 @@ import { readModelFiles } from "../../src/onnx/source.ts";
 const BUNDLED = new URL("../../src/models/shapes-meanflow/model.onnx", import.meta.url);
 /** Real time a Chromium run may take before it is killed. */
 const CHROMIUM_TIMEOUT_MS = 240_000;
+/** Chromium runs per page before a dump of an unfinished run counts as the result. */
+const ATTEMPTS = 3;
 /** Largest share of 8-bit values that may differ between browser and server. */
 const MAX_DIFF_SHARE = 0.001;
 
@@ -152,8 +154,22 @@ function screenshotPath(): string {
     Deno.makeTempFileSync({ prefix: "playground-", suffix: ".png" });
 }
 
-/** Chromium's DOM of `url` after the page's run, and optionally a screenshot. */
+/**
+ * Chromium's DOM of `url` once the page's run ended, and optionally a
+ * screenshot. On a loaded machine the virtual-time budget can run out while
+ * the page still waits (`data-status="running"`); that dump is retried in a
+ * fresh browser, at most {@linkcode ATTEMPTS} times in all.
+ */
 async function dumpDom(chromium: string, url: string, screenshot?: string): Promise<string> {
+  for (let attempt = 1;; attempt++) {
+    const dom = await dumpOnce(chromium, url, screenshot);
+    const status = bodyAttribute(dom, "data-status");
+    if ((status !== "running" && status !== "loading") || attempt === ATTEMPTS) return dom;
+    console.warn(`  attempt ${attempt}: the dump came while the page was ${status}; retrying`);
+  }
+}
+
+async function dumpOnce(chromium: string, url: string, screenshot?: string): Promise<string> {
   const profile = await Deno.makeTempDir({ prefix: "playground-chromium-" });
   try {
     const { code, stdout, stderr } = await new Deno.Command(chromium, {
