@@ -22,7 +22,9 @@ export interface LoadModelOptions {
   /**
    * `"node"` (default): onnxruntime-node, native, needs `--allow-ffi`.
    * `"web"`: onnxruntime-web (WebAssembly), for edge runtimes and sandboxes
-   * without FFI; same outputs within 1e-4.
+   * without FFI, needing only read access to the model and its npm package.
+   * Outputs match `"node"` within 1e-4, so 8-bit images differ by at most
+   * one level, in a few values.
    */
   readonly runtime?: RuntimeName;
   /**
