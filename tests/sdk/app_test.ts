@@ -1,9 +1,10 @@
 /**
  * The SDK as a dependency: a user's app in a folder of its own, outside this
- * repository and without an import map, imports mod.ts by `file:` URL (with
- * an empty deno.json, and with none) or by `http:` URL from a loopback server,
- * generates with the bundled model and writes a PNG. The PNGs equal the same
- * call made here, byte for byte per runtime; the web run has no FFI.
+ * repository, imports mod.ts by `file:` URL (with an empty deno.json, and
+ * with none), by the name the README maps to it, or by `http:` URL from a
+ * loopback server; it generates with the bundled model and writes a PNG. The
+ * PNGs equal the same call made here, byte for byte per runtime; the web run
+ * has no FFI.
  */
 import assert from "node:assert/strict";
 import sharp from "sharp";
@@ -51,14 +52,25 @@ async function pixels(png: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await sharp(png).raw().toBuffer());
 }
 
-Deno.test("app: mod.ts by file: URL, with an empty deno.json and with none, on node and web", async () => {
+/** The app's folder variants: its deno.json (none: `undefined`) and how it names mod.ts. */
+const MOD = new URL("mod.ts", REPO).href;
+const VARIANTS: [name: string, config: string | undefined, mod: string][] = [
+  ["empty deno.json", "{}", MOD],
+  ["no deno.json", undefined, MOD],
+  [
+    "the README's import map entry",
+    JSON.stringify({ imports: { "@flowmap/flowmap-grpo": MOD } }),
+    "@flowmap/flowmap-grpo",
+  ],
+];
+
+Deno.test("app: mod.ts by file: URL or import map name, on node and web, equals the in-repo call", async () => {
   const expected = { node: await pngHere("node"), web: await pngHere("web") };
-  for (const config of ["{}", undefined]) {
+  for (const [variant, config, mod] of VARIANTS) {
     const dir = await Deno.makeTempDir({ prefix: "flowmap-app-" });
     try {
-      await Deno.writeTextFile(`${dir}/main.ts`, app(new URL("mod.ts", REPO).href));
+      await Deno.writeTextFile(`${dir}/main.ts`, app(mod));
       if (config !== undefined) await Deno.writeTextFile(`${dir}/deno.json`, config);
-      const variant = config === undefined ? "no deno.json" : "empty deno.json";
       for (const runtime of ["node", "web"] as const) {
         await runApp(dir, runtime);
         const png = await Deno.readFile(`${dir}/${runtime}.png`);
