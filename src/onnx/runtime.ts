@@ -108,8 +108,8 @@ async function importWeb(threads: number | undefined): Promise<Ort> {
     ort = await import("npm:onnxruntime-web@1.30.0") as unknown as Ort;
   } catch (cause) {
     throw new ModelError(
-      `cannot load onnxruntime-web (${(cause as Error).message}); it needs to read its npm ` +
-        `package — allow reading the npm cache or node_modules (--allow-read)`,
+      `cannot load onnxruntime-web (${(cause as Error).message}); Deno downloads it from npm ` +
+        `on first use (the registry must be reachable once), then reads it from its cache`,
       { cause },
     );
   }
