@@ -28,7 +28,7 @@ export interface GenerateOptions {
   readonly grid?: readonly number[];
   /** Image `i` uses seed `seed + i` (default 0): a batch equals its images drawn alone. */
   readonly seed?: number;
-  /** ASFMC for more diverse samples (spec §5); default: the deterministic samplers (§4). */
+  /** ASFMC for more diverse samples (docs/math.md §5); default: the deterministic samplers (§4). */
   readonly stochastic?: StochasticOptions;
 }
 

@@ -1,5 +1,5 @@
 /**
- * K-step samplers over any flow map (spec/math.md §4–5).
+ * K-step samplers over any flow map (docs/math.md §4–5).
  *
  * Deterministic (the evaluation samplers of §4), starting from
  * `x = sigma(t_0)·eps`:
@@ -23,7 +23,7 @@ import { SamplingNoise } from "./noise.ts";
 import { checkShape, gridFor, seedsFor, sizeOf } from "./sample_args.ts";
 import { combine2, sampleGaussian } from "../kernels/ops.ts";
 
-/** ASFMC options: which anchor makes each non-final step stochastic (spec §5). */
+/** ASFMC options: which anchor makes each non-final step stochastic (docs/math.md §5). */
 export interface StochasticOptions {
   /** "endpoint" (§5.1, both kinds) or "local" (§5.2, two-time rectified-flow maps). */
   anchor: "endpoint" | "local";

@@ -1,5 +1,5 @@
 /**
- * The clipped Flow-Map GRPO objective (spec/math.md §6) for one stochastic
+ * The clipped Flow-Map GRPO objective (docs/math.md §6) for one stochastic
  * transition of a micro-batch:
  *
  *     ratio = exp(log_prob_theta − log_prob_old)

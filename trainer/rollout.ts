@@ -1,5 +1,5 @@
 /**
- * Rollouts of Flow-Map GRPO (spec/math.md §6): k-repeat prompt sampling, and
+ * Rollouts of Flow-Map GRPO (docs/math.md §6): k-repeat prompt sampling, and
  * groups of G trajectories per prompt from the old policy, each made of P
  * stochastic ASFMC transitions plus one deterministic final transition.
  * Every transition `(x_k, x_{k+1}, log_prob_old)` is recorded, with the
@@ -104,7 +104,7 @@ export interface RolloutOptions {
   readonly iteration: number;
   /** Trajectories per forward pass. */
   readonly microBatch: number;
-  /** Log-probability reduction (spec §5.5). */
+  /** Log-probability reduction (docs/math.md §5.5). */
   readonly reduction: Reduction;
   /** Record the reference policy's means (needed when the KL weight is > 0). */
   readonly reference: boolean;
@@ -171,7 +171,7 @@ export function tfjsRolloutMaps(
 }
 
 /**
- * Samples trajectories from the old policy (spec §6), evaluating the network
+ * Samples trajectories from the old policy (docs/math.md §6), evaluating the network
  * through `maps`. Each micro-batch runs all its transitions; log-probabilities
  * are computed with {@link gaussianLogProb} on the same micro-batches the
  * objective uses, so with {@linkcode tfjsRolloutMaps} the first on-policy

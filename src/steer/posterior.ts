@@ -1,10 +1,10 @@
 /**
  * Posterior samples `x0 ~ p(x0 | x_t)` from the flow map itself: `M`
- * stochastic inner rollouts started at `x_t` (docs/steering.md §S3).
+ * stochastic inner rollouts started at `x_t` (docs/math.md §10.3).
  *
  * On the inner grid `t = tau_0 > tau_1 > … > tau_n > 0` (fractions `f_j` of
  * `t`), every inner step but the last is an endpoint-anchor transition
- * (src/anchor.ts, spec §5.1) whose noise level is the ancestral one,
+ * (src/anchor.ts, docs/math.md §5.1) whose noise level is the ancestral one,
  *
  *     eta(tau, tau')  = sqrt(1 − (alpha(tau)·sigma(tau') / (alpha(tau')·sigma(tau)))²)
  *     x_tau' ~ N(alpha(tau')·x0_hat + sigma(tau')·sqrt(1 − eta²)·eps_hat, (sigma(tau')·eta)²)

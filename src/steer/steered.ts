@@ -1,6 +1,6 @@
 /**
  * Posterior-sample reward steering (Meta Flow Maps' gradient-free estimator;
- * docs/steering.md §S2–S4). The reward-tilted target
+ * docs/math.md §10.2–10.4). The reward-tilted target
  * `p*(x0) ∝ p(x0)·exp(lambda·r(x0))` has the posterior mean
  * `E*[x0 | x_t] = E[x0·exp(lambda·r(x0)) | x_t] / E[exp(lambda·r(x0)) | x_t]`,
  * estimated from `M` posterior samples (src/steer/posterior.ts) by
