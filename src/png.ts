@@ -8,14 +8,13 @@
  * @module
  */
 
-import type { Image } from "./image.ts";
-
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
 /** PNG colour types by channel count: grey, RGB, RGBA. */
 const COLOUR_TYPE: Record<number, number> = { 1: 0, 3: 2, 4: 6 };
 
 /**
- * Encodes an 8-bit image (1, 3 or 4 channels) as a PNG. The same image gives
+ * Encodes an 8-bit image (an `Image` of src/image.ts: 1, 3 or 4 interleaved
+ * channels, rows from the top) as a PNG. The same image gives
  * the same bytes on the same runtime.
  *
  * @example
@@ -25,7 +24,12 @@ const COLOUR_TYPE: Record<number, number> = { 1: 0, 3: 2, 4: 6 };
  * png[1]; // 0x50, "P"
  * ```
  */
-export async function encodePng(image: Image): Promise<Uint8Array> {
+export async function encodePng(image: {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly data: Uint8Array;
+}): Promise<Uint8Array> {
   const { width, height, channels, data } = image;
   const header = new Uint8Array(13);
   const view = new DataView(header.buffer);
