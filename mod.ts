@@ -47,11 +47,7 @@ export * from "./src/lora/adapter.ts";
 export * from "./src/lora/merge.ts";
 export { generate, type GenerateOptions } from "./src/generate.ts";
 export * from "./src/steer/generate_steered.ts";
-export {
-  RewardError,
-  type SteeringReward,
-  type SteeringRewardErrorKind,
-} from "./src/steer/reward.ts";
+export { RewardError, type RewardErrorKind, type SteeringReward } from "./src/steer/reward.ts";
 export {
   ancestralEta,
   DEFAULT_INNER_FRACTIONS,

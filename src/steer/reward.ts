@@ -23,34 +23,53 @@ export type SteeringReward<I> = (
   prompts: readonly string[],
 ) => Promise<Float32Array>;
 
-/** Why a reward's answer was refused: it threw, or gave NaN/±∞, or the wrong count. */
-export type SteeringRewardErrorKind = "failed" | "non-finite" | "length";
+/**
+ * What went wrong:
+ * - `input`: the caller's batch is invalid (mismatched lengths, a prompt the reward cannot read);
+ * - `failed`: the reward threw or its service failed (after any retries);
+ * - `length`: it returned the wrong number of scores;
+ * - `non-finite`: it returned NaN or ±Infinity;
+ * - `range`: it returned a score outside its declared range.
+ */
+export type RewardErrorKind = "input" | "failed" | "length" | "non-finite" | "range";
 
 /**
- * A steering reward failed; generation stops and returns nothing.
+ * A reward could not produce valid scores for a batch: generation (or a
+ * training step) stops and returns nothing.
  *
  * @example
  * ```ts
  * import { RewardError } from "./reward.ts";
- * const error = new RewardError("length", "returned 3 scores for 4 images");
- * error.kind; // "length"
+ * new RewardError("composition", "range", "score 2 is 1.5").message; // 'reward "composition": score 2 is 1.5'
  * ```
  */
 export class RewardError extends Error {
+  /** Name of the reward that failed. */
+  readonly reward: string;
   /** The failure class. */
-  readonly kind: SteeringRewardErrorKind;
+  readonly kind: RewardErrorKind;
+  /** Batch positions of offending scores (for `non-finite` and `range`). */
+  readonly indices: readonly number[];
 
   /**
-   * Creates the error.
+   * Creates the error; its message is prefixed with the reward's name.
    *
+   * @param reward name of the failing reward
    * @param kind failure class
    * @param message what happened
-   * @param options the underlying error
+   * @param options the underlying error and offending indices
    */
-  constructor(kind: SteeringRewardErrorKind, message: string, options: { cause?: unknown } = {}) {
-    super(`steering reward: ${message}`, { cause: options.cause });
+  constructor(
+    reward: string,
+    kind: RewardErrorKind,
+    message: string,
+    options: { cause?: unknown; indices?: readonly number[] } = {},
+  ) {
+    super(`reward "${reward}": ${message}`, { cause: options.cause });
     this.name = "RewardError";
+    this.reward = reward;
     this.kind = kind;
+    this.indices = options.indices ?? [];
   }
 }
 
@@ -74,7 +93,9 @@ export async function callReward<I>(
   try {
     scores = await reward(images, prompts);
   } catch (cause) {
-    throw new RewardError("failed", `it threw: ${(cause as Error)?.message ?? cause}`, { cause });
+    throw new RewardError("steering", "failed", `it threw: ${(cause as Error)?.message ?? cause}`, {
+      cause,
+    });
   }
   const length = (scores as ArrayLike<number> | null)?.length;
   if (
@@ -82,10 +103,10 @@ export async function callReward<I>(
     length !== images.length
   ) {
     const got = typeof length === "number" ? `${length} scores` : String(scores);
-    throw new RewardError("length", `expected ${images.length} scores, got ${got}`);
+    throw new RewardError("steering", "length", `expected ${images.length} scores, got ${got}`);
   }
   const out = Float64Array.from(scores as ArrayLike<number>);
   const bad = out.findIndex((v) => !Number.isFinite(v));
-  if (bad >= 0) throw new RewardError("non-finite", `score ${bad} is ${out[bad]}`);
+  if (bad >= 0) throw new RewardError("steering", "non-finite", `score ${bad} is ${out[bad]}`);
   return out;
 }
