@@ -38,7 +38,7 @@ export * from "./src/logprob.ts";
 export * from "./src/rng.ts";
 export { SamplingNoise } from "./src/noise.ts";
 export * from "./src/text.ts";
-export * from "./kernels/ops.ts";
+export * from "./src/ops.ts";
 export * from "./src/flowmap.ts";
 export * from "./src/sampler.ts";
 export * from "./src/image.ts";

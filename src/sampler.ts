@@ -21,7 +21,7 @@ import { endpointAnchor, localAnchor, twoTimeJump } from "./anchor.ts";
 import { checkOutput, endpointOf, type FlowMap, type Tensor } from "./flowmap.ts";
 import { SamplingNoise } from "./noise.ts";
 import { checkShape, gridFor, seedsFor, sizeOf } from "./sample_args.ts";
-import { combine2, sampleGaussian } from "../kernels/ops.ts";
+import { combine2, sampleGaussian } from "./ops.ts";
 
 /** ASFMC options: which anchor makes each non-final step stochastic (docs/math.md §5). */
 export interface StochasticOptions {

@@ -14,7 +14,7 @@ import {
 } from "../src/anchor.ts";
 import { rectifiedFlow, trigFlow } from "../src/path.ts";
 import { NormalStream } from "../src/rng.ts";
-import { combine2, sampleGaussian } from "../kernels/ops.ts";
+import { combine2, sampleGaussian } from "../src/ops.ts";
 import { assertClose, moments } from "./_assert.ts";
 import { type Affine, applyAffine, combine, compose, GaussianWorld } from "./_gaussian.ts";
 

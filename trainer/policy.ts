@@ -243,11 +243,11 @@ export class FlowMapPolicy {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import { gaussianLogProb } from "./policy.ts";
- * gaussianLogProb(tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2]), 1, "mean"); // [-0.9189…]
+ * import { tensorGaussianLogProb } from "./policy.ts";
+ * tensorGaussianLogProb(tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2]), 1, "mean"); // [-0.9189…]
  * ```
  */
-export function gaussianLogProb(
+export function tensorGaussianLogProb(
   x: tf.Tensor4D,
   mean: tf.Tensor4D,
   std: number,
@@ -272,12 +272,12 @@ export function gaussianLogProb(
  * import * as tf from "@tensorflow/tfjs-core";
  * import { endpointAnchor } from "../src/anchor.ts";
  * import { rectifiedFlow } from "../src/path.ts";
- * import { gaussianKl } from "./policy.ts";
+ * import { tensorGaussianKl } from "./policy.ts";
  * const step = endpointAnchor(rectifiedFlow, 0.8, 0.4);
- * gaussianKl(tf.ones([1, 1, 1, 1]), tf.zeros([1, 1, 1, 1]), step, "step-std", "sum"); // [1 / (2·0.16)]
+ * tensorGaussianKl(tf.ones([1, 1, 1, 1]), tf.zeros([1, 1, 1, 1]), step, "step-std", "sum"); // [1 / (2·0.16)]
  * ```
  */
-export function gaussianKl(
+export function tensorGaussianKl(
   mean: tf.Tensor4D,
   reference: tf.Tensor4D,
   step: GaussianStep<string>,

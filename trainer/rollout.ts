@@ -29,7 +29,7 @@ import { shapesTokenizer, type Tokenizer } from "../src/text.ts";
 import type { TrainConfig } from "./config.ts";
 import { tensorToImages } from "../src/shapes/image.ts";
 import type { LinearAdapter } from "./model/tfjs.ts";
-import { type FlowMapPolicy, gaussianLogProb } from "./policy.ts";
+import { type FlowMapPolicy, tensorGaussianLogProb } from "./policy.ts";
 import type { Reward } from "./rewards/reward.ts";
 
 /** Sub-stream of the run seed that draws each iteration's prompts ("ROLL"). */
@@ -173,7 +173,7 @@ export function tfjsRolloutMaps(
 /**
  * Samples trajectories from the old policy (docs/math.md §6), evaluating the network
  * through `maps`. Each micro-batch runs all its transitions; log-probabilities
- * are computed with {@link gaussianLogProb} on the same micro-batches the
+ * are computed with {@link tensorGaussianLogProb} on the same micro-batches the
  * objective uses, so with {@linkcode tfjsRolloutMaps} the first on-policy
  * ratio is exactly 1.
  */
@@ -234,7 +234,12 @@ export async function rollout(
       for (let i = 0; i < next.length; i++) next[i] = mean[i] + std * next[i];
       rows(states[k + 1]).set(next);
       const logProb = tf.tidy(() =>
-        gaussianLogProb(tf.tensor4d(next, shape), tf.tensor4d(mean, shape), std, options.reduction)
+        tensorGaussianLogProb(
+          tf.tensor4d(next, shape),
+          tf.tensor4d(mean, shape),
+          std,
+          options.reduction,
+        )
           .dataSync() as Float32Array
       );
       logProbOld[k].set(logProb, start);

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { combine2 } from "../kernels/ops.ts";
+import { combine2 } from "../src/ops.ts";
 import { twoTimeJump } from "../src/anchor.ts";
 import { endpointOf, type FlowMap } from "../src/flowmap.ts";
 import { loadModel, type Model } from "../src/onnx/model.ts";

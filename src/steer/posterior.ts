@@ -23,8 +23,8 @@
 import { endpointAnchor } from "../anchor.ts";
 import { checkOutput, endpointOf, type FlowMap, type Tensor } from "../flowmap.ts";
 import type { ProbabilityPath } from "../path.ts";
-import { combine2, sampleGaussian } from "../../kernels/ops.ts";
-import type { NormalSource } from "../../kernels/ops.ts";
+import { combine2, sampleGaussian } from "../ops.ts";
+import type { NormalSource } from "../ops.ts";
 
 /** The inner schedule of the posterior rollouts. */
 export interface InnerSchedule {

@@ -24,7 +24,7 @@ import { endpointAnchor, twoTimeJump } from "../anchor.ts";
 import { checkOutput, type FlowMap, type Tensor } from "../flowmap.ts";
 import { SamplingNoise } from "../noise.ts";
 import { checkShape, gridFor, seedsFor, sizeOf } from "../sample_args.ts";
-import { combine2, sampleGaussian } from "../../kernels/ops.ts";
+import { combine2, sampleGaussian } from "../ops.ts";
 import { type InnerSchedule, posteriorMeanOf, posteriorSamples } from "./posterior.ts";
 
 /** Philox sub-stream of the particles' noise (the image's own draws use stream 0). */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LOG_SQRT_2PI, type Reduction } from "../src/logprob.ts";
+import { LOG_SQRT_2PI, type Reduction } from "./logprob.ts";
 
 /** Anything that fills a buffer with standard-normal values (e.g. `BatchNoise`). */
 export interface NormalSource {
@@ -68,7 +68,7 @@ export function combine3(
  * @example
  * ```ts
  * import { sampleGaussian } from "./ops.ts";
- * import { BatchNoise } from "../src/rng.ts";
+ * import { BatchNoise } from "./rng.ts";
  * const x = sampleGaussian(new Float32Array(4), new Float32Array(4), 0.5, new BatchNoise([1]));
  * ```
  */
