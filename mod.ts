@@ -38,14 +38,27 @@ export * from "./src/logprob.ts";
 export * from "./src/rng.ts";
 export { SamplingNoise } from "./src/noise.ts";
 export * from "./src/text.ts";
-export * from "./kernels/ops.ts";
+export * from "./src/ops.ts";
 export * from "./src/flowmap.ts";
 export * from "./src/sampler.ts";
 export * from "./src/image.ts";
 export * from "./src/lora/safetensors.ts";
 export * from "./src/lora/adapter.ts";
 export * from "./src/lora/merge.ts";
-export * from "./src/generate.ts";
+export { generate, type GenerateOptions } from "./src/generate.ts";
+export * from "./src/steer/generate_steered.ts";
+export { RewardError, type RewardErrorKind, type SteeringReward } from "./src/steer/reward.ts";
+export {
+  ancestralEta,
+  DEFAULT_INNER_FRACTIONS,
+  type InnerSchedule,
+  type PosteriorOptions,
+  type PosteriorSamples,
+  posteriorSamples,
+} from "./src/steer/posterior.ts";
+export * from "./src/steer/steered.ts";
+export * from "./src/steer/best_of_n.ts";
+export * from "./src/steer/composition.ts";
 export {
   type AdapterSpec,
   loadModel,

@@ -10,7 +10,18 @@
  */
 
 import { parseArgs } from "node:util";
-import { type AdapterSpec, encodeImage, generate, loadModel } from "../mod.ts";
+import {
+  type AdapterSpec,
+  encodeImage,
+  generate,
+  generateSteered,
+  loadModel,
+  MAX_PARTICLES,
+  NAMED_REWARDS,
+  namedReward,
+  STEERING_METHODS,
+  type SteeringMethod,
+} from "../mod.ts";
 import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
@@ -32,6 +43,12 @@ as PNG or WebP. Same prompt, seed and steps give byte-identical files.
                          (default: the bundled shapes-meanflow model)
   --runtime node|web     ONNX Runtime package (default node; web = WebAssembly)
   --threads T            threads per evaluation (default: the runtime's)
+  --steer REWARD         steer toward a named reward: composition (partial
+                         credit) or composition:strict
+  --particles P          with --steer: candidates (best-of-n) or posterior
+                         samples per step (posterior), 1…64 (default 8)
+  --method M             with --steer: best-of-n (default) or posterior
+  --strength L           with --method posterior: lambda of exp(lambda·r)
   --help                 show this help
 
 Exit codes: 0 success, 1 generation failed, 2 bad arguments.`;
@@ -50,6 +67,12 @@ interface Command {
   readonly model?: string;
   readonly runtime: "node" | "web";
   readonly threads?: number;
+  readonly steering?: {
+    readonly reward: string;
+    readonly method: SteeringMethod;
+    readonly particles: number;
+    readonly strength?: number;
+  };
 }
 
 function parseCommand(args: string[]): Command | "help" {
@@ -71,6 +94,10 @@ function parseCommand(args: string[]): Command | "help" {
         model: { type: "string" },
         runtime: { type: "string" },
         threads: { type: "string" },
+        steer: { type: "string" },
+        particles: { type: "string" },
+        method: { type: "string" },
+        strength: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -108,6 +135,43 @@ function parseCommand(args: string[]): Command | "help" {
     model: values.model,
     runtime,
     threads: integer("--threads", values.threads, 1),
+    steering: steeringOf(values),
+  };
+}
+
+function steeringOf(values: {
+  steer?: string;
+  particles?: string;
+  method?: string;
+  strength?: string;
+}): Command["steering"] {
+  const { steer, method = "best-of-n", strength } = values;
+  if (steer === undefined) {
+    if (values.particles ?? values.method ?? strength) {
+      throw new UsageError("--particles, --method and --strength need --steer REWARD");
+    }
+    return undefined;
+  }
+  if (!Object.hasOwn(NAMED_REWARDS, steer)) {
+    throw new UsageError(
+      `--steer must be one of ${Object.keys(NAMED_REWARDS).join(", ")}, got ${steer}`,
+    );
+  }
+  if (!(STEERING_METHODS as readonly string[]).includes(method)) {
+    throw new UsageError(`--method must be best-of-n or posterior, got ${method}`);
+  }
+  const particles = integer("--particles", values.particles, 1) ?? 8;
+  if (particles > MAX_PARTICLES) {
+    throw new UsageError(`--particles must be at most ${MAX_PARTICLES}, got ${particles}`);
+  }
+  if (strength !== undefined && (method !== "posterior" || !Number.isFinite(Number(strength)))) {
+    throw new UsageError(`--strength takes a finite number, with --method posterior`);
+  }
+  return {
+    reward: steer,
+    method: method as SteeringMethod,
+    particles,
+    strength: strength === undefined ? undefined : Number(strength),
   };
 }
 
@@ -132,13 +196,28 @@ async function run(command: Command): Promise<void> {
     ? await base.withAdapters(command.adapters)
     : undefined;
   const model = adapted ?? base;
-  const images = await generate(model, {
+  const request = {
     prompt: command.prompt,
     n: command.n,
     steps: command.steps,
     grid: command.grid,
     seed: command.seed,
-  });
+  };
+  const { steering } = command;
+  let images;
+  if (steering) {
+    const result = await generateSteered(model, {
+      ...request,
+      steering: { ...steering, reward: namedReward(steering.reward) },
+    });
+    images = result.images;
+    console.log(
+      `steered (${steering.method}, ${steering.particles} particles): ` +
+        `${result.nfe} NFE and ${result.rewardCalls} reward calls per image`,
+    );
+  } else {
+    images = await generate(model, request);
+  }
   for (const [i, image] of images.entries()) {
     await Deno.writeFile(command.outputs[i], await encodeImage(image, command.format));
     console.log(

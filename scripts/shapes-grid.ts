@@ -12,9 +12,9 @@ import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { UniformStream } from "../src/rng.ts";
 import { renderPrompt } from "../trainer/data/dataset.ts";
-import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../trainer/data/prompts.ts";
+import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../src/shapes/prompts.ts";
 import { type Split, splitPrompts } from "../trainer/data/splits.ts";
-import { evaluateImage } from "../trainer/data/verdict.ts";
+import { evaluateImage } from "../src/shapes/verdict.ts";
 import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-grid.ts [options]

@@ -9,7 +9,7 @@
 
 import { parseArgs } from "node:util";
 import { UniformStream } from "../src/rng.ts";
-import { createImage, type RgbImage } from "../trainer/data/image.ts";
+import { createImage, type RgbImage } from "../src/shapes/image.ts";
 import { addNoise, gaussianBlur } from "../trainer/data/perturb.ts";
 import {
   allPrompts,
@@ -17,10 +17,10 @@ import {
   CATEGORIES,
   parsePrompt,
   type PromptSpec,
-} from "../trainer/data/prompts.ts";
-import { renderScene } from "../trainer/data/render.ts";
-import { sampleScene } from "../trainer/data/scene.ts";
-import { evaluateImage } from "../trainer/data/verdict.ts";
+} from "../src/shapes/prompts.ts";
+import { renderScene } from "../src/shapes/render.ts";
+import { sampleScene } from "../src/shapes/scene.ts";
+import { evaluateImage } from "../src/shapes/verdict.ts";
 import { runCommand } from "../src/cli.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-report.ts [options]

@@ -20,7 +20,7 @@
 
 import { Hono } from "hono";
 import { requestId } from "hono/request-id";
-import type { Model } from "../mod.ts";
+import type { Model, ModelBytes } from "../mod.ts";
 import type { AdapterStore } from "./adapters.ts";
 import { GenerationService } from "./generation.ts";
 import { Limiter } from "./limiter.ts";
@@ -33,6 +33,8 @@ import { healthRoute } from "./routes/health.ts";
 import { imagesRoute } from "./routes/images.ts";
 import { metricsRoute } from "./routes/metrics.ts";
 import { modelsRoute } from "./routes/models.ts";
+import { playgroundRoute } from "./routes/playground.ts";
+import { type PlaygroundScript, playgroundScript } from "./playground/bundle.ts";
 import { SessionCache } from "./sessions.ts";
 import { DEFAULT_REQUEST_LIMITS, type RequestLimits, type ValidationRules } from "./validate.ts";
 
@@ -77,6 +79,19 @@ export interface AppOptions {
   readonly limits?: Partial<ServeLimits>;
   /** Where unexpected errors are logged (default `console.error`). */
   readonly log?: Logger;
+  /** The playground page at `GET /` (default: served, without the browser runtime's model). */
+  readonly playground?: PlaygroundOptions;
+}
+
+/** What the playground page serves. */
+export interface PlaygroundOptions {
+  /**
+   * The base model's files, served to the page's browser runtime; `undefined`
+   * (default) keeps them private and offers the server runtime only.
+   */
+  readonly browserModel?: ModelBytes;
+  /** The page's script (default: the process's shared bundle, built on first request). */
+  readonly script?: PlaygroundScript;
 }
 
 /** A created app and the resources it owns; dispose it to release merged models. */
@@ -100,6 +115,7 @@ export function createApp(options: AppOptions): ServeApp {
     size: `${width}x${height}`,
     tokenizer: model.info.tokenizer,
     randomSeed: () => crypto.getRandomValues(new Uint32Array(1))[0],
+    flowMap: { kind: model.info.kind, defaultSteps: model.info.defaultSteps },
   };
   const limiter = new Limiter(limits);
   const sessions = new SessionCache(limits.sessionCacheSize);
@@ -124,6 +140,15 @@ export function createApp(options: AppOptions): ServeApp {
   app.route("/", adaptersRoute(adapters, options.adminToken, limits.maxAdapterBytes));
   app.route("/", healthRoute(rules.modelId, limiter));
   app.route("/", metricsRoute(registry));
+  app.route(
+    "/",
+    playgroundRoute({
+      info: model.info,
+      rules,
+      script: options.playground?.script ?? playgroundScript,
+      browserModel: options.playground?.browserModel,
+    }),
+  );
 
   const close = () => sessions.clear();
   return { app, close, [Symbol.asyncDispose]: close };
@@ -150,6 +175,27 @@ function serviceMetrics(
       "flowmap_images_generated_total",
       "Images generated.",
       () => service.imagesGenerated,
+    ),
+  );
+  registry.add(
+    new CounterOf(
+      "flowmap_steered_images_total",
+      "Images generated with reward steering.",
+      () => service.steeredImages,
+    ),
+  );
+  registry.add(
+    new CounterOf(
+      "flowmap_steering_nfe_total",
+      "Network evaluations spent on steered images.",
+      () => service.steeringNfe,
+    ),
+  );
+  registry.add(
+    new CounterOf(
+      "flowmap_steering_reward_calls_total",
+      "Candidates scored by steering rewards.",
+      () => service.rewardCalls,
     ),
   );
   registry.add(

@@ -9,7 +9,15 @@
  * @module
  */
 
-import { encodeImage, generate, type ImageFormat, type Model } from "../mod.ts";
+import {
+  encodeImage,
+  generate,
+  generateSteered,
+  type ImageFormat,
+  type Model,
+  namedReward,
+  RewardError,
+} from "../mod.ts";
 import { type AdapterStore, isStoredAdapter, type StoredAdapter } from "./adapters.ts";
 import { ApiError } from "./errors.ts";
 import { type Limiter, QueueFullError } from "./limiter.ts";
@@ -50,6 +58,9 @@ export interface GenerationServiceOptions {
 export class GenerationService {
   readonly #options: GenerationServiceOptions;
   #images = 0;
+  #steered = 0;
+  #steeringNfe = 0;
+  #rewardCalls = 0;
 
   /** Creates the service over a model, store, cache and limiter. */
   constructor(options: GenerationServiceOptions) {
@@ -59,6 +70,21 @@ export class GenerationService {
   /** Images generated so far. */
   get imagesGenerated(): number {
     return this.#images;
+  }
+
+  /** Images generated with reward steering so far. */
+  get steeredImages(): number {
+    return this.#steered;
+  }
+
+  /** Network evaluations spent on steered images so far. */
+  get steeringNfe(): number {
+    return this.#steeringNfe;
+  }
+
+  /** Candidates scored by steering rewards so far. */
+  get rewardCalls(): number {
+    return this.#rewardCalls;
   }
 
   /** Generates `request.n` images encoded as `format`, within the request deadline. */
@@ -75,12 +101,26 @@ export class GenerationService {
     const work = limiter.run(async () => {
       started = true;
       using lease = await this.#lease(request, stored);
-      const images = await generate(lease.model, {
+      const options = {
         prompt: request.prompt,
         n: request.n,
         steps: request.steps,
         seed: request.seed,
-      });
+      };
+      const { steering } = request;
+      let images;
+      if (steering) {
+        const result = await generateSteered(lease.model, {
+          ...options,
+          steering: { ...steering, reward: namedReward(steering.reward) },
+        });
+        images = result.images;
+        this.#steered += images.length;
+        this.#steeringNfe += result.nfe * images.length;
+        this.#rewardCalls += result.rewardCalls * images.length;
+      } else {
+        images = await generate(lease.model, options);
+      }
       this.#images += images.length;
       return await Promise.all(images.map(async (image, i) => ({
         seed: request.seed + i,
@@ -90,6 +130,10 @@ export class GenerationService {
     try {
       return await untilAborted(work, deadline);
     } catch (error) {
+      if (error instanceof RewardError) {
+        // a named server-side reward refused the request (e.g. a prompt outside its grammar)
+        throw new ApiError(400, "reward_failed", error.message, { param: "steering.reward" });
+      }
       if (error instanceof QueueFullError) {
         throw new ApiError(429, "queue_full", error.message, {
           headers: { "Retry-After": String(error.retryAfterSeconds) },

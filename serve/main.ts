@@ -9,8 +9,11 @@
  * @module
  */
 
+import { sep } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadModel } from "../mod.ts";
+import { loadModel, type ModelBytes } from "../mod.ts";
+import { readModelFiles } from "../src/onnx/source.ts";
 import { AdapterStore } from "./adapters.ts";
 import { createApp, DEFAULT_SERVE_LIMITS } from "./app.ts";
 import { ADMIN_TOKEN_ENV } from "./middleware/admin.ts";
@@ -21,7 +24,8 @@ const HELP = `Usage: deno task serve [options]
 
 Serves few-step image generation over HTTP (Hono on Deno.serve):
 POST /v1/images/generations, POST /v1/generate, GET /v1/models,
-GET|PUT|DELETE /v1/adapters[/:name], GET /healthz, GET /metrics.
+GET|PUT|DELETE /v1/adapters[/:name], GET /healthz, GET /metrics, and a
+playground page at GET / (generate on the server or in the browser).
 
   --port P               port to listen on (default 8000; 0 picks a free one)
   --host H               interface to bind (default 127.0.0.1)
@@ -29,6 +33,9 @@ GET|PUT|DELETE /v1/adapters[/:name], GET /healthz, GET /metrics.
   --model PATH           model .onnx file, its .bin next to it
                          (default: the bundled shapes-meanflow model)
   --threads T            ONNX Runtime threads per evaluation (default: one per core)
+  --browser-models       serve the model's files to the playground's browser runtime
+                         (default: on for the bundled models, off for any other
+                         --model; --no-browser-models turns it off)
   --max-concurrency C    generations running at once (default ${DEFAULT_SERVE_LIMITS.concurrency})
   --queue Q              generations waiting before 429 (default ${DEFAULT_SERVE_LIMITS.queue})
   --timeout-ms MS        deadline per generation request, queueing included
@@ -52,6 +59,7 @@ interface Command {
   readonly adaptersDir: string;
   readonly model: string | undefined;
   readonly threads: number | undefined;
+  readonly browserModels: boolean | undefined;
   readonly concurrency: number;
   readonly queue: number;
   readonly timeoutMs: number;
@@ -64,12 +72,14 @@ function parseCommand(args: string[]): Command | "help" {
       args,
       strict: true,
       allowPositionals: false,
+      allowNegative: true,
       options: {
         port: { type: "string" },
         host: { type: "string" },
         adapters: { type: "string" },
         model: { type: "string" },
         threads: { type: "string" },
+        "browser-models": { type: "boolean" },
         "max-concurrency": { type: "string" },
         queue: { type: "string" },
         "timeout-ms": { type: "string" },
@@ -88,6 +98,7 @@ function parseCommand(args: string[]): Command | "help" {
     adaptersDir: values.adapters ?? "adapters",
     model: values.model,
     threads: integer("--threads", values.threads, 1),
+    browserModels: values["browser-models"],
     concurrency: integer("--max-concurrency", values["max-concurrency"], 1) ??
       DEFAULT_SERVE_LIMITS.concurrency,
     queue: integer("--queue", values.queue, 0) ?? DEFAULT_SERVE_LIMITS.queue,
@@ -116,6 +127,35 @@ function adminToken(): string | undefined {
   return token;
 }
 
+/** Where the bundled models live (`src/models/<name>/model.onnx`). */
+const BUNDLED_MODELS = new URL("../src/models/", import.meta.url);
+
+/**
+ * The model's files for the playground's browser runtime: served when
+ * `--browser-models` says so, by default only for the bundled models (public
+ * already); a model given with `--model` stays private unless asked.
+ */
+async function browserModelOf(command: Command): Promise<ModelBytes | undefined> {
+  const path = command.model ??
+    fileURLToPath(new URL("shapes-meanflow/model.onnx", BUNDLED_MODELS));
+  const serve = command.browserModels ?? await isBundled(path);
+  if (!serve) return undefined;
+  const { model, weights } = await readModelFiles(path);
+  return { model, weights };
+}
+
+async function isBundled(path: string): Promise<boolean> {
+  try {
+    const [file, bundled] = await Promise.all([
+      Deno.realPath(path),
+      Deno.realPath(BUNDLED_MODELS),
+    ]);
+    return file.startsWith(bundled + sep);
+  } catch {
+    return false;
+  }
+}
+
 /** The model's public id: the name of the directory holding its `.onnx` file. */
 function modelIdOf(path: string | undefined): string {
   if (path === undefined) return "shapes-meanflow";
@@ -127,6 +167,7 @@ async function run(command: Command): Promise<void> {
   const token = adminToken();
   await using model = await loadModel(command.model, { threads: command.threads });
   const adapters = await AdapterStore.open(command.adaptersDir, model.info.loraTargets);
+  const browserModel = await browserModelOf(command);
   const service = createApp({
     model,
     modelId: modelIdOf(command.model),
@@ -137,6 +178,7 @@ async function run(command: Command): Promise<void> {
       queue: command.queue,
       timeoutMs: command.timeoutMs,
     },
+    playground: { browserModel },
   });
   const stop = new AbortController();
   const onSignal = () => {
@@ -153,7 +195,9 @@ async function run(command: Command): Promise<void> {
   });
   console.log(
     `serve: listening on ${server.url.origin} (model ${modelIdOf(command.model)}, ` +
-      `adapters in ${adapters.dir}, writes ${token === undefined ? "disabled" : "enabled"})`,
+      `adapters in ${adapters.dir}, writes ${token === undefined ? "disabled" : "enabled"}, ` +
+      `browser models ${browserModel === undefined ? "not served" : "served"}); ` +
+      `playground at ${server.url.origin}/`,
   );
   await server.finished;
   for (const signal of signals) Deno.removeSignalListener(signal, onSignal);

@@ -10,7 +10,16 @@
  * @module
  */
 
-import type { ImageFormat, Tokenizer } from "../mod.ts";
+import {
+  type FlowMapKind,
+  type ImageFormat,
+  MAX_PARTICLES,
+  NAMED_REWARDS,
+  STEERING_METHODS,
+  type SteeringMethod,
+  steeringNfe,
+  type Tokenizer,
+} from "../mod.ts";
 import { ADAPTER_NAME } from "./adapters.ts";
 import { ApiError } from "./errors.ts";
 
@@ -26,6 +35,8 @@ export interface RequestLimits {
   readonly maxAdapters: number;
   /** Largest adapter scale magnitude (default 4). */
   readonly maxAdapterScale: number;
+  /** Most network evaluations one request may spend, all images together (default 256). */
+  readonly maxRequestNfe: number;
 }
 
 /** The default {@linkcode RequestLimits}. */
@@ -35,6 +46,7 @@ export const DEFAULT_REQUEST_LIMITS: RequestLimits = Object.freeze({
   maxImages: 8,
   maxAdapters: 4,
   maxAdapterScale: 4,
+  maxRequestNfe: 256,
 });
 
 /** What requests are checked against: limits and what the served model supports. */
@@ -49,6 +61,20 @@ export interface ValidationRules {
   readonly tokenizer: Tokenizer;
   /** Draws the seed of a request that gives none. */
   readonly randomSeed: () => number;
+  /** The served map's kind and default step count (for NFE budgets; default two-time, 2). */
+  readonly flowMap?: { readonly kind: FlowMapKind; readonly defaultSteps: number };
+}
+
+/** Reward steering of a request: a named server-side reward. */
+export interface SteeringRequest {
+  /** A name from the SDK's `NAMED_REWARDS`. */
+  readonly reward: string;
+  /** "best-of-n" or "posterior". */
+  readonly method: SteeringMethod;
+  /** Candidates or posterior samples per step. */
+  readonly particles: number;
+  /** Posterior only: lambda. */
+  readonly strength?: number;
 }
 
 /** An adapter to merge for a request, and its scale. */
@@ -73,6 +99,8 @@ export interface GenerationRequest {
   readonly adapters: readonly AdapterChoice[];
   /** Encoding of the images; `undefined` leaves it to content negotiation. */
   readonly format: ImageFormat | undefined;
+  /** Reward steering (`/v1/images/generations` only). */
+  readonly steering?: SteeringRequest;
 }
 
 const IMAGES_FIELDS = [
@@ -85,7 +113,9 @@ const IMAGES_FIELDS = [
   "seed",
   "steps",
   "adapter",
+  "steering",
 ] as const;
+const STEERING_FIELDS = ["reward", "method", "particles", "strength"] as const;
 const GENERATE_FIELDS = ["prompt", "seed", "steps", "adapter", "format"] as const;
 const FORMATS: readonly ImageFormat[] = ["png", "webp"];
 
@@ -133,11 +163,76 @@ export function parseImagesRequest(
     );
   }
   const n = integerField(fields, "n", 1, rules.limits.maxImages) ?? 1;
+  const common = commonFields(fields, rules, n);
+  const steering = fields.steering === undefined ? undefined : steeringField(fields.steering);
+  const map = rules.flowMap ?? { kind: "two-time", defaultSteps: 2 };
+  const steps = common.steps ?? map.defaultSteps;
+  const nfe = n * (steering ? steeringNfe(map.kind, steps, steering) : steps);
+  if (nfe > rules.limits.maxRequestNfe) {
+    throw invalid(
+      "nfe_budget_exceeded",
+      `this request needs ${nfe} network evaluations (n × per-image cost); ` +
+        `the budget is ${rules.limits.maxRequestNfe}: lower n, steps or steering.particles`,
+      steering ? "steering.particles" : "steps",
+    );
+  }
   return {
-    ...commonFields(fields, rules, n),
+    ...common,
     n,
     format: formatField(fields, "output_format") ?? "png",
+    ...(steering ? { steering } : {}),
   };
+}
+
+function steeringField(value: unknown): SteeringRequest {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw wrongType("steering", "an object { reward, method, particles }", value);
+  }
+  const unknown = Object.keys(value).filter((key) =>
+    !(STEERING_FIELDS as readonly string[]).includes(key)
+  );
+  if (unknown.length > 0) {
+    throw invalid(
+      "unknown_field",
+      `unknown field steering.${unknown[0]}`,
+      `steering.${unknown[0]}`,
+    );
+  }
+  const fields = value as Fields;
+  const reward = fields.reward;
+  if (!isString(reward)) throw wrongType("steering.reward", "a reward name", reward);
+  if (!Object.hasOwn(NAMED_REWARDS, reward)) {
+    throw invalid(
+      "unknown_reward",
+      `steering.reward ${quote(reward)} is not served; known: ${
+        Object.keys(NAMED_REWARDS).join(", ")
+      }`,
+      "steering.reward",
+    );
+  }
+  const method = fields.method ?? "best-of-n";
+  if (!isString(method) || !(STEERING_METHODS as readonly string[]).includes(method)) {
+    throw invalid(
+      "invalid_value",
+      `steering.method must be "best-of-n" or "posterior", got ${kindOf(method)}`,
+      "steering.method",
+    );
+  }
+  const particles = integerField(fields, "particles", 1, MAX_PARTICLES, "steering.particles");
+  if (particles === undefined) {
+    throw invalid("missing_field", "steering.particles is required", "steering.particles");
+  }
+  const strength = fields.strength;
+  if (strength !== undefined) {
+    if (typeof strength !== "number" || !Number.isFinite(strength) || method !== "posterior") {
+      throw invalid(
+        "invalid_value",
+        'steering.strength must be a finite number, with method "posterior"',
+        "steering.strength",
+      );
+    }
+  }
+  return { reward, method: method as SteeringMethod, particles, strength };
 }
 
 /**
@@ -207,8 +302,14 @@ function objectOf(body: unknown, allowed: readonly string[]): Fields {
   return body as Fields;
 }
 
-function integerField(fields: Fields, param: string, min: number, max: number): number | undefined {
-  const value = fields[param];
+function integerField(
+  fields: Fields,
+  field: string,
+  min: number,
+  max: number,
+  param = field,
+): number | undefined {
+  const value = fields[field];
   if (value === undefined) return undefined;
   if (typeof value !== "number") throw wrongType(param, "an integer", value);
   if (!Number.isSafeInteger(value) || value < min || value > max) {

@@ -1,6 +1,6 @@
 /**
  * One-step transition math for flow-map sampling: the deterministic jumps of
- * spec/math.md §4, the ASFMC anchors of §5.1–5.3 and the Flow-GRPO SDE step of
+ * docs/math.md §4, the ASFMC anchors of §5.1–5.3 and the Flow-GRPO SDE step of
  * §5.4.
  *
  * Each function returns the coefficients of a Gaussian transition
@@ -38,7 +38,7 @@ export interface GaussianStep<K extends string> {
 
 /**
  * The two-time map's deterministic jump `X(t → s)(x) = x − (t − s)·u(x, s, t)`
- * (spec §2, §4).
+ * (docs/math.md §2, §4).
  *
  * @example
  * ```ts
@@ -62,7 +62,7 @@ export interface EndpointAnchorOptions {
 }
 
 /**
- * Endpoint anchor (spec §5.1), also the consistency sampler's step (§4, eta = 1):
+ * Endpoint anchor (docs/math.md §5.1), also the consistency sampler's step (§4, eta = 1):
  *
  *     eps_hat = (x_t − alpha(t)·x0_hat) / sigma(t)
  *     mean    = alpha(s)·x0_hat + sigma(s)·sqrt(1 − eta²)·eps_hat
@@ -121,7 +121,7 @@ export interface LocalAnchorStep extends GaussianStep<"y" | "velocity"> {
 }
 
 /**
- * Local anchor (spec §5.2), two-time rectified-flow maps only. With
+ * Local anchor (docs/math.md §5.2), two-time rectified-flow maps only. With
  * `y = X(t → s)(x_t)` (see {@link twoTimeJump}) and `a = s + delta`:
  *
  *     g     = noise_level·sqrt(a / (1 − a))
@@ -169,7 +169,7 @@ export function localAnchor(
 }
 
 /**
- * Naive intermediate anchor (spec §5.3), kept only to reproduce its negative
+ * Naive intermediate anchor (docs/math.md §5.3), kept only to reproduce its negative
  * result: with `y_a = X(s → a)(y)` for `0 < a < s`,
  *
  *     mean = (alpha(s) / alpha(a))·y_a
@@ -211,7 +211,7 @@ export interface SdeStepOptions {
 }
 
 /**
- * Flow-GRPO SDE step for velocity models on rectified flow (spec §5.4), from
+ * Flow-GRPO SDE step for velocity models on rectified flow (docs/math.md §5.4), from
  * `t` to `s` with `dt = s − t < 0`:
  *
  *     g    = noise_level·sqrt(t / (1 − t))

@@ -1,5 +1,5 @@
 /**
- * Flow-map interfaces (spec/math.md §2). Any object with this shape can be
+ * Flow-map interfaces (docs/math.md §2). Any object with this shape can be
  * sampled: the ONNX loader is one implementation, an analytic map written in
  * JavaScript is another.
  *

@@ -28,7 +28,7 @@ export interface GenerateOptions {
   readonly grid?: readonly number[];
   /** Image `i` uses seed `seed + i` (default 0): a batch equals its images drawn alone. */
   readonly seed?: number;
-  /** ASFMC for more diverse samples (spec §5); default: the deterministic samplers (§4). */
+  /** ASFMC for more diverse samples (docs/math.md §5); default: the deterministic samplers (§4). */
   readonly stochastic?: StochasticOptions;
 }
 
@@ -60,7 +60,8 @@ export async function generate(model: Model, options: GenerateOptions): Promise<
   return toImages(batch);
 }
 
-function promptsOf({ prompt, prompts, n }: GenerateOptions): readonly string[] {
+/** The prompt of every image, or a TypeError/RangeError (internal; not in mod.ts). */
+export function promptsOf({ prompt, prompts, n }: GenerateOptions): readonly string[] {
   if ((prompt === undefined) === (prompts === undefined)) {
     throw new TypeError("generate needs either prompt (with n) or prompts");
   }
@@ -79,7 +80,8 @@ function promptsOf({ prompt, prompts, n }: GenerateOptions): readonly string[] {
   return Array.from({ length: count }, () => prompt);
 }
 
-function gridOf(info: ModelInfo, { steps, grid }: GenerateOptions): number | TimeGrid {
+/** The grid `generate` samples on (internal; not in mod.ts). */
+export function gridOf(info: ModelInfo, { steps, grid }: GenerateOptions): number | TimeGrid {
   if (grid !== undefined) {
     if (steps !== undefined && steps !== grid.length - 1) {
       throw new RangeError(`steps ${steps} disagrees with a grid of ${grid.length - 1} steps`);

@@ -1,5 +1,5 @@
 /**
- * Time grids for K-step sampling from noise toward data (spec/math.md §3).
+ * Time grids for K-step sampling from noise toward data (docs/math.md §3).
  * A grid is a strictly decreasing list `t_0 > t_1 > … > t_K = 0`.
  *
  * @module
@@ -10,7 +10,7 @@ import type { ProbabilityPath } from "./path.ts";
 /** A validated, frozen time grid ending at 0. */
 export type TimeGrid = readonly number[];
 
-/** sCM's largest time `arctan(80 / 0.5) ≈ 1.56454` (spec §3). */
+/** sCM's largest time `arctan(80 / 0.5) ≈ 1.56454` (docs/math.md §3). */
 export const SCM_T_MAX: number = Math.atan(80 / 0.5);
 
 /**

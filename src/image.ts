@@ -2,13 +2,15 @@
  * Tensors to pictures: channel-first float samples in [-1, 1] become 8-bit
  * interleaved images, and images become PNG or WebP bytes.
  *
- * Encoding loads sharp (a native addon) only when called, so importing this
- * module stays edge-safe.
+ * PNG is encoded in TypeScript (no native code, no permissions); WebP loads
+ * sharp (a native addon) when first asked for, so importing this module
+ * stays edge-safe.
  *
  * @module
  */
 
 import type { Tensor } from "./flowmap.ts";
+import { encodePng } from "./png.ts";
 import { onFirstUse } from "./wasm/instantiate.ts";
 import { createPixelKernel, pixelsInJavaScript } from "./wasm/pixels.ts";
 
@@ -57,9 +59,10 @@ export function toImages(batch: Tensor): Image[] {
 }
 
 /**
- * Encodes an image as lossless PNG or WebP through sharp (loaded on first
- * use; needs `--allow-ffi` and `--allow-read`). The same image always gives
- * the same bytes.
+ * Encodes an image as lossless PNG or WebP. PNG needs no permissions and no
+ * native code (it runs on the `"web"` runtime's edge path); WebP goes
+ * through sharp, loaded on first use, which needs `--allow-ffi` and
+ * `--allow-read`. The same image always gives the same bytes.
  *
  * @example
  * ```ts ignore
@@ -78,12 +81,23 @@ export async function encodeImage(image: Image, format: ImageFormat = "png"): Pr
   if (format !== "png" && format !== "webp") {
     throw new RangeError(`image format must be "png" or "webp", got ${format}`);
   }
-  const { default: sharp } = await import("sharp");
+  if (format === "png") return await encodePng(image);
+  const { default: sharp } = await importSharp();
   const raw = sharp(data, { raw: { width, height, channels: channels as 1 | 3 | 4 } });
-  const encoded = format === "png"
-    ? raw.png({ compressionLevel: 9, palette: false })
-    : raw.webp({ lossless: true });
-  return new Uint8Array(await encoded.toBuffer());
+  return new Uint8Array(await raw.webp({ lossless: true }).toBuffer());
 }
 
 const pixelKernel = onFirstUse(createPixelKernel);
+
+async function importSharp() {
+  try {
+    // deno-lint-ignore no-import-prefix -- pinned in the SDK: importers need no import map
+    return await import("npm:sharp@0.35.5");
+  } catch (cause) {
+    throw new Error(
+      `WebP encoding needs sharp, which could not be loaded (${(cause as Error).message}); ` +
+        `it needs --allow-ffi and --allow-read — encode as "png" where native code is not allowed`,
+      { cause },
+    );
+  }
+}

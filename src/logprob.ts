@@ -1,7 +1,7 @@
 /**
- * Choices in the Gaussian log-probability and KL of spec/math.md §5.5, named so
+ * Choices in the Gaussian log-probability and KL of docs/math.md §5.5, named so
  * that every caller records which one it uses. The Float32Array kernels live
- * in `kernels/ops.ts`; the trainer applies the same formulas to tensors.
+ * in `src/ops.ts`; the trainer applies the same formulas to tensors.
  *
  * @module
  */

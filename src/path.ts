@@ -1,7 +1,7 @@
 /**
  * Affine probability paths `x_t = alpha(t)·x0 + sigma(t)·eps` and the
  * conversions between velocity, endpoint estimate, implied noise and score
- * (spec/math.md §1).
+ * (docs/math.md §1).
  *
  * Every conversion is linear in its tensor inputs, so it is returned as
  * scalar coefficients: the SDK applies them to Float32Arrays, the trainer to

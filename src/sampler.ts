@@ -1,5 +1,5 @@
 /**
- * K-step samplers over any flow map (spec/math.md §4–5).
+ * K-step samplers over any flow map (docs/math.md §4–5).
  *
  * Deterministic (the evaluation samplers of §4), starting from
  * `x = sigma(t_0)·eps`:
@@ -19,11 +19,11 @@
 
 import { endpointAnchor, localAnchor, twoTimeJump } from "./anchor.ts";
 import { checkOutput, endpointOf, type FlowMap, type Tensor } from "./flowmap.ts";
-import { angularGrid, type TimeGrid, uniformGrid, validateGrid } from "./grid.ts";
 import { SamplingNoise } from "./noise.ts";
-import { combine2, sampleGaussian } from "../kernels/ops.ts";
+import { checkShape, gridFor, seedsFor, sizeOf } from "./sample_args.ts";
+import { combine2, sampleGaussian } from "./ops.ts";
 
-/** ASFMC options: which anchor makes each non-final step stochastic (spec §5). */
+/** ASFMC options: which anchor makes each non-final step stochastic (docs/math.md §5). */
 export interface StochasticOptions {
   /** "endpoint" (§5.1, both kinds) or "local" (§5.2, two-time rectified-flow maps). */
   anchor: "endpoint" | "local";
@@ -55,6 +55,11 @@ export interface SampleOptions<C> {
    * inflates the variance of flow maps, offered only for comparison.
    */
   renoise?: "seeded" | "implied";
+  /**
+   * Noise sub-stream of every image (default 0). Other streams give other,
+   * equally seeded draws: Best-of-N candidate `j` uses stream `j`.
+   */
+  stream?: number;
 }
 
 /**
@@ -82,7 +87,7 @@ export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Pro
   if (renoise !== "seeded" && (map.kind !== "one-time" || stochastic)) {
     throw new RangeError('renoise: "implied" applies to deterministic one-time sampling only');
   }
-  const noise = new SamplingNoise(seeds);
+  const noise = new SamplingNoise(seeds, options.stream ?? 0);
   let x: Tensor = { data: noise.fill(new Float32Array(sizeOf(shape))), shape };
   const sigma0 = map.path.sigma(grid[0]);
   if (sigma0 !== 1) { for (let i = 0; i < x.data.length; i++) x.data[i] *= sigma0; }
@@ -124,47 +129,4 @@ export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Pro
     x = { data: next, shape };
   }
   return x;
-}
-
-function checkShape(shape: readonly number[]): readonly number[] {
-  if (
-    !Array.isArray(shape) || shape.length < 2 ||
-    !shape.every((d) => Number.isSafeInteger(d) && d > 0)
-  ) {
-    throw new RangeError(
-      `shape must list positive integers, batch first (e.g. [1, 3, 32, 32]), got ${
-        JSON.stringify(shape)
-      }`,
-    );
-  }
-  return Object.freeze([...shape]);
-}
-
-function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-function seedsFor(seed: number | readonly number[], batch: number): number[] {
-  if (typeof seed === "number") {
-    if (!Number.isSafeInteger(seed) || seed < 0 || !Number.isSafeInteger(seed + batch)) {
-      throw new RangeError(`seed must be a non-negative safe integer, got ${seed}`);
-    }
-    return Array.from({ length: batch }, (_, i) => seed + i);
-  }
-  if (!Array.isArray(seed) || seed.length !== batch) {
-    throw new RangeError(
-      `seed must be one number or one per image (${batch}), got ${JSON.stringify(seed)}`,
-    );
-  }
-  return [...seed];
-}
-
-function gridFor(map: FlowMap<unknown>, grid: number | readonly number[]): TimeGrid {
-  if (map.kind !== "two-time" && map.kind !== "one-time") {
-    throw new RangeError(
-      `flow map kind must be "two-time" or "one-time", got ${(map as { kind: unknown }).kind}`,
-    );
-  }
-  if (typeof grid !== "number") return validateGrid(grid, map.path);
-  return map.path.name === "trigflow" ? angularGrid(grid) : uniformGrid(grid);
 }

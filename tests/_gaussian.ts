@@ -1,6 +1,6 @@
 /**
  * Gaussian data `x0 ~ N(m, s²)` per element, for which every flow map of a
- * path is closed-form (spec/math.md §9):
+ * path is closed-form (docs/math.md §9):
  * `X(t → r)(x) = mu_r + (sd_r / sd_t)·(x − mu_t)`.
  *
  * @module

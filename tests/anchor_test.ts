@@ -1,5 +1,5 @@
 /**
- * The numerical checks of spec/math.md §9: on Gaussian data every flow map is
+ * The numerical checks of docs/math.md §9: on Gaussian data every flow map is
  * exact, so each transition's effect on the marginal is known in closed form
  * (exactly, "analytic") and by simulation through the kernels and seeded noise
  * ("Monte Carlo", tolerances from the sampling error).
@@ -14,7 +14,7 @@ import {
 } from "../src/anchor.ts";
 import { rectifiedFlow, trigFlow } from "../src/path.ts";
 import { NormalStream } from "../src/rng.ts";
-import { combine2, sampleGaussian } from "../kernels/ops.ts";
+import { combine2, sampleGaussian } from "../src/ops.ts";
 import { assertClose, moments } from "./_assert.ts";
 import { type Affine, applyAffine, combine, compose, GaussianWorld } from "./_gaussian.ts";
 
@@ -42,7 +42,7 @@ function assertMarginal(values: Float32Array, world: GaussianWorld, s: number, b
 }
 
 const rfCases = [
-  { m: 1.5, s: 0.3, t: 0.8, to: 0.4 }, // the spec's table
+  { m: 1.5, s: 0.3, t: 0.8, to: 0.4 }, // the table of docs/math.md §9
   { m: -0.5, s: 1.2, t: 0.9, to: 0.3 },
   { m: 0, s: 0.7, t: 0.5, to: 0.2 },
 ];
@@ -101,7 +101,7 @@ function localStep(
 }
 
 Deno.test("§9 local anchor: marginal error within the table and vanishing as delta → 0", () => {
-  // The spec's table (measured with the velocity at s, i.e. the extra NFE) bounds
+  // The table of docs/math.md §9 (measured with the velocity at s, i.e. the extra NFE) bounds
   // case 0; reusing u(x_t, s, t) adds an O(delta) score mismatch, also vanishing.
   const deltas = [0.1, 0.03, 0.01, 0.001];
   const table = { "extra-nfe": [0.004, 0.0005, 0.0004, 1e-5], reuse: [1e-3, 1e-3, 1e-3, 1e-4] };

@@ -5,6 +5,7 @@ import {
   BackendUnavailableError,
   parseBackendRequest,
   selectBackend,
+  STOCK_CPU_WARNING,
 } from "../trainer/backend.ts";
 import { BLAS_LIB_ENV, tryLoadBlas } from "../kernels/blas.ts";
 
@@ -29,6 +30,7 @@ Deno.test("cpu selects TF.js's stock CPU kernels", async () => {
   assert.deepEqual([choice.name, choice.tfBackend, tf.getBackend()], ["cpu", "cpu", "cpu"]);
   assert.equal(tf.getKernel("FlowmapGelu", "cpu"), undefined);
   assert.match(messages[0], /^backend: cpu — TF\.js stock CPU kernels/);
+  assert.equal(messages.length, 1, "asking for cpu is not warned about");
 });
 
 Deno.test("a requested tfjs-node backend that is missing says how to install it", async () => {
@@ -70,11 +72,13 @@ Deno.test("auto falls back to plain CPU when FLOWMAP_BLAS_LIB points to a missin
     const { log, messages } = collect();
     const choice = await selectBackend("auto", log, { importPackage: notInstalled });
     assert.equal(choice.name, "cpu");
-    assert.equal(messages.length, 1);
+    assert.equal(messages.length, 2);
     assert.match(
       messages[0],
       /skipped tensorflow-gpu: .*, tensorflow: .*, blas: no BLAS library found/,
     );
+    assert.equal(messages[1], STOCK_CPU_WARNING);
+    assert.match(messages[1], /^warning: .*46× slower.*apt-get install libopenblas0-pthread/);
   } finally {
     if (previous === undefined) Deno.env.delete(BLAS_LIB_ENV);
     else Deno.env.set(BLAS_LIB_ENV, previous);

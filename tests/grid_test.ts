@@ -3,7 +3,7 @@ import { angularGrid, SCM_T_MAX, shiftedGrid, uniformGrid, validateGrid } from "
 import { rectifiedFlow, trigFlow } from "../src/path.ts";
 import { assertClose } from "./_assert.ts";
 
-Deno.test("grid: uniform, shifted and angular grids match spec §3", () => {
+Deno.test("grid: uniform, shifted and angular grids match docs/math.md §3", () => {
   assert.deepEqual(uniformGrid(4), [1, 0.75, 0.5, 0.25, 0]);
   assert.deepEqual(uniformGrid(1), [1, 0]);
   assert.deepEqual(shiftedGrid(2, 3), [1, 0.75, 0]);

@@ -25,6 +25,14 @@ Deno.test("image: PNG and WebP round-trip losslessly and deterministically", asy
     const decoded = await sharp(bytes).removeAlpha().raw().toBuffer();
     assert.deepEqual(new Uint8Array(decoded), data, `${format} must be lossless`);
   }
+  for (const channels of [1, 4]) {
+    const pixels = Uint8Array.from({ length: 8 * 6 * channels }, (_, i) => (i * 53) % 256);
+    const png = await encodeImage({ width: 8, height: 6, channels, data: pixels }, "png");
+    assert.equal((await sharp(png).metadata()).channels, channels);
+    const decoded = await sharp(png).toColourspace(channels === 1 ? "b-w" : "srgb").raw()
+      .toBuffer();
+    assert.deepEqual(new Uint8Array(decoded), pixels, `${channels}-channel PNG must be lossless`);
+  }
   await assert.rejects(encodeImage({ ...image, data: data.subarray(1) }), /needs 144 bytes/);
   await assert.rejects(encodeImage(image, "gif" as "png"), /"png" or "webp"/);
 });

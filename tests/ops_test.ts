@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { combine2, combine3, gaussianKl, gaussianLogProb, sampleGaussian } from "../kernels/ops.ts";
+import { combine2, combine3, gaussianKl, gaussianLogProb, sampleGaussian } from "../src/ops.ts";
 import { klStd, LOG_SQRT_2PI } from "../src/logprob.ts";
 import { localAnchor, sdeStep } from "../src/anchor.ts";
 import { rectifiedFlow } from "../src/path.ts";

@@ -16,7 +16,7 @@ import { assertClose } from "./_assert.ts";
 
 const paths: ProbabilityPath[] = [rectifiedFlow, trigFlow(0.5), trigFlow(1)];
 
-Deno.test("path: coefficients match spec §1 at hand-computed points", () => {
+Deno.test("path: coefficients match docs/math.md §1 at hand-computed points", () => {
   assert.deepEqual(rectifiedFlow.alpha(0.25), 0.75);
   assert.deepEqual(endpointFromVelocity(rectifiedFlow, 0.4), { x: 1, v: -0.4 });
   assertClose(noiseFromVelocity(rectifiedFlow, 0.4).v, 0.6, 1e-15, "eps_hat v-coefficient");

@@ -1,5 +1,5 @@
 /**
- * Samplers against the exact flow maps of Gaussian data (spec/math.md §9):
+ * Samplers against the exact flow maps of Gaussian data (docs/math.md §9):
  * the exact map must reproduce the exact marginals at every K.
  */
 import assert from "node:assert/strict";
@@ -67,7 +67,7 @@ Deno.test("sampler: exact two-time map gives exact marginals at every K", async 
 });
 
 Deno.test("sampler: exact one-time map gives exact marginals at every K (seeded re-noising)", async () => {
-  // Starting from sigma(t_max)·eps drops alpha(t_max)·x0: a ~0.01 mean bias (spec §9).
+  // Starting from sigma(t_max)·eps drops alpha(t_max)·x0: a ~0.01 mean bias (docs/math.md §9).
   for (const k of [1, 2, 4]) {
     const out = await sample(oneTime(trigWorld), { shape: SHAPE, seed: 5 + k, grid: k });
     assertData(out.data, trigWorld, 0.012, `one-time K=${k}`);
@@ -80,7 +80,7 @@ Deno.test("sampler: exact one-time map gives exact marginals at every K (seeded 
   assertData(explicit.data, trigWorld, 0.012, "one-time [t_max, 1.3, 0]");
 });
 
-Deno.test("sampler: implied-noise re-noising inflates the one-time std, as spec §9 says", async () => {
+Deno.test("sampler: implied-noise re-noising inflates the one-time std, as docs/math.md §9 says", async () => {
   const stds = [];
   for (const k of [2, 4]) {
     const out = await sample(oneTime(trigWorld), {

@@ -1,5 +1,5 @@
 /**
- * Advantage estimators of Flow-Map GRPO (spec/math.md §6), by name:
+ * Advantage estimators of Flow-Map GRPO (docs/math.md §6), by name:
  *
  * - `group`: `A_i = (R_i − mean_group) / (std_group + 1e-4)`;
  * - `per-prompt-global-std` (Flow-GRPO's default): the mean of the rewards seen

@@ -1,5 +1,5 @@
 /**
- * The trainer's run configuration (spec/math.md §5–6): its schema as types,
+ * The trainer's run configuration (docs/math.md §5–6): its schema as types,
  * the defaults, and a hand-written validator whose errors name the bad field
  * (`rollout.groupSize must be an integer ≥ 2, got 1`).
  *
@@ -44,7 +44,7 @@ export type RolloutEngine = "onnx" | "tfjs";
 /** How a group's trajectories start (see `TrainConfig.rollout.initialNoise`). */
 export type InitialNoise = "independent" | "shared";
 
-/** How each stochastic rollout transition is made (spec §5.1–5.3). */
+/** How each stochastic rollout transition is made (docs/math.md §5.1–5.3). */
 export type AnchorConfig =
   | { readonly kind: "endpoint"; readonly eta: number }
   | {
@@ -65,7 +65,7 @@ export type RewardTermConfig =
   | { readonly kind: "random"; readonly weight: number }
   | { readonly kind: "http"; readonly url: string; readonly weight: number };
 
-/** Advantage estimators of spec §6. */
+/** Advantage estimators of docs/math.md §6. */
 export type AdvantageMode = "group" | "per-prompt-global-std" | "step-aware";
 
 /** A validated run configuration; every field present. */
@@ -74,14 +74,14 @@ export interface TrainConfig {
   readonly name: string;
   /** Base model. */
   readonly model: ModelSourceConfig;
-  /** LoRA adapter trained on top of the frozen base (spec §7). */
+  /** LoRA adapter trained on top of the frozen base (docs/math.md §7). */
   readonly lora: {
     readonly rank: number;
     readonly alpha: number;
     readonly targets: readonly string[];
     readonly seed: number;
   };
-  /** Rollouts (spec §6): prompts × groupSize trajectories of P + 1 transitions. */
+  /** Rollouts (docs/math.md §6): prompts × groupSize trajectories of P + 1 transitions. */
   readonly rollout: {
     /** Distinct training prompts per iteration. */
     readonly prompts: number;
@@ -89,7 +89,7 @@ export interface TrainConfig {
     readonly groupSize: number;
     /** Stochastic transitions P before the deterministic final one. */
     readonly stochasticSteps: number;
-    /** Shift factor m of the rectified-flow rollout grid (two-time maps, spec §3). */
+    /** Shift factor m of the rectified-flow rollout grid (two-time maps, docs/math.md §3). */
     readonly shift: number;
     /**
      * An explicit rollout grid `t_0 > … > t_P > 0` and a final 0 (P + 2 times),
@@ -116,7 +116,7 @@ export interface TrainConfig {
   };
   /** Reward terms (weighted sum). */
   readonly reward: readonly RewardTermConfig[];
-  /** Advantages (spec §6). */
+  /** Advantages (docs/math.md §6). */
   readonly advantage: {
     readonly mode: AdvantageMode;
     /** step-aware only: every transition gets the sum over steps. */
@@ -124,14 +124,14 @@ export interface TrainConfig {
     /** A_max of the clamp. */
     readonly clip: number;
   };
-  /** The clipped objective and KL (spec §5.5, §6). */
+  /** The clipped objective and KL (docs/math.md §5.5, §6). */
   readonly objective: {
     readonly clipRange: number;
     readonly klBeta: number;
     readonly klScale: KlScale;
     readonly reduction: Reduction;
   };
-  /** AdamW over the LoRA weights (spec §6). */
+  /** AdamW over the LoRA weights (docs/math.md §6). */
   readonly optimizer: {
     readonly lr: number;
     readonly betas: readonly [number, number];
@@ -153,7 +153,7 @@ export interface TrainConfig {
     /** Wall-clock budget of one process in minutes (0: none); the run then evaluates and stops. */
     readonly maxMinutes: number;
   };
-  /** Deterministic held-out evaluation (spec §6). */
+  /** Deterministic held-out evaluation (docs/math.md §6). */
   readonly eval: {
     /** Evaluate every this many iterations (and at the end); 0: only at the end. */
     readonly every: number;
@@ -166,7 +166,7 @@ export interface TrainConfig {
   };
 }
 
-/** Defaults for every optional field (spec §6 values for the optimiser and EMA). */
+/** Defaults for every optional field (docs/math.md §6 values for the optimiser and EMA). */
 export const DEFAULTS = Object.freeze({
   lora: { rank: 8, alpha: 8, targets: ["to_q", "to_k", "to_v", "to_out.0"], seed: 0 },
   rollout: {

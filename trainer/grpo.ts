@@ -1,5 +1,5 @@
 /**
- * The clipped Flow-Map GRPO objective (spec/math.md §6) for one stochastic
+ * The clipped Flow-Map GRPO objective (docs/math.md §6) for one stochastic
  * transition of a micro-batch:
  *
  *     ratio = exp(log_prob_theta − log_prob_old)
@@ -15,7 +15,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { KlScale, Reduction } from "../src/logprob.ts";
 import type { LinearAdapter } from "./model/tfjs.ts";
-import { type FlowMapPolicy, gaussianKl, gaussianLogProb } from "./policy.ts";
+import { type FlowMapPolicy, tensorGaussianKl, tensorGaussianLogProb } from "./policy.ts";
 
 /** One stochastic transition of a micro-batch, as recorded by the rollout. */
 export interface TransitionBatch {
@@ -71,7 +71,7 @@ export function grpoObjective(
 ): ObjectiveTerms {
   const step = policy.step(batch.step);
   const mean = policy.transitionMean(batch.step, { x: batch.x, tokens: batch.tokens }, adapter);
-  const logProb = gaussianLogProb(batch.next, mean, step.std, options.reduction);
+  const logProb = tensorGaussianLogProb(batch.next, mean, step.std, options.reduction);
   const ratio = tf.exp(tf.sub(logProb, batch.logProbOld)) as tf.Tensor1D;
   const a = batch.advantages;
   const unclipped = tf.mul(tf.neg(a), ratio);
@@ -86,7 +86,7 @@ export function grpoObjective(
     if (batch.referenceMean === undefined) {
       throw new RangeError("a KL weight > 0 needs the reference means of the rollout");
     }
-    kl = gaussianKl(mean, batch.referenceMean, step, options.klScale, options.reduction);
+    kl = tensorGaussianKl(mean, batch.referenceMean, step, options.klScale, options.reduction);
     loss = tf.add(policyLoss, tf.mul(tf.mean(kl), options.klBeta)) as tf.Scalar;
   } else {
     kl = tf.zerosLike(ratio);

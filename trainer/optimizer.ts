@@ -1,5 +1,5 @@
 /**
- * Optimisation of the LoRA weights (spec/math.md §6): gradient accumulation,
+ * Optimisation of the LoRA weights (docs/math.md §6): gradient accumulation,
  * a global gradient-norm clip, AdamW with decoupled weight decay (PyTorch's
  * `torch.optim.AdamW` update), and an EMA of the weights for evaluation and
  * export. State lives on the host in float64 (moments, accumulators) so it

@@ -1,6 +1,6 @@
 /**
  * The rollout policy on TF.js tensors: one ASFMC transition per grid step
- * (spec/math.md §5.1–5.3), the deterministic final transition (§6), the
+ * (docs/math.md §5.1–5.3), the deterministic final transition (§6), the
  * one-step endpoint estimate (§6, step-aware advantages), and the Gaussian
  * log-probability and KL of §5.5. Rollouts and the objective both call these
  * functions, so the mean recorded at rollout time and the mean the objective
@@ -51,7 +51,7 @@ export function applyCoefficients<K extends string>(
 /**
  * The rollout grid: P stochastic transitions plus one deterministic final
  * one, shifted rectified-flow for two-time maps, angular TrigFlow for
- * one-time maps (spec §6).
+ * one-time maps (docs/math.md §6).
  *
  * @example
  * ```ts
@@ -88,7 +88,7 @@ export function configuredRolloutGrid(
 
 /**
  * The Gaussian of one stochastic transition from `t` to `s` under a
- * configured anchor (spec §5.1–5.3): its mean's coefficients and its std.
+ * configured anchor (docs/math.md §5.1–5.3): its mean's coefficients and its std.
  *
  * @example
  * ```ts
@@ -176,7 +176,7 @@ export class FlowMapPolicy {
     return step;
   }
 
-  /** Mean of stochastic transition `k` from `x_k` (spec §5.1–5.3). */
+  /** Mean of stochastic transition `k` from `x_k` (docs/math.md §5.1–5.3). */
   transitionMean(k: number, inputs: PolicyInputs, adapter?: LinearAdapter): tf.Tensor4D {
     const t = this.grid[k], s = this.grid[k + 1];
     const { x } = inputs;
@@ -205,7 +205,7 @@ export class FlowMapPolicy {
   }
 
   /**
-   * The one-step endpoint estimate `X(t → 0)(x)` (spec §5.1): `f(x, t)`, or
+   * The one-step endpoint estimate `X(t → 0)(x)` (docs/math.md §5.1): `f(x, t)`, or
    * `x − t·u(x, 0, t)` for a two-time map. At `t = t_P` it is the
    * deterministic final transition that produces the rewarded image.
    */
@@ -236,18 +236,18 @@ export class FlowMapPolicy {
 }
 
 /**
- * Per-sample Gaussian log-density of `x` under `N(mean, std²·I)` (spec §5.5):
+ * Per-sample Gaussian log-density of `x` under `N(mean, std²·I)` (docs/math.md §5.5):
  * the per-element terms `−(x − mean)²/(2std²) − log std − log √(2π)`
  * reduced by their mean (Flow-GRPO) or sum over each sample's elements.
  *
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
- * import { gaussianLogProb } from "./policy.ts";
- * gaussianLogProb(tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2]), 1, "mean"); // [-0.9189…]
+ * import { tensorGaussianLogProb } from "./policy.ts";
+ * tensorGaussianLogProb(tf.zeros([1, 1, 2, 2]), tf.zeros([1, 1, 2, 2]), 1, "mean"); // [-0.9189…]
  * ```
  */
-export function gaussianLogProb(
+export function tensorGaussianLogProb(
   x: tf.Tensor4D,
   mean: tf.Tensor4D,
   std: number,
@@ -263,7 +263,7 @@ export function gaussianLogProb(
 }
 
 /**
- * Per-sample KL to the reference policy with the same std (spec §5.5):
+ * Per-sample KL to the reference policy with the same std (docs/math.md §5.5):
  * `(mean_theta − mean_ref)² / (2·std_kl²)` reduced like the log-probability,
  * with `std_kl` the step's std or its noise scale ({@link KlScale}).
  *
@@ -272,12 +272,12 @@ export function gaussianLogProb(
  * import * as tf from "@tensorflow/tfjs-core";
  * import { endpointAnchor } from "../src/anchor.ts";
  * import { rectifiedFlow } from "../src/path.ts";
- * import { gaussianKl } from "./policy.ts";
+ * import { tensorGaussianKl } from "./policy.ts";
  * const step = endpointAnchor(rectifiedFlow, 0.8, 0.4);
- * gaussianKl(tf.ones([1, 1, 1, 1]), tf.zeros([1, 1, 1, 1]), step, "step-std", "sum"); // [1 / (2·0.16)]
+ * tensorGaussianKl(tf.ones([1, 1, 1, 1]), tf.zeros([1, 1, 1, 1]), step, "step-std", "sum"); // [1 / (2·0.16)]
  * ```
  */
-export function gaussianKl(
+export function tensorGaussianKl(
   mean: tf.Tensor4D,
   reference: tf.Tensor4D,
   step: GaussianStep<string>,

@@ -1,5 +1,5 @@
 /**
- * Rollouts of Flow-Map GRPO (spec/math.md §6): k-repeat prompt sampling, and
+ * Rollouts of Flow-Map GRPO (docs/math.md §6): k-repeat prompt sampling, and
  * groups of G trajectories per prompt from the old policy, each made of P
  * stochastic ASFMC transitions plus one deterministic final transition.
  * Every transition `(x_k, x_{k+1}, log_prob_old)` is recorded, with the
@@ -27,9 +27,9 @@ import { SamplingNoise } from "../src/noise.ts";
 import { UniformStream } from "../src/rng.ts";
 import { shapesTokenizer, type Tokenizer } from "../src/text.ts";
 import type { TrainConfig } from "./config.ts";
-import { tensorToImages } from "./data/image.ts";
+import { tensorToImages } from "../src/shapes/image.ts";
 import type { LinearAdapter } from "./model/tfjs.ts";
-import { type FlowMapPolicy, gaussianLogProb } from "./policy.ts";
+import { type FlowMapPolicy, tensorGaussianLogProb } from "./policy.ts";
 import type { Reward } from "./rewards/reward.ts";
 
 /** Sub-stream of the run seed that draws each iteration's prompts ("ROLL"). */
@@ -104,7 +104,7 @@ export interface RolloutOptions {
   readonly iteration: number;
   /** Trajectories per forward pass. */
   readonly microBatch: number;
-  /** Log-probability reduction (spec §5.5). */
+  /** Log-probability reduction (docs/math.md §5.5). */
   readonly reduction: Reduction;
   /** Record the reference policy's means (needed when the KL weight is > 0). */
   readonly reference: boolean;
@@ -171,9 +171,9 @@ export function tfjsRolloutMaps(
 }
 
 /**
- * Samples trajectories from the old policy (spec §6), evaluating the network
+ * Samples trajectories from the old policy (docs/math.md §6), evaluating the network
  * through `maps`. Each micro-batch runs all its transitions; log-probabilities
- * are computed with {@link gaussianLogProb} on the same micro-batches the
+ * are computed with {@link tensorGaussianLogProb} on the same micro-batches the
  * objective uses, so with {@linkcode tfjsRolloutMaps} the first on-policy
  * ratio is exactly 1.
  */
@@ -234,7 +234,12 @@ export async function rollout(
       for (let i = 0; i < next.length; i++) next[i] = mean[i] + std * next[i];
       rows(states[k + 1]).set(next);
       const logProb = tf.tidy(() =>
-        gaussianLogProb(tf.tensor4d(next, shape), tf.tensor4d(mean, shape), std, options.reduction)
+        tensorGaussianLogProb(
+          tf.tensor4d(next, shape),
+          tf.tensor4d(mean, shape),
+          std,
+          options.reduction,
+        )
           .dataSync() as Float32Array
       );
       logProbOld[k].set(logProb, start);

@@ -1,6 +1,6 @@
 /**
  * Rollouts in ONNX Runtime: the policy's network is the base model with the
- * current adapter merged (spec §7), opened as a new session every iteration,
+ * current adapter merged (docs/math.md §7), opened as a new session every iteration,
  * and the reference is the base session. The transition means combine the
  * network outputs with the anchor coefficients of `src/anchor.ts`, as
  * {@linkcode FlowMapPolicy.transitionMean} does in TF.js; the two agree to
@@ -10,7 +10,7 @@
  * @module
  */
 
-import { combine2 } from "../kernels/ops.ts";
+import { combine2 } from "../src/ops.ts";
 import { twoTimeJump } from "../src/anchor.ts";
 import { endpointOf, type FlowMap } from "../src/flowmap.ts";
 import { loadModel, type Model } from "../src/onnx/model.ts";

@@ -1,5 +1,5 @@
 /**
- * A training run (spec/math.md §6; design.md "Trainer output"): iterations of
+ * A training run (docs/math.md §6): iterations of
  * rollout → reward → advantages → update, with JSONL metrics, a progress
  * line, atomic checkpoints, periodic held-out evaluation, and the EMA adapter
  * exported as safetensors. A run directory holds everything:

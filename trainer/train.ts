@@ -17,7 +17,7 @@ import { RewardError } from "./rewards/reward.ts";
 import { Trainer } from "./run.ts";
 import { buildReward, loadBaseModel } from "./setup.ts";
 
-const HELP = `Flow-Map GRPO trainer (spec/math.md §5–6)
+const HELP = `Flow-Map GRPO trainer (docs/math.md §5–6)
 
 usage: deno task train --config <file.json> [--out <dir>] [--resume] [--backend <name>]
 

@@ -1,5 +1,5 @@
 /**
- * The policy update of one iteration (spec/math.md §6): passes over the
+ * The policy update of one iteration (docs/math.md §6): passes over the
  * rollout's micro-batches, one objective per stochastic transition,
  * gradients accumulated over `accumulation` micro-batches (all their
  * transitions) per AdamW step, the EMA folded in after each step.

@@ -1,5 +1,5 @@
 /**
- * LoRA adapters stored as safetensors (spec/math.md §7): for a linear layer
+ * LoRA adapters stored as safetensors (docs/math.md §7): for a linear layer
  * `y = x W^T` with `W: [out, in]`, an adapter holds `A: [rank, in]`,
  * `B: [out, rank]` and `alpha`, and the layer becomes
  * `W + (alpha / rank) · scale · B A`.

@@ -129,3 +129,13 @@ function roundShiftEven(value: number, shift: number): number {
   const half = 2 ** (shift - 1);
   return dropped > half || (dropped === half && (kept & 1) === 1) ? kept + 1 : kept;
 }
+
+/** One tensor: its element type, shape (row-major) and little-endian bytes. */
+export interface SafetensorsTensor {
+  /** Element type. */
+  readonly dtype: SafetensorsDtype;
+  /** Dimensions, outermost first; `[]` is a scalar. */
+  readonly shape: readonly number[];
+  /** Raw little-endian element bytes; `product(shape) × dtype size` long. */
+  readonly data: Uint8Array;
+}

@@ -1,5 +1,5 @@
 /**
- * Merging LoRA adapters into a model's external weights (spec/math.md §7).
+ * Merging LoRA adapters into a model's external weights (docs/math.md §7).
  * ONNX `MatMul(x, W_onnx)` stores `W_onnx = W^T` with shape `[in, out]`, so an
  * adapter adds `(alpha / rank) · scale · A^T B^T` to it. The weights live in
  * the model's external-data buffer as little-endian float32; each

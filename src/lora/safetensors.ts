@@ -26,13 +26,14 @@ import {
   numberToFloat16Bits,
   SAFETENSORS_DTYPES,
   type SafetensorsDtype,
+  type SafetensorsTensor,
 } from "./dtype.ts";
 import { findDuplicateKey } from "./json_keys.ts";
 import { SafetensorsError } from "./safetensors_error.ts";
 import { checkEntry, checkMetadata, checkTensor } from "./safetensors_rules.ts";
 
 export { SAFETENSORS_DTYPES, SafetensorsError };
-export type { FloatDtype, SafetensorsDtype };
+export type { FloatDtype, SafetensorsDtype, SafetensorsTensor };
 export type { SafetensorsErrorCode } from "./safetensors_error.ts";
 
 /**
@@ -41,16 +42,6 @@ export type { SafetensorsErrorCode } from "./safetensors_error.ts";
  * tensors; anything larger is a corrupt or hostile file).
  */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
-
-/** One tensor: its element type, shape (row-major) and little-endian bytes. */
-export interface SafetensorsTensor {
-  /** Element type. */
-  readonly dtype: SafetensorsDtype;
-  /** Dimensions, outermost first; `[]` is a scalar. */
-  readonly shape: readonly number[];
-  /** Raw little-endian element bytes; `product(shape) × dtype size` long. */
-  readonly data: Uint8Array;
-}
 
 /** A parsed safetensors file. Tensor `data` are views into the parsed bytes. */
 export interface SafetensorsFile {

@@ -12,8 +12,8 @@ import {
   isSafetensorsDtype,
   SAFETENSORS_DTYPES,
   type SafetensorsDtype,
+  type SafetensorsTensor,
 } from "./dtype.ts";
-import type { SafetensorsTensor } from "./safetensors.ts";
 import { SafetensorsError } from "./safetensors_error.ts";
 
 const ENTRY_FIELDS = ["data_offsets", "dtype", "shape"];

@@ -22,7 +22,9 @@ export interface LoadModelOptions {
   /**
    * `"node"` (default): onnxruntime-node, native, needs `--allow-ffi`.
    * `"web"`: onnxruntime-web (WebAssembly), for edge runtimes and sandboxes
-   * without FFI; same outputs within 1e-4.
+   * without FFI, needing only read access to the model and its npm package.
+   * Outputs match `"node"` within 1e-4, so 8-bit images differ by at most
+   * one level, in a few values.
    */
   readonly runtime?: RuntimeName;
   /**
@@ -55,7 +57,7 @@ export interface Model {
   /** Encodes prompts to `[prompts.length × maxTokens]` token ids with the model's tokenizer. */
   encodePrompts(prompts: readonly string[]): Int32Array;
   /**
-   * A new model: the base weights with exactly these adapters merged (spec §7),
+   * A new model: the base weights with exactly these adapters merged (docs/math.md §7),
    * in a session of its own. Adapters merged before are not kept, so
    * `withAdapters([])` gives back the base weights byte for byte. This model
    * is unchanged; dispose each model separately. Adapters whose modules or

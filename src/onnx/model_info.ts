@@ -1,5 +1,5 @@
 /**
- * The model-file contract (design.md): what a flow-map ONNX model's metadata
+ * The model-file contract: what a flow-map ONNX model's metadata
  * must say, read into a typed, validated {@linkcode ModelInfo}.
  *
  * @module
@@ -12,7 +12,7 @@ import { Tokenizer } from "../text.ts";
 import { ModelError } from "./model_error.ts";
 import { readOnnxMetadata } from "./protobuf.ts";
 
-/** Which flow map a model computes (spec §2). */
+/** Which flow map a model computes (docs/math.md §2). */
 export type FlowMapKind = "two-time" | "one-time";
 
 /** Graph input names (in order) and the output name of each map kind. */

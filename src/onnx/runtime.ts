@@ -7,7 +7,8 @@
  * @module
  */
 
-import type * as OrtNode from "onnxruntime-node";
+// deno-lint-ignore no-import-prefix -- pinned in the SDK: importers need no import map
+import type * as OrtNode from "npm:onnxruntime-node@1.30.0";
 import { ModelError } from "./model_error.ts";
 
 /** Which ONNX Runtime package runs a model. */
@@ -80,7 +81,8 @@ export async function openRuntime(name: RuntimeName, threads?: number): Promise<
 
 async function importNode(): Promise<Ort> {
   try {
-    return await import("onnxruntime-node");
+    // deno-lint-ignore no-import-prefix -- pinned in the SDK: importers need no import map
+    return await import("npm:onnxruntime-node@1.30.0");
   } catch (cause) {
     throw new ModelError(
       `cannot load onnxruntime-node (${(cause as Error).message}); it needs --allow-ffi — ` +
@@ -100,7 +102,17 @@ async function importWeb(threads: number | undefined): Promise<Ort> {
         `it cannot switch to ${threads}`,
     );
   }
-  const ort = await import("onnxruntime-web") as unknown as Ort;
+  let ort: Ort;
+  try {
+    // deno-lint-ignore no-import-prefix -- pinned in the SDK: importers need no import map
+    ort = await import("npm:onnxruntime-web@1.30.0") as unknown as Ort;
+  } catch (cause) {
+    throw new ModelError(
+      `cannot load onnxruntime-web (${(cause as Error).message}); Deno downloads it from npm ` +
+        `on first use (the registry must be reachable once), then reads it from its cache`,
+      { cause },
+    );
+  }
   if (threads !== undefined) ort.env.wasm.numThreads = threads;
   return ort;
 }

@@ -70,14 +70,21 @@ async function build(): Promise<TinyModels> {
   return { dir, ...Object.fromEntries(entries) } as TinyModels;
 }
 
-/** Runs `deno` with arguments from the repository root; returns exit code and text output. */
+/**
+ * Runs `deno --quiet` with arguments, from the repository root unless `cwd`
+ * says otherwise; returns exit code and text output. `--quiet` keeps Deno's
+ * own lines (npm downloads and lifecycle-script warnings on a first run,
+ * type-check notes) out of stderr, so it holds only what the program wrote;
+ * uncaught errors still show.
+ */
 export async function runDeno(
   args: readonly string[],
   stdin?: string,
+  cwd: string | URL = new URL("../../", import.meta.url),
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...args],
-    cwd: new URL("../../", import.meta.url),
+    args: ["--quiet", ...args],
+    cwd,
     stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { encodeImage, generate, loadModel } from "../../mod.ts";
+import { compositionReward, encodeImage, generate, generateSteered, loadModel } from "../../mod.ts";
 import { runDeno, tinyModels } from "./_fixtures.ts";
 
 const cli = (...args: string[]) =>
@@ -62,5 +62,39 @@ Deno.test("cli: bad arguments exit 2, failed generation exits 1, each with one l
     const lines = result.stderr.trim().split("\n");
     assert.equal(lines.length, 1, `one line, no stack trace: ${result.stderr}`);
     assert.match(lines[0], /^generate: /);
+  }
+});
+
+Deno.test("cli: --steer writes the image generateSteered picks; bad steering flags exit 2", async () => {
+  const out = `${(await tinyModels()).dir}/steered.png`;
+  const prompt = "a red circle left of a blue square";
+  // the bundled model, where candidates' rewards differ: seed 1's best candidate is not the first
+  const steered = await cli(
+    ...["--prompt", prompt, "--steps", "2", "--seed", "1", "--out", out],
+    ...["--steer", "composition", "--particles", "4"],
+  );
+  assert.equal(steered.code, 0, steered.stderr);
+  await using model = await loadModel();
+  const { images } = await generateSteered(model, {
+    prompt,
+    steps: 2,
+    seed: 1,
+    steering: { reward: compositionReward(), method: "best-of-n", particles: 4 },
+  });
+  const [plain] = await generate(model, { prompt, steps: 2, seed: 1 });
+  assert.deepEqual(await Deno.readFile(out), await encodeImage(images[0], "png"));
+  assert.notDeepEqual(images[0].data, plain.data, "steering changed the image");
+
+  const cases: [string[], RegExp][] = [
+    [["--particles", "4"], /--particles, --method and --strength need --steer REWARD/],
+    [["--steer", "beauty"], /--steer must be one of composition/],
+    [["--steer", "composition", "--method", "greedy"], /--method must be best-of-n or posterior/],
+    [["--steer", "composition", "--particles", "0"], /--particles/],
+  ];
+  for (const [flags, message] of cases) {
+    const result = await cli("--prompt", prompt, "--out", out, ...flags);
+    assert.equal(result.code, 2, `${flags.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message, flags.join(" "));
+    assert.doesNotMatch(result.stderr, /^\s+at /m);
   }
 });

@@ -47,6 +47,13 @@ Deno.test("load: path, file URL, http URL and bytes give the same model", async 
       loadModel(`http://127.0.0.1:${server.addr.port}/nowhere/model.onnx`),
       /cannot fetch model file .*: HTTP 404/,
     );
+    const unreachable = new URL("http://127.0.0.1:9/model.onnx"); // the discard port: refused
+    await assert.rejects(
+      loadModel(unreachable),
+      (error) =>
+        error instanceof ModelError &&
+        error.message.startsWith(`cannot fetch model file ${unreachable}: `),
+    );
   } finally {
     await server.shutdown();
   }

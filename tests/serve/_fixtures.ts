@@ -15,7 +15,12 @@ import {
   type TwoTimeFlowMap,
 } from "../../mod.ts";
 import { AdapterStore } from "../../serve/adapters.ts";
-import { createApp, type ServeApp, type ServeLimits } from "../../serve/app.ts";
+import {
+  createApp,
+  type PlaygroundOptions,
+  type ServeApp,
+  type ServeLimits,
+} from "../../serve/app.ts";
 import { NormalStream } from "../../src/rng.ts";
 import { tinyModels } from "../sdk/_fixtures.ts";
 
@@ -54,6 +59,8 @@ export interface TestServiceOptions {
   readonly adminToken?: string | null;
   /** Collects log lines (default: dropped). */
   readonly log?: (line: string) => void;
+  /** The playground's options (default: the page without the browser runtime's model). */
+  readonly playground?: PlaygroundOptions;
 }
 
 /** Creates an app over the tiny model with an empty temporary adapter directory. */
@@ -69,6 +76,7 @@ export async function testService(options: TestServiceOptions = {}): Promise<Tes
     adminToken: options.adminToken === null ? undefined : options.adminToken ?? TOKEN,
     limits: options.limits,
     log: options.log ?? (() => {}),
+    playground: options.playground,
   });
   return {
     service,

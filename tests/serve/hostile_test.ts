@@ -38,6 +38,88 @@ const put = (name: string, bytes: Uint8Array, token: string | null = TOKEN) => (
   init: putAdapter(bytes, token),
 });
 
+const steer = (steering: unknown, extra: Record<string, unknown> = {}) =>
+  images({ ...GOOD, ...extra, steering });
+
+function steeringCases(): Case[] {
+  const ok = { reward: "composition", method: "posterior", particles: 2 };
+  return [
+    { name: "steering not an object", ...steer("max"), status: 400, code: "invalid_type" },
+    {
+      name: "steering unknown field",
+      ...steer({ ...ok, temperature: 1 }),
+      status: 400,
+      code: "unknown_field",
+    },
+    {
+      name: "steering unknown reward",
+      ...steer({ ...ok, reward: "aesthetics" }),
+      status: 400,
+      code: "unknown_reward",
+    },
+    {
+      name: "steering reward as code",
+      ...steer({ ...ok, reward: "return 1" }),
+      status: 400,
+      code: "unknown_reward",
+    },
+    {
+      name: "steering reward inherited name",
+      ...steer({ ...ok, reward: "constructor" }),
+      status: 400,
+      code: "unknown_reward",
+    },
+    {
+      name: "steering unknown method",
+      ...steer({ ...ok, method: "smc" }),
+      status: 400,
+      code: "invalid_value",
+    },
+    {
+      name: "steering particles 0",
+      ...steer({ ...ok, particles: 0 }),
+      status: 400,
+      code: "out_of_range",
+    },
+    {
+      name: "steering particles 10⁹",
+      ...steer({ ...ok, particles: 1e9 }),
+      status: 400,
+      code: "out_of_range",
+    },
+    {
+      name: "steering particles missing",
+      ...steer({ reward: "composition" }),
+      status: 400,
+      code: "missing_field",
+    },
+    {
+      name: "steering strength NaN-like",
+      ...steer({ ...ok, strength: "NaN" }),
+      status: 400,
+      code: "invalid_value",
+    },
+    {
+      name: "steering strength on best-of-n",
+      ...steer({ ...ok, method: "best-of-n", strength: 3 }),
+      status: 400,
+      code: "invalid_value",
+    },
+    {
+      name: "prompt outside the reward's grammar",
+      ...steer({ ...ok, reward: "composition" }),
+      status: 400,
+      code: "reward_failed",
+    },
+    {
+      name: "steering over the NFE budget",
+      ...steer({ ...ok, particles: 64 }, { n: 8, steps: 8 }),
+      status: 400,
+      code: "nfe_budget_exceeded",
+    },
+  ];
+}
+
 function hostileCases(valid: Uint8Array, wrongShape: Uint8Array): Case[] {
   const withAuth = (init: RequestInit, authorization: string): RequestInit => ({
     ...init,
@@ -86,6 +168,7 @@ function hostileCases(valid: Uint8Array, wrongShape: Uint8Array): Case[] {
     { name: "steps 10⁶", ...images({ ...GOOD, steps: 1e6 }), status: 400, code: "out_of_range" },
     { name: "steps 2.5", ...images({ ...GOOD, steps: 2.5 }), status: 400, code: "out_of_range" },
     { name: 'steps "2"', ...images({ ...GOOD, steps: "2" }), status: 400, code: "invalid_type" },
+    ...steeringCases(),
     { name: "n -1", ...images({ ...GOOD, n: -1 }), status: 400, code: "out_of_range" },
     { name: "n 9", ...images({ ...GOOD, n: 9 }), status: 400, code: "out_of_range" },
     { name: "seed 1.5", ...images({ ...GOOD, seed: 1.5 }), status: 400, code: "out_of_range" },
@@ -434,4 +517,39 @@ Deno.test("serve hostile: an unexpected failure is an opaque, logged 500", async
     new RegExp(`request ${id} POST /v1/generate failed: .*secret internal detail`),
   );
   assert.equal((await t.request("/healthz")).status, 200);
+});
+
+Deno.test("serve hostile: steering over budget names its param; a steered request counts in /metrics", async () => {
+  const logged: string[] = [];
+  await using t = await testService({ log: (line) => logged.push(line) });
+  const over = await t.request(
+    "/v1/images/generations",
+    postJson({
+      ...GOOD,
+      n: 8,
+      steering: { reward: "composition", method: "best-of-n", particles: 64 },
+    }),
+  );
+  const body = await over.json();
+  assert.equal(over.status, 400);
+  assert.equal(body.error.param, "steering.particles");
+  assert.match(body.error.message, /budget is 256/);
+  const steered = await t.request(
+    "/v1/images/generations",
+    postJson({
+      prompt: "two circles",
+      seed: 1,
+      n: 2,
+      steering: { reward: "composition", method: "best-of-n", particles: 3 },
+    }),
+  );
+  assert.equal(steered.status, 200, `${await steered.clone().text()} ${logged}`);
+  assert.equal((await steered.json()).data.length, 2);
+  const metrics = await (await t.request("/metrics")).text();
+  assert.match(metrics, /^flowmap_steered_images_total 2$/m);
+  assert.match(
+    metrics,
+    new RegExp(`^flowmap_steering_nfe_total ${2 * 3 * t.model.info.defaultSteps}$`, "m"),
+  );
+  assert.match(metrics, /^flowmap_steering_reward_calls_total 6$/m);
 });

@@ -8,7 +8,7 @@ const minimal = {
   reward: [{ kind: "composition" }],
 };
 
-Deno.test("config: defaults follow spec §6", () => {
+Deno.test("config: defaults follow docs/math.md §6", () => {
   const c = validateTrainConfig(minimal);
   assert.deepEqual(c.optimizer, {
     lr: 3e-4,

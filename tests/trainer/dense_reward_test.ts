@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { renderPrompt } from "../../trainer/data/dataset.ts";
 import { addNoise, gaussianBlur } from "../../trainer/data/perturb.ts";
-import { allPrompts, parsePrompt } from "../../trainer/data/prompts.ts";
-import { evaluateImage } from "../../trainer/data/verdict.ts";
+import { allPrompts, parsePrompt } from "../../src/shapes/prompts.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 import { compositionReward } from "../../trainer/rewards/composition.ts";
 import { denseCompositionScore } from "../../trainer/rewards/dense.ts";
 

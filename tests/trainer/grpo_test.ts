@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { gaussianKl as hostKl, gaussianLogProb as hostLogProb } from "../../kernels/ops.ts";
+import { gaussianKl as hostKl, gaussianLogProb as hostLogProb } from "../../src/ops.ts";
 import { endpointAnchor, localAnchor } from "../../src/anchor.ts";
 import { rectifiedFlow } from "../../src/path.ts";
 import { generate } from "../../src/generate.ts";
@@ -11,7 +11,7 @@ import type { AnchorConfig } from "../../trainer/config.ts";
 import { grpoObjective, type TransitionBatch } from "../../trainer/grpo.ts";
 import { LoraAdapter } from "../../trainer/model/lora.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
-import { FlowMapPolicy, gaussianKl, gaussianLogProb } from "../../trainer/policy.ts";
+import { FlowMapPolicy, tensorGaussianKl, tensorGaussianLogProb } from "../../trainer/policy.ts";
 import { type Rollout, rollout, tfjsRolloutMaps, trajectorySeed } from "../../trainer/rollout.ts";
 import { OnnxRollouts } from "../../trainer/rollout_onnx.ts";
 import { fastBackend, tinyBase, tinyModel } from "./_trainer.ts";
@@ -167,17 +167,17 @@ Deno.test("grpo: log-prob and KL agree with the host kernels (§5.5); the KL sca
   const step = localAnchor(rectifiedFlow, 0.8, 0.4, { delta: 0.04 });
   const host = (t: tf.Tensor) => t.dataSync() as Float32Array;
   for (const reduction of ["mean", "sum"] as const) {
-    const ours = gaussianLogProb(x, mean, step.std, reduction).dataSync();
+    const ours = tensorGaussianLogProb(x, mean, step.std, reduction).dataSync();
     const theirs = hostLogProb(host(x), host(mean), step.std, 2, reduction);
     ours.forEach((v, i) =>
       assert.ok(Math.abs(v - theirs[i]) <= 1e-4 * Math.max(1, Math.abs(theirs[i])))
     );
-    const kl = gaussianKl(mean, ref, step, "step-std", reduction).dataSync();
+    const kl = tensorGaussianKl(mean, ref, step, "step-std", reduction).dataSync();
     const hostKlValues = hostKl(host(mean), host(ref), step.std, 2, reduction);
     kl.forEach((v, i) =>
       assert.ok(Math.abs(v - hostKlValues[i]) <= 1e-4 * Math.max(1, hostKlValues[i]))
     );
-    const noiseKl = gaussianKl(mean, ref, step, "noise-scale", reduction).dataSync();
+    const noiseKl = tensorGaussianKl(mean, ref, step, "noise-scale", reduction).dataSync();
     noiseKl.forEach((v, i) =>
       assert.ok(Math.abs(v / kl[i] - 0.04) < 1e-5, "noise-scale KL = delta × step-std KL")
     );

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { renderPrompt } from "../../trainer/data/dataset.ts";
-import { createImage, type RgbImage } from "../../trainer/data/image.ts";
+import { createImage, type RgbImage } from "../../src/shapes/image.ts";
 import { addNoise } from "../../trainer/data/perturb.ts";
-import { detectObjects, MAX_FIT_ERROR } from "../../trainer/data/detect.ts";
+import { detectObjects, MAX_FIT_ERROR } from "../../src/shapes/detect.ts";
 import { compositionReward, shapeQuality } from "../../trainer/rewards/composition.ts";
 import { jpegCompressibility } from "../../trainer/rewards/compressibility.ts";
 import { randomControl } from "../../trainer/rewards/random.ts";

@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { combine2 } from "../../kernels/ops.ts";
+import { combine2 } from "../../src/ops.ts";
 import { twoTimeJump } from "../../src/anchor.ts";
 import { loadModel } from "../../src/onnx/model.ts";
 import { shapesTokenizer } from "../../src/text.ts";

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { UniformStream } from "../../src/rng.ts";
 import { renderPrompt } from "../../trainer/data/dataset.ts";
-import { detectObjects } from "../../trainer/data/detect.ts";
-import { createImage } from "../../trainer/data/image.ts";
+import { detectObjects } from "../../src/shapes/detect.ts";
+import { createImage } from "../../src/shapes/image.ts";
 import { addNoise, gaussianBlur } from "../../trainer/data/perturb.ts";
-import { allPrompts, canonicalKey, parsePrompt } from "../../trainer/data/prompts.ts";
-import { renderScene, type SceneObject } from "../../trainer/data/render.ts";
-import { evaluateImage } from "../../trainer/data/verdict.ts";
+import { allPrompts, canonicalKey, parsePrompt } from "../../src/shapes/prompts.ts";
+import { renderScene, type SceneObject } from "../../src/shapes/render.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 
 const prompts = allPrompts();
 const specs = prompts.map(parsePrompt);

@@ -7,7 +7,7 @@ import {
   formatPrompt,
   parsePrompt,
   PromptError,
-} from "../../trainer/data/prompts.ts";
+} from "../../src/shapes/prompts.ts";
 
 Deno.test("the grammar has 1566 prompts in six categories, each parsing back to itself", () => {
   const prompts = allPrompts();

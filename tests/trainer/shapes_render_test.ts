@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { renderPrompt } from "../../trainer/data/dataset.ts";
-import { createImage, imagesToTensor, tensorToImages } from "../../trainer/data/image.ts";
-import { allPrompts, parsePrompt } from "../../trainer/data/prompts.ts";
-import { renderScene, shapeCoverage } from "../../trainer/data/render.ts";
-import { sampleScene } from "../../trainer/data/scene.ts";
-import { PALETTE } from "../../trainer/data/world.ts";
+import { createImage, imagesToTensor, tensorToImages } from "../../src/shapes/image.ts";
+import { allPrompts, parsePrompt } from "../../src/shapes/prompts.ts";
+import { renderScene, shapeCoverage } from "../../src/shapes/render.ts";
+import { sampleScene } from "../../src/shapes/scene.ts";
+import { PALETTE } from "../../src/shapes/world.ts";
 
 Deno.test("scenes are deterministic from the seed and differ across seeds", () => {
   const spec = parsePrompt("a green triangle above a yellow circle");

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { trainingExample } from "../../trainer/data/dataset.ts";
-import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../../trainer/data/prompts.ts";
+import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../../src/shapes/prompts.ts";
 import {
   HELD_OUT_BINDINGS,
   isHeldOutBinding,

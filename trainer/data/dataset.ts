@@ -6,10 +6,10 @@
  */
 
 import { UniformStream } from "../../src/rng.ts";
-import type { RgbImage } from "./image.ts";
-import { parsePrompt, type PromptSpec } from "./prompts.ts";
-import { renderScene, type Scene } from "./render.ts";
-import { sampleScene, type SceneOptions } from "./scene.ts";
+import type { RgbImage } from "../../src/shapes/image.ts";
+import { parsePrompt, type PromptSpec } from "../../src/shapes/prompts.ts";
+import { renderScene, type Scene } from "../../src/shapes/render.ts";
+import { sampleScene, type SceneOptions } from "../../src/shapes/scene.ts";
 import { splitPrompts, trainingColors } from "./splits.ts";
 
 /** One rendered example. */

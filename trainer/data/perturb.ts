@@ -6,7 +6,7 @@
  */
 
 import { NormalStream } from "../../src/rng.ts";
-import { createImage, type RgbImage } from "./image.ts";
+import { createImage, type RgbImage } from "../../src/shapes/image.ts";
 
 /**
  * Blurs with a separable Gaussian of standard deviation `sigma` pixels
@@ -14,7 +14,7 @@ import { createImage, type RgbImage } from "./image.ts";
  *
  * @example
  * ```ts
- * import { createImage } from "./image.ts";
+ * import { createImage } from "../../src/shapes/image.ts";
  * import { gaussianBlur } from "./perturb.ts";
  * const soft = gaussianBlur(createImage(32, 32), 1);
  * ```

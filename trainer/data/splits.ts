@@ -19,8 +19,13 @@
  * @module
  */
 
-import { allPrompts, canonicalKey, parsePrompt, type PromptSpec } from "./prompts.ts";
-import { type Color, COLORS, type Shape } from "./world.ts";
+import {
+  allPrompts,
+  canonicalKey,
+  parsePrompt,
+  type PromptSpec,
+} from "../../src/shapes/prompts.ts";
+import { type Color, COLORS, type Shape } from "../../src/shapes/world.ts";
 
 /** Version of the split; bump it whenever the held-out lists or the grammar change. */
 export const SPLIT_VERSION = "shapes-split-v1";
@@ -57,7 +62,7 @@ const HELD_OUT_LAYOUTS: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
- * import { parsePrompt } from "./prompts.ts";
+ * import { parsePrompt } from "../../src/shapes/prompts.ts";
  * import { isHeldOut } from "./splits.ts";
  * isHeldOut(parsePrompt("a purple circle")); // true: held-out binding
  * isHeldOut(parsePrompt("a blue triangle right of a red circle")); // true: held-out layout

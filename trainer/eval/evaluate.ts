@@ -1,5 +1,5 @@
 /**
- * Deterministic held-out evaluation (spec/math.md §6): the same prompts,
+ * Deterministic held-out evaluation (docs/math.md §6): the same prompts,
  * seeds and K-step grids for the base and the trained adapter, scored by
  * strict and partial composition and by two out-of-domain signals that
  * reward hacking would move — JPEG size and within-prompt diversity.
@@ -8,7 +8,7 @@
  */
 
 import type { Image } from "../../src/image.ts";
-import { evaluateImage } from "../data/verdict.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 import { splitPrompts } from "../data/splits.ts";
 import { jpegCompressibility } from "../rewards/compressibility.ts";
 import type { ImageSampler } from "./sampler.ts";

@@ -1,5 +1,5 @@
 /**
- * LoRA for the TF.js model (spec §7): for each targeted linear layer with
+ * LoRA for the TF.js model (docs/math.md §7): for each targeted linear layer with
  * `W: [out, in]`, trainable `A: [r, in]` and `B: [out, r]` add
  * `(alpha / r) · B (A x)` to its output; the base stays frozen.
  *
@@ -156,7 +156,7 @@ export class LoraAdapter implements LinearAdapter {
 
   /**
    * The base table with adapted weights merged:
-   * `W' = W + (alpha / r) · scale · B A` (`[out, in]`, spec §7).
+   * `W' = W + (alpha / r) · scale · B A` (`[out, in]`, docs/math.md §7).
    */
   mergedParameters(base: ParameterTable, scale = 1): ParameterTable {
     const merged = new Map(base);

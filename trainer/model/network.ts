@@ -3,7 +3,7 @@
  * MMDiT with joint attention over image patch tokens and prompt tokens and
  * adaptive-LayerNorm-Zero conditioning on time embeddings.
  *
- * Output parameterisation (spec §1–2). The network predicts an endpoint
+ * Output parameterisation (docs/math.md §1–2). The network predicts an endpoint
  * (x-prediction, as in JiT): with 8×8 patches a token carries 192 values
  * through a 128-wide stream, too narrow to pass the noise a velocity head
  * must reproduce, while clean images are low-dimensional. With `N` the raw

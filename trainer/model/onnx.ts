@@ -1,7 +1,7 @@
 /**
  * The ONNX emitter: the network of network.ts as an ONNX model (opset 17)
  * whose parameters live in one external data file, with the metadata of the
- * model-file contract (design.md), so the SDK needs nothing else to load it.
+ * model-file contract (src/onnx/model_info.ts), so the SDK needs nothing else to load it.
  *
  * @module
  */
@@ -31,7 +31,7 @@ export interface OnnxEmitOptions {
   readonly name: string;
   /** The tokenizer whose ids the `tokens` input takes. */
   readonly tokenizer: TokenizerDescription;
-  /** The default sampling grid `t_0 > … > t_K = 0` (K = default steps), spec §3. */
+  /** The default sampling grid `t_0 > … > t_K = 0` (K = default steps), docs/math.md §3. */
   readonly defaultGrid: readonly number[];
 }
 

@@ -21,7 +21,7 @@ import { SCM_T_MAX } from "../../src/grid.ts";
 import { NormalStream, UniformStream } from "../../src/rng.ts";
 import { shapesTokenizer } from "../../src/text.ts";
 import { trainingExample } from "../data/dataset.ts";
-import { imagesToTensor } from "../data/image.ts";
+import { imagesToTensor } from "../../src/shapes/image.ts";
 import type { ModelConfig } from "../model/config.ts";
 import { pathOf } from "../model/config.ts";
 import type { TrajectoryBank } from "./trajectories.ts";

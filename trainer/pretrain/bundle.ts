@@ -13,7 +13,7 @@ import * as ort from "onnxruntime-node";
 import { angularGrid, uniformGrid } from "../../src/grid.ts";
 import { toImages } from "../../src/image.ts";
 import { SHAPES_MAX_TOKENS, SHAPES_VOCABULARY, SHAPES_VOCABULARY_VERSION } from "../../src/text.ts";
-import { evaluateImage } from "../data/verdict.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../model/config.ts";
 import { forwardCost } from "../model/cost.ts";
 import { emitOnnx } from "../model/onnx.ts";
@@ -22,7 +22,7 @@ import type { FlowMap } from "../../src/flowmap.ts";
 import { trainingExample } from "../data/dataset.ts";
 import { encodePrompts, exampleSeed } from "./batches.ts";
 import { writeFileAtomic } from "../checkpoint.ts";
-import { writeCard } from "./card.ts";
+import { type Evaluation, type StudentName, writeCard } from "./card.ts";
 import {
   accuracy,
   type AccuracyRow,
@@ -35,10 +35,10 @@ import { loadWeights, type PretrainSettings, stageFacts, teacherConfig } from ".
 import { integrateGuided, trajectoryNoise } from "./trajectories.ts";
 
 /** The two bundled students. */
-export const STUDENTS = {
+export const STUDENTS: Readonly<Record<StudentName, { config: ModelConfig; directory: string }>> = {
   meanflow: { config: meanFlowConfig, directory: "shapes-meanflow" },
   scm: { config: scmConfig, directory: "shapes-scm" },
-} as const;
+};
 
 /** Step counts evaluated and shown on the cards. */
 export const EVAL_STEPS: readonly number[] = [1, 2, 4];
@@ -119,22 +119,6 @@ export async function chooseTwoStepGrid(
   return { grid: best.grid, sweep };
 }
 
-/** What `evaluate` writes to `<out>/evaluation.json`. */
-export interface Evaluation {
-  /** Held-out prompts judged per K. */
-  readonly prompts: number;
-  /** Seed of the prompt subset and the sampler seeds. */
-  readonly seed: number;
-  /** The guided teacher ODE (guidance, Euler steps) on the same prompts and seeds. */
-  readonly teacher: { guidance: number; steps: number; strict: number; partial: number };
-  /** Student rows by name: K = 1, 2 on the uniform (angular) grid, 2 on the default grid, 4. */
-  readonly students: Record<keyof typeof STUDENTS, AccuracyRow[]>;
-  /** Each student's default two-step grid ({@link chooseTwoStepGrid}). */
-  readonly defaultGrids: Record<keyof typeof STUDENTS, readonly number[]>;
-  /** The midpoint sweeps on training prompts behind `defaultGrids`. */
-  readonly gridSweeps: Record<keyof typeof STUDENTS, AccuracyRow[]>;
-}
-
 /**
  * Evaluates the guided teacher and both students on `count` held-out prompts.
  *
@@ -182,7 +166,7 @@ export async function runEvaluate(s: PretrainSettings, count: number): Promise<E
     `K=${row.steps} [${row.grid.map((t) => t.toFixed(3))}]: strict ${
       row.strict.toFixed(3)
     } partial ${row.partial.toFixed(3)}`;
-  for (const name of Object.keys(STUDENTS) as (keyof typeof STUDENTS)[]) {
+  for (const name of Object.keys(STUDENTS) as (StudentName)[]) {
     const { config } = STUDENTS[name];
     const model = new TfFlowMap(config, await loadWeights(s.out, name), { trainable: false });
     const map = asFlowMap(model);
@@ -229,7 +213,7 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
     await Deno.readTextFile(`${s.out}/evaluation.json`),
   ) as Evaluation;
   const rowPrompts = evalPrompts(SAMPLE_ROWS, EVAL_SEED);
-  for (const name of Object.keys(STUDENTS) as (keyof typeof STUDENTS)[]) {
+  for (const name of Object.keys(STUDENTS) as (StudentName)[]) {
     const { config, directory } = STUDENTS[name];
     const dir = `${models}/${directory}`;
     await Deno.mkdir(dir, { recursive: true });

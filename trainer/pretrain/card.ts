@@ -7,9 +7,27 @@
 
 import type { ModelConfig } from "../model/config.ts";
 import type { ForwardCost } from "../model/cost.ts";
-import type { Evaluation } from "./bundle.ts";
 import { writeFileAtomic } from "../checkpoint.ts";
 import type { AccuracyRow } from "./evaluate.ts";
+
+/** The two students of the bundle. */
+export type StudentName = "meanflow" | "scm";
+
+/** What `evaluate` writes to `<out>/evaluation.json`. */
+export interface Evaluation {
+  /** Held-out prompts judged per K. */
+  readonly prompts: number;
+  /** Seed of the prompt subset and the sampler seeds. */
+  readonly seed: number;
+  /** The guided teacher ODE (guidance, Euler steps) on the same prompts and seeds. */
+  readonly teacher: { guidance: number; steps: number; strict: number; partial: number };
+  /** Student rows by name: K = 1, 2 on the uniform (angular) grid, 2 on the default grid, 4. */
+  readonly students: Record<StudentName, AccuracyRow[]>;
+  /** Each student's default two-step grid (bundle.ts' `chooseTwoStepGrid`). */
+  readonly defaultGrids: Record<StudentName, readonly number[]>;
+  /** The midpoint sweeps on training prompts behind `defaultGrids`. */
+  readonly gridSweeps: Record<StudentName, AccuracyRow[]>;
+}
 
 /** Everything a card reports. */
 export interface CardFacts {
@@ -124,7 +142,7 @@ measured by the run that produced these weights.
 ${e.prompts} prompts from the held-out split (\`shapes-split-v1\` eval: colour–shape
 bindings never seen in training), one image each, seed \`${e.seed} + i\` for prompt
 i, sampled by \`src/sampler.ts\` — ${sampler} — and judged by
-\`trainer/data/verdict.ts\`. Strict: every constraint of the prompt holds;
+\`src/shapes/verdict.ts\`. Strict: every constraint of the prompt holds;
 partial: mean fraction of constraints that hold.
 
 | K | grid | strict | partial | images |

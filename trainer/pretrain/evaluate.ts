@@ -13,7 +13,7 @@ import { encodeImage, type Image, toImages } from "../../src/image.ts";
 import { UniformStream } from "../../src/rng.ts";
 import { sample } from "../../src/sampler.ts";
 import { splitPrompts } from "../data/splits.ts";
-import { evaluateImage } from "../data/verdict.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 import { pathOf } from "../model/config.ts";
 import type { TfFlowMap } from "../model/tfjs.ts";
 import { encodePrompts } from "./batches.ts";

@@ -8,7 +8,7 @@
 
 import { uniformGrid } from "../../src/grid.ts";
 import { trainingExample } from "../data/dataset.ts";
-import { evaluateImage } from "../data/verdict.ts";
+import { evaluateImage } from "../../src/shapes/verdict.ts";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../model/config.ts";
 import { initParameters, modelLayout, type ParameterTable } from "../model/parameters.ts";
 import { TfFlowMap } from "../model/tfjs.ts";

@@ -12,7 +12,7 @@ import { definePerImageReward, type Reward } from "./reward.ts";
  *
  * @example
  * ```ts
- * import { createImage } from "../data/image.ts";
+ * import { createImage } from "../../src/shapes/image.ts";
  * import { brightness } from "./brightness.ts";
  * await brightness().score([createImage(2, 2)], [""]); // [0]
  * ```

@@ -9,10 +9,10 @@
  * @module
  */
 
-import { type DetectedObject, type DetectOptions, MAX_FIT_ERROR } from "../data/detect.ts";
-import type { RgbImage } from "../data/image.ts";
-import { parsePrompt, PromptError, type PromptSpec } from "../data/prompts.ts";
-import { evaluateImage, type Verdict } from "../data/verdict.ts";
+import { type DetectedObject, type DetectOptions, MAX_FIT_ERROR } from "../../src/shapes/detect.ts";
+import type { RgbImage } from "../../src/shapes/image.ts";
+import { parsePrompt, PromptError, type PromptSpec } from "../../src/shapes/prompts.ts";
+import { evaluateImage, type Verdict } from "../../src/shapes/verdict.ts";
 import { denseCompositionScore } from "./dense.ts";
 import { defineReward, type Reward, RewardError } from "./reward.ts";
 

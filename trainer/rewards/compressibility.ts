@@ -7,7 +7,7 @@
  */
 
 import sharp from "sharp";
-import { checkRgbImage } from "../data/image.ts";
+import { checkRgbImage } from "../../src/shapes/image.ts";
 import { defineReward, type Reward } from "./reward.ts";
 
 /** Options of {@link jpegCompressibility}. */
@@ -24,7 +24,7 @@ export interface CompressibilityOptions {
  *
  * @example
  * ```ts
- * import { createImage } from "../data/image.ts";
+ * import { createImage } from "../../src/shapes/image.ts";
  * import { jpegCompressibility } from "./compressibility.ts";
  * const [score] = await jpegCompressibility().score([createImage(32, 32)], [""]); // ≈ −0.27 (kB)
  * ```

@@ -27,10 +27,10 @@ import {
   type DetectOptions,
   MAX_FIT_ERROR,
   segmentColors,
-} from "../data/detect.ts";
-import type { RgbImage } from "../data/image.ts";
-import type { ObjectGroup, PromptSpec } from "../data/prompts.ts";
-import { COLORS, type Relation, type Shape, SHAPES } from "../data/world.ts";
+} from "../../src/shapes/detect.ts";
+import type { RgbImage } from "../../src/shapes/image.ts";
+import type { ObjectGroup, PromptSpec } from "../../src/shapes/prompts.ts";
+import { COLORS, type Relation, type Shape, SHAPES } from "../../src/shapes/world.ts";
 
 /** Width of the mass term in log-ratio units: half or twice the band's edge scores ≈ 0.22. */
 const MASS_WIDTH = 0.4;
@@ -52,7 +52,7 @@ interface Paint {
  * @example
  * ```ts
  * import { renderPrompt } from "../data/dataset.ts";
- * import { parsePrompt } from "../data/prompts.ts";
+ * import { parsePrompt } from "../../src/shapes/prompts.ts";
  * import { denseCompositionScore } from "./dense.ts";
  * const { image } = renderPrompt("a red circle", 3);
  * denseCompositionScore(image, parsePrompt("a red circle")); // ≈ 0.99

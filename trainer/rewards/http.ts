@@ -19,7 +19,7 @@
 
 import { Buffer } from "node:buffer";
 import sharp from "sharp";
-import { checkRgbImage, type RgbImage } from "../data/image.ts";
+import { checkRgbImage, type RgbImage } from "../../src/shapes/image.ts";
 import { defineReward, type Reward, RewardError } from "./reward.ts";
 
 /** Options of {@link httpReward}. */

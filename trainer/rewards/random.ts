@@ -15,7 +15,7 @@ import { definePerImageReward, type Reward } from "./reward.ts";
  *
  * @example
  * ```ts
- * import { createImage } from "../data/image.ts";
+ * import { createImage } from "../../src/shapes/image.ts";
  * import { randomControl } from "./random.ts";
  * await randomControl().score([createImage(2, 2)], [""]); // one number in [0, 1)
  * ```

@@ -8,7 +8,10 @@
  * @module
  */
 
-import { checkRgbImage, type RgbImage } from "../data/image.ts";
+import { checkRgbImage, type RgbImage } from "../../src/shapes/image.ts";
+import { RewardError } from "../../src/steer/reward.ts";
+
+export { RewardError, type RewardErrorKind } from "../../src/steer/reward.ts";
 
 /** A reward model. */
 export interface Reward {
@@ -18,47 +21,6 @@ export interface Reward {
   readonly range: readonly [number, number];
   /** One score per image; `prompts[i]` is the prompt of `images[i]`. */
   score(images: readonly RgbImage[], prompts: readonly string[]): Promise<Float32Array>;
-}
-
-/**
- * What went wrong:
- * - `input`: the caller's batch is invalid (mismatched lengths, a prompt the reward cannot read);
- * - `failed`: the reward threw or its service failed (after any retries);
- * - `length`: it returned the wrong number of scores;
- * - `non-finite`: it returned NaN or ±Infinity;
- * - `range`: it returned a score outside its declared range.
- */
-export type RewardErrorKind = "input" | "failed" | "length" | "non-finite" | "range";
-
-/** A reward could not produce valid scores for a batch. */
-export class RewardError extends Error {
-  /** Name of the reward that failed. */
-  readonly reward: string;
-  /** The failure class. */
-  readonly kind: RewardErrorKind;
-  /** Batch positions of offending scores (for `non-finite` and `range`). */
-  readonly indices: readonly number[];
-
-  /**
-   * Creates the error; its message is prefixed with the reward's name.
-   *
-   * @param reward name of the failing reward
-   * @param kind failure class
-   * @param message what happened
-   * @param options the underlying error and offending indices
-   */
-  constructor(
-    reward: string,
-    kind: RewardErrorKind,
-    message: string,
-    options: { cause?: unknown; indices?: readonly number[] } = {},
-  ) {
-    super(`reward "${reward}": ${message}`, { cause: options.cause });
-    this.name = "RewardError";
-    this.reward = reward;
-    this.kind = kind;
-    this.indices = options.indices ?? [];
-  }
 }
 
 /**

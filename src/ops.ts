@@ -7,7 +7,7 @@
  * @module
  */
 
-import { LOG_SQRT_2PI, type Reduction } from "../src/logprob.ts";
+import { LOG_SQRT_2PI, type Reduction } from "./logprob.ts";
 
 /** Anything that fills a buffer with standard-normal values (e.g. `BatchNoise`). */
 export interface NormalSource {
@@ -68,7 +68,7 @@ export function combine3(
  * @example
  * ```ts
  * import { sampleGaussian } from "./ops.ts";
- * import { BatchNoise } from "../src/rng.ts";
+ * import { BatchNoise } from "./rng.ts";
  * const x = sampleGaussian(new Float32Array(4), new Float32Array(4), 0.5, new BatchNoise([1]));
  * ```
  */
@@ -88,7 +88,7 @@ export function sampleGaussian(
 }
 
 /**
- * Per-sample Gaussian log-density of `x` under `N(mean, std²·I)` (spec §5.5),
+ * Per-sample Gaussian log-density of `x` under `N(mean, std²·I)` (docs/math.md §5.5),
  * reduced over each sample's elements by `reduction`, accumulated in float64.
  *
  * @param batch number of samples; `x.length` must split evenly among them
@@ -122,7 +122,7 @@ export function gaussianLogProb(
 
 /**
  * Per-sample KL between `N(meanA, std²)` and `N(meanB, std²)` (same std):
- * `(meanA − meanB)² / (2·std²)`, reduced by `reduction` (spec §5.5).
+ * `(meanA − meanB)² / (2·std²)`, reduced by `reduction` (docs/math.md §5.5).
  *
  * @example
  * ```ts

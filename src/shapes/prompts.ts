@@ -18,7 +18,7 @@
  * @module
  */
 
-import { shapesTokenizer } from "../../src/text.ts";
+import { shapesTokenizer } from "../text.ts";
 import {
   type Color,
   COLORS,

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { UniformStream } from "../../src/rng.ts";
+import { UniformStream } from "../rng.ts";
 import type { PromptSpec } from "./prompts.ts";
 import type { Scene, SceneObject } from "./render.ts";
 import { type Color, COLORS, MAX_OBJECTS, type Relation, type Shape } from "./world.ts";
