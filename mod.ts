@@ -72,5 +72,10 @@ export {
   parseModelInfo,
   readModelInfo,
 } from "./src/onnx/model_info.ts";
-export type { ModelBytes, ModelSource } from "./src/onnx/source.ts";
+export {
+  type ModelBytes,
+  type ModelFiles,
+  type ModelSource,
+  readModelFiles,
+} from "./src/onnx/source.ts";
 export type { RuntimeName } from "./src/onnx/runtime.ts";

@@ -13,7 +13,7 @@ import { type Blas, loadBlas } from "../kernels/blas.ts";
 import { installBlasKernels, uninstallBlasKernels } from "../kernels/tfjs-blas.ts";
 import { type KernelTime, profileCpuKernels } from "../kernels/tfjs-profile.ts";
 import { buildTransformer, SMALL_TRANSFORMER, trainingStep } from "./bench/transformer.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno task bench [options]
 

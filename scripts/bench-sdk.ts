@@ -33,7 +33,7 @@ import { forwardCost } from "../trainer/model/cost.ts";
 import { emitOnnx } from "../trainer/model/onnx.ts";
 import { initParameters } from "../trainer/model/parameters.ts";
 import { shapesTokenizer } from "../src/text.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno task bench-sdk [--threads T] [--reps R] [--runtime node|web]
 

@@ -28,7 +28,7 @@ import {
   type Model,
   type SteeringOptions,
 } from "../mod.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
 import { splitPrompts } from "../trainer/data/splits.ts";
 import { heldOutPrompts } from "../trainer/eval/evaluate.ts";

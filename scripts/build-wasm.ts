@@ -11,7 +11,7 @@
 
 import { parseArgs } from "node:util";
 import wabtInit from "wabt";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 
 /** The kernels, from the repository root: `<path>.wat` → `<path>_wasm.ts`. */
 export const WASM_MODULES = [

@@ -13,7 +13,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 import { splitPrompts } from "../trainer/data/splits.ts";
 import {
   type EvalAtSteps,

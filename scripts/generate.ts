@@ -22,7 +22,7 @@ import {
   STEERING_METHODS,
   type SteeringMethod,
 } from "../mod.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand, UsageError } from "../cli/command.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 
@@ -52,8 +52,6 @@ as PNG or WebP. Same prompt, seed and steps give byte-identical files.
   --help                 show this help
 
 Exit codes: 0 success, 1 generation failed, 2 bad arguments.`;
-
-class UsageError extends Error {}
 
 interface Command {
   readonly prompt: string;

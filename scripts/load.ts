@@ -25,6 +25,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { UsageError } from "../cli/command.ts";
 import { encodeImage, generate, loadModel, type Model, type ModelSource } from "../mod.ts";
 import { AdapterStore } from "../serve/adapters.ts";
 import { createApp, DEFAULT_SERVE_LIMITS } from "../serve/app.ts";
@@ -74,8 +75,6 @@ interface PhaseResult {
   readonly latenciesMs: number[];
   readonly firstError: string | undefined;
 }
-
-class UsageError extends Error {}
 
 function parseOptions(args: string[]): Options | "help" {
   let values;

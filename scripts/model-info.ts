@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../trainer/model/config.ts";
 import { forwardCost } from "../trainer/model/cost.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno run scripts/model-info.ts [--json] [--help]
 

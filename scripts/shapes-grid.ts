@@ -15,7 +15,7 @@ import { renderPrompt } from "../trainer/data/dataset.ts";
 import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../src/shapes/prompts.ts";
 import { type Split, splitPrompts } from "../trainer/data/splits.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-grid.ts [options]
 

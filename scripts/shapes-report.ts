@@ -21,7 +21,7 @@ import {
 import { renderScene } from "../src/shapes/render.ts";
 import { sampleScene } from "../src/shapes/scene.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-report.ts [options]
 

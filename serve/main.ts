@@ -13,12 +13,12 @@ import { sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { loadModel, type ModelBytes } from "../mod.ts";
-import { readModelFiles } from "../src/onnx/source.ts";
+import { readModelFiles } from "../mod.ts";
 import { AdapterStore } from "./adapters.ts";
 import { createApp, DEFAULT_SERVE_LIMITS } from "./app.ts";
 import { ADMIN_TOKEN_ENV } from "./middleware/admin.ts";
 import { serveApp } from "./server.ts";
-import { runCommand } from "../src/cli.ts";
+import { runCommand, UsageError } from "../cli/command.ts";
 
 const HELP = `Usage: deno task serve [options]
 
@@ -50,8 +50,6 @@ a second signal exits at once.
 Exit codes: 0 after a clean shutdown, 1 startup failed, 2 bad arguments.`;
 
 const MIN_TOKEN_LENGTH = 16;
-
-class UsageError extends Error {}
 
 interface Command {
   readonly port: number;

@@ -9,10 +9,9 @@
  */
 
 import { env } from "onnxruntime-web";
-import { loadModel, type Model } from "../../src/onnx/model.ts";
+import { loadModel, type Model } from "../../mod.ts";
 
-export { generate, type GenerateOptions } from "../../src/generate.ts";
-export type { Image } from "../../src/image.ts";
+export { generate, type GenerateOptions, type Image } from "../../mod.ts";
 export type { Model };
 
 /**

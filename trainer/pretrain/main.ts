@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { type BackendRequest, parseBackendRequest, selectBackend } from "../backend.ts";
-import { runCommand } from "../../src/cli.ts";
+import { runCommand } from "../../cli/command.ts";
 import { exampleSeed } from "./batches.ts";
 import { runBundle, runEvaluate } from "./bundle.ts";
 import { type PretrainSettings, runStudent, runTeacher, runTrajectories } from "./stages.ts";

@@ -7,11 +7,24 @@
  */
 
 /**
+ * A bad flag or value: `runCommand` prints its message and exits 2.
+ *
+ * @example
+ * ```ts
+ * import { UsageError } from "./command.ts";
+ * new UsageError("--n must be a positive integer").name; // "UsageError"
+ * ```
+ */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/**
  * Runs a command and returns its exit code.
  *
  * @example
  * ```ts
- * import { runCommand } from "./cli.ts";
+ * import { runCommand } from "./command.ts";
  * const code = await runCommand("echo", ["hi"], {
  *   help: "Usage: echo WORDS",
  *   parse: (args) => (args.includes("--help") ? "help" : args),
