@@ -14,12 +14,12 @@
 
 import { parseArgs } from "node:util";
 import { runCommand } from "../cli/command.ts";
-import { splitPrompts } from "../trainer/data/splits.ts";
 import {
   type EvalAtSteps,
   type EvalPlan,
   evaluateSampler,
   heldOutPrompts,
+  spreadPrompts,
 } from "../trainer/eval/evaluate.ts";
 import { type ImageSampler, servedModel } from "../trainer/eval/sampler.ts";
 
@@ -92,13 +92,6 @@ function parse(args: string[]): Command | "help" {
   };
 }
 
-/** `count` prompts evenly spaced over the training split. */
-function trainingPrompts(count: number): string[] {
-  const pool = splitPrompts("train");
-  const n = Math.min(count, pool.length);
-  return Array.from({ length: n }, (_, i) => pool[Math.floor((i * pool.length) / n)]);
-}
-
 async function run(command: Command): Promise<void> {
   const served = await servedModel(command.model);
   const samplers: { name: string; sampler: ImageSampler }[] = [
@@ -108,7 +101,7 @@ async function run(command: Command): Promise<void> {
     samplers.push({ name, sampler: await served.withAdapter(await Deno.readFile(path)) });
   }
   const sets = [
-    { name: "training prompts, fresh seeds", prompts: trainingPrompts(command.prompts) },
+    { name: "training prompts, fresh seeds", prompts: spreadPrompts("train", command.prompts) },
     { name: "held-out prompts", prompts: heldOutPrompts(command.prompts) },
   ];
   console.log(

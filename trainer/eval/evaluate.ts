@@ -53,6 +53,21 @@ export interface EvalAtSteps {
 }
 
 /**
+ * `count` prompts spread evenly over a split (so every category appears).
+ *
+ * @example
+ * ```ts
+ * import { spreadPrompts } from "./evaluate.ts";
+ * spreadPrompts("train", 4).length; // 4
+ * ```
+ */
+export function spreadPrompts(split: "train" | "eval", count: number): string[] {
+  const pool = splitPrompts(split);
+  const n = Math.min(count, pool.length);
+  return Array.from({ length: n }, (_, i) => pool[Math.floor((i * pool.length) / n)]);
+}
+
+/**
  * `count` held-out prompts spread evenly over the eval split (every category).
  *
  * @example
@@ -62,9 +77,7 @@ export interface EvalAtSteps {
  * ```
  */
 export function heldOutPrompts(count: number): string[] {
-  const pool = splitPrompts("eval");
-  const n = Math.min(count, pool.length);
-  return Array.from({ length: n }, (_, i) => pool[Math.floor((i * pool.length) / n)]);
+  return spreadPrompts("eval", count);
 }
 
 /** Generates and scores the plan's images with one sampler, for every K. */
