@@ -63,6 +63,8 @@ const NORMS2 = DIRECTIONS.map((d) => d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
 /**
  * Finds the objects in an image of the shapes world.
  *
+ * @param segmentation the image's {@link segmentColors} with `options.maxSine`, when the
+ *   caller has it already (otherwise computed here)
  * @example
  * ```ts
  * import { detectObjects } from "./detect.ts";
@@ -75,7 +77,11 @@ const NORMS2 = DIRECTIONS.map((d) => d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
  * detectObjects(image); // [{ shape: "triangle", color: "cyan", x: 16, y: ≈17.7, … }]
  * ```
  */
-export function detectObjects(image: RgbImage, options: DetectOptions = {}): DetectedObject[] {
+export function detectObjects(
+  image: RgbImage,
+  options: DetectOptions = {},
+  segmentation?: ColorSegmentation,
+): DetectedObject[] {
   checkRgbImage(image);
   const { width, height } = image;
   const scale2 = (Math.min(width, height) / 32) ** 2;
@@ -87,7 +93,7 @@ export function detectObjects(image: RgbImage, options: DetectOptions = {}): Det
     maxFitError = MAX_FIT_ERROR,
   } = options;
   const n = width * height;
-  const { color: nearest, coverage, aligned } = segmentColors(image, maxSine);
+  const { color: nearest, coverage, aligned } = segmentation ?? segmentColors(image, maxSine);
   const label = new Int8Array(n).fill(-1);
   for (let p = 0; p < n; p++) {
     if (aligned[p] === 1 && coverage[p] >= growCoverage) label[p] = nearest[p];

@@ -22,6 +22,7 @@
  */
 
 import {
+  type ColorSegmentation,
   type DetectedObject,
   detectObjects,
   type DetectOptions,
@@ -64,8 +65,9 @@ export function denseCompositionScore(
   spec: PromptSpec,
   detect: DetectOptions = {},
 ): number {
-  const objects = detectObjects(image, detect);
-  const paint = paintOf(image);
+  const segmentation = segmentColors(image, detect.maxSine);
+  const objects = detectObjects(image, detect, segmentation);
+  const paint = paintOf(image, segmentation);
   const scale2 = (Math.min(image.width, image.height) / 32) ** 2;
   const objectsInScene = spec.groups.reduce((n, g) => n + g.count, 0);
   const maxFitError = detect.maxFitError ?? MAX_FIT_ERROR;
@@ -159,8 +161,7 @@ function relationTerm(paint: Paint, a: number, b: number, relation: Relation, sc
 }
 
 /** Coverage mass and centroid per palette colour (the detector's segmentation, unthresholded). */
-function paintOf(image: RgbImage): Paint {
-  const { color, coverage } = segmentColors(image);
+function paintOf(image: RgbImage, { color, coverage }: ColorSegmentation): Paint {
   const mass = new Float64Array(COLORS.length);
   const x = new Float64Array(COLORS.length), y = new Float64Array(COLORS.length);
   for (let p = 0; p < color.length; p++) {
