@@ -4,7 +4,8 @@
  * the service, the scripts, the TF.js kernels or TF.js itself; the service
  * reaches the SDK only through `mod.ts`; the kernels and the trainer never
  * import the service or the scripts; the command-line helpers (`cli/`) import
- * none of them; and no file reaches itself through its imports.
+ * none of them; no file reaches itself through its imports; and the tests
+ * mirror the source folders.
  */
 
 import assert from "node:assert/strict";
@@ -113,3 +114,29 @@ Deno.test("layering: the import reader sees imports, re-exports and dynamic impo
   );
   assert.ok(!graph.get("trainer/backend.ts")!.includes("trainer/backend.ts"), "not doc examples");
 });
+
+Deno.test("layering: tests mirror the source folders", () => {
+  const misplaced: string[] = [];
+  const walk = (folder: string) => {
+    for (const entry of Deno.readDirSync(join(ROOT, folder))) {
+      const path = `${folder}/${entry.name}`;
+      if (entry.isDirectory) {
+        if (entry.name !== "fixtures") walk(path);
+      } else if (entry.name.endsWith("_test.ts")) {
+        // tests/<folder>/<name>_test.ts tests <folder>/; top-level tests cover mod.ts and the package
+        const mirrored = dirname(path).replace(/^tests\/?/, "");
+        if (mirrored !== "" && !isFolder(join(ROOT, mirrored))) misplaced.push(path);
+      }
+    }
+  };
+  walk("tests");
+  assert.deepEqual(misplaced, [], "each test lives under the tests/ twin of the folder it tests");
+});
+
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}

@@ -22,7 +22,7 @@ import {
   type ServeLimits,
 } from "../../serve/app.ts";
 import { NormalStream } from "../../src/rng.ts";
-import { tinyModels } from "../sdk/_fixtures.ts";
+import { tinyModels } from "../_fixtures.ts";
 
 /** The admin token of test apps. */
 export const TOKEN = "test-admin-token-0123456789";

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { encodeImage, generate } from "../../mod.ts";
 import { serveApp } from "../../serve/server.ts";
-import { runDeno } from "../sdk/_fixtures.ts";
+import { runDeno } from "../_fixtures.ts";
 import {
   adapterBytes,
   loadTinyModel,

@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { runDeno } from "../_fixtures.ts";
+
+/** Every command-line entry point, with the name its error lines start with. */
+const COMMANDS: [file: string, name: string][] = [
+  ["scripts/bench-kernels.ts", "bench-kernels"],
+  ["scripts/bench-sdk.ts", "bench-sdk"],
+  ["scripts/bench-train.ts", "bench-train"],
+  ["scripts/build-wasm.ts", "build-wasm"],
+  ["scripts/eval-adapter.ts", "eval-adapter"],
+  ["scripts/generate.ts", "generate"],
+  ["scripts/grpo-signal.ts", "grpo-signal"],
+  ["scripts/load.ts", "load"],
+  ["scripts/model-info.ts", "model-info"],
+  ["scripts/shapes-grid.ts", "shapes-grid"],
+  ["scripts/shapes-report.ts", "shapes-report"],
+  ["trainer/train.ts", "train"],
+  ["trainer/pretrain/main.ts", "pretrain"],
+  ["serve/main.ts", "serve"],
+];
+
+const runAll = (flag: string) =>
+  Promise.all(COMMANDS.map(([file]) => runDeno(["run", "-A", file, flag])));
+
+Deno.test("cli: an unknown flag exits 2 with the command's name, never a stack trace", async () => {
+  for (const [i, result] of (await runAll("--bogus")).entries()) {
+    const [file, name] = COMMANDS[i];
+    assert.equal(result.code, 2, `${file}: ${result.stderr}`);
+    assert.match(result.stderr, new RegExp(`^${name}: .*--bogus`), file);
+    assert.doesNotMatch(result.stderr, /^\s+at |Uncaught/m, file);
+  }
+});
+
+Deno.test("cli: --help exits 0 and prints the usage", async () => {
+  for (const [i, result] of (await runAll("--help")).entries()) {
+    const [file] = COMMANDS[i];
+    assert.equal(result.code, 0, `${file}: ${result.stderr}`);
+    assert.match(result.stdout, /usage/i, file);
+  }
+});
