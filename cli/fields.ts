@@ -169,7 +169,7 @@ export function knownKeys(schema: Schema): string[] {
 /**
  * Reads a command-line flag's text with a field's reader; a bad value is a
  * {@link UsageError} that restates the rule for the flag (`--queue must be
- * an integer ≥ 0, got lots`).
+ * an integer ≥ 0, got lots`); an absent flag (`undefined`) reads as `undefined`.
  *
  * @example
  * ```ts
@@ -177,7 +177,11 @@ export function knownKeys(schema: Schema): string[] {
  * readFlag(integer({ min: 2 }), "16", "--batches"); // 16
  * ```
  */
-export function readFlag<T>(type: Field<T>, text: string, flag: string): T {
+export function readFlag<T>(type: Field<T>, text: string, flag: string): T;
+/** An absent flag (`undefined` text) reads as `undefined`. */
+export function readFlag<T>(type: Field<T>, text: string | undefined, flag: string): T | undefined;
+export function readFlag<T>(type: Field<T>, text: string | undefined, flag: string): T | undefined {
+  if (text === undefined) return undefined;
   try {
     return type.read(type.fromText(text), flag);
   } catch (error) {
