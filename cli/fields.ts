@@ -194,6 +194,48 @@ export function readFlag<T>(type: Field<T>, text: string | undefined, flag: stri
   }
 }
 
+/**
+ * One line per declared field, nested sections, list elements and union
+ * variants included: its path, what it must be, its default and its doc
+ * (for `--help`).
+ *
+ * @example
+ * ```ts
+ * import { fieldDocs, fields, integer } from "./fields.ts";
+ * fieldDocs(fields({ k: { type: integer({ min: 1 }), default: 8, doc: "Steps." } }));
+ * // ["k: an integer ≥ 1, default 8. Steps."]
+ * ```
+ */
+export function fieldDocs(schema: Schema, path = ""): string[] {
+  const lines: string[] = [];
+  for (const [key, declared] of Object.entries(schema)) {
+    const where = join(path, key);
+    const given = declared.default !== undefined
+      ? `, default ${JSON.stringify(declared.default)}`
+      : declared.optional
+      ? ", optional"
+      : "";
+    lines.push(`${where}: ${declared.type.expects}${given}. ${declared.doc}`);
+    lines.push(...nestedDocs(declared.type, where));
+  }
+  return lines;
+}
+
+/** The lines of what a field holds: a section's fields, a list's element, a union's variants. */
+function nestedDocs(type: Field<unknown>, path: string): string[] {
+  const nested = type as Partial<SectionField<Schema> & UnionField<string, Variants>> & {
+    element?: Field<unknown>;
+  };
+  if (nested.schema !== undefined) return fieldDocs(nested.schema, path);
+  if (nested.element !== undefined) return nestedDocs(nested.element, `${path}[]`);
+  if (nested.variants === undefined) return [];
+  const docs: Readonly<Record<string, string | undefined>> = nested.docs ?? {};
+  return Object.entries(nested.variants).flatMap(([tag, variant]) => [
+    ...(docs[tag] === undefined ? [] : [`${path}<${tag}>: ${docs[tag]}`]),
+    ...fieldDocs(variant, `${path}<${tag}>`),
+  ]);
+}
+
 /** A value as messages show it (`nothing` for undefined). */
 export function describe(value: unknown): string {
   return value === undefined ? "nothing" : JSON.stringify(value) ?? String(value);
@@ -269,7 +311,7 @@ export function number(
   return {
     expects: range === undefined
       ? "a finite number"
-      : `a number that ${range.replace("must ", "")}`,
+      : `a number ${range.replace(/^must (be|lie) /, "")}`,
     read(value, path) {
       if (typeof value !== "number" || !Number.isFinite(value)) {
         fail(path, "invalid_type", "must be a finite number", value);
@@ -389,13 +431,14 @@ export function oneOf<T extends string>(options: readonly T[]): Field<T> {
 export function list<T>(
   element: Field<T>,
   size: { length?: number; min?: number; says?: string } = {},
-): Field<T[]> {
+): ListField<T> {
   const says = size.says ??
     (size.length !== undefined
       ? `must hold ${size.length} values`
       : `must list at least ${size.min}`);
   return {
-    expects: `an array of ${element.expects.replace(/^an? /, "")}s`,
+    element,
+    expects: `an array, each ${element.expects}`,
     read(value, path) {
       if (!Array.isArray(value)) fail(path, "invalid_type", "must be an array", value);
       const wrong = size.length !== undefined
@@ -406,6 +449,12 @@ export function list<T>(
     },
     fromText: (text) => text.split(",").map((part) => element.fromText(part)),
   };
+}
+
+/** A list's reader, which also exposes its elements' reader. */
+export interface ListField<T> extends Field<T[]> {
+  /** Reads each element. */
+  readonly element: Field<T>;
 }
 
 /**
@@ -419,7 +468,11 @@ export function list<T>(
  */
 export function pair<T>(element: Field<T>, says = "must hold two values"): Field<readonly [T, T]> {
   const two = list(element, { length: 2, says });
-  return { ...two, read: (value, path) => two.read(value, path) as unknown as [T, T] };
+  return {
+    expects: two.expects,
+    read: (value, path) => two.read(value, path) as unknown as [T, T],
+    fromText: two.fromText,
+  };
 }
 
 /** A plain object, or a {@link FieldError} (`invalid_type`). */
@@ -534,11 +587,14 @@ export type UnionOf<Tag extends string, V extends Variants> = {
 export interface UnionField<Tag extends string, V extends Variants> extends Field<UnionOf<Tag, V>> {
   /** Each tag's fields. */
   readonly variants: V;
+  /** What each tag means, where given. */
+  readonly docs: { readonly [K in keyof V]?: string };
 }
 
 /**
  * An object tagged by `tag` (e.g. `kind`): the tag picks the variant whose
- * fields are read; the tag comes first in the value.
+ * fields are read; the tag comes first in the value. `docs` says what each
+ * tag means (for {@link fieldDocs}).
  *
  * @example
  * ```ts
@@ -552,10 +608,12 @@ export interface UnionField<Tag extends string, V extends Variants> extends Fiel
 export function union<Tag extends string, V extends Variants>(
   tag: Tag,
   variants: V,
+  docs: { readonly [K in keyof V]?: string } = {},
 ): UnionField<Tag, V> {
   const tags = oneOf(Object.keys(variants));
   return {
     variants,
+    docs,
     expects: `an object with ${tag} ${tags.expects}`,
     read(value, path) {
       const o = object(value, path);

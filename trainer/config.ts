@@ -117,7 +117,6 @@ const ANCHORS = {
       doc: "Reuse the map's velocity, or spend one more network evaluation.",
     },
   }),
-  /** Ablation only (§5.3): anchor time `a = fraction · s`. */
   "naive-intermediate": fields({
     fraction: {
       type: number({ min: 0, max: 1, open: "both" }),
@@ -180,7 +179,14 @@ const ROLLOUT = fields({
     doc: "An explicit rollout grid t_0 > … > t_P > 0 and a final 0 (P + 2 times), instead of " +
       "the shifted or angular one: e.g. one that holds the times of the evaluation grids.",
   },
-  anchor: { type: union("kind", ANCHORS), doc: "The stochastic transition." },
+  anchor: {
+    type: union("kind", ANCHORS, {
+      endpoint: "Ask the map for X(t → 0) and re-noise it to the next time (§5.1).",
+      local: "A small local step of the map, then fresh noise (§5.2).",
+      "naive-intermediate": "Ablation only: anchor time a = fraction · s (§5.3).",
+    }),
+    doc: "The stochastic transition.",
+  },
   microBatch: {
     type: integer({ min: 1 }),
     default: 16,

@@ -13,7 +13,8 @@ import { parseArgs } from "node:util";
 import { threadsFromEnv } from "../kernels/blas.ts";
 import { ExpectedError, runCommand, UsageError } from "../cli/command.ts";
 import { type BackendRequest, parseBackendRequest, selectBackend } from "./backend.ts";
-import { loadTrainConfig } from "./config.ts";
+import { fieldDocs } from "../cli/fields.ts";
+import { loadTrainConfig, TRAIN_CONFIG } from "./config.ts";
 import { RewardError } from "./rewards/reward.ts";
 import { Trainer } from "./run.ts";
 import { buildReward, loadBaseModel } from "./setup.ts";
@@ -33,7 +34,11 @@ adapter.safetensors (the EMA adapter), eval.md/eval.json, samples.png,
 reward-curve.png and summary.json. Ctrl-C saves a checkpoint and exits.
 
 FLOWMAP_BLAS_THREADS sets the threads of OpenBLAS and of the ONNX Runtime
-rollout sessions (e.g. 1 per process when two runs share a machine).`;
+rollout sessions (e.g. 1 per process when two runs share a machine).
+
+Config fields (path: what it must be, default. meaning; <kind> marks a variant):
+
+${fieldDocs(TRAIN_CONFIG).map((line) => `  ${line}`).join("\n")}`;
 
 /** What the command line asks for. */
 interface Command {

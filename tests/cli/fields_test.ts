@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { UsageError } from "../../cli/command.ts";
 import {
   defaults,
+  fieldDocs,
   FieldError,
   fields,
   integer,
@@ -127,4 +128,18 @@ Deno.test("fields: a flag and a JSON field read by the same reader agree", () =>
     (e: Error) => e instanceof UsageError && /^--line-search\[1\] must be ≥ 0/.test(e.message),
   );
   assert.throws(() => readFlag(integer({ min: 1 }), "1.5", "--n"), /--n must be an integer ≥ 1/);
+});
+
+Deno.test("fields: the docs list every field, its rule and default, variants included", () => {
+  assert.deepEqual(fieldDocs(RUN), [
+    "iterations: an integer ≥ 1, default 100. Iterations.",
+    "lr: a number > 0, default 0.0003. Learning rate.",
+    "steps: an array, each an integer ≥ 1, default [1,2]. Step counts.",
+    "grid: an array, each a finite number, optional. A grid.",
+    'anchor: an object with kind one of "endpoint", "local". The transition.',
+    "anchor<endpoint>.eta: a finite number, default 1. η.",
+    "anchor<local>.delta: a finite number, default 0.01. δ.",
+    "inner: an object. A section.",
+    'inner.mode: one of "a", "b", default "a". Mode.',
+  ]);
 });

@@ -110,6 +110,7 @@ export const REWARD_TERM: UnionField<"kind", TermVariants> = union(
   Object.fromEntries(
     Object.entries(REWARDS).map(([name, entry]) => [name, { ...entry.fields, ...TERM_FIELDS }]),
   ) as TermVariants,
+  Object.fromEntries(Object.entries(REWARDS).map(([name, entry]) => [name, entry.doc])),
 );
 
 /** One reward term of a config; several are summed with their weights. */
