@@ -101,20 +101,24 @@ const ANCHORS = {
     eta: {
       type: number({ min: 0, max: 1, open: "min" }),
       default: 1,
-      doc: "Share η ∈ (0, 1] of the step's noise that is fresh (§5.1).",
+      doc: "Fresh-noise share η: std σ(s)·η; 1 keeps the marginal exactly (§5.1).",
     },
   }),
   local: fields({
-    delta: { type: number({ min: 0, open: "min" }), default: 0.01, doc: "Local step δ (§5.2)." },
+    delta: {
+      type: number({ min: 0, open: "min" }),
+      default: 0.01,
+      doc: "Anchor offset δ: a = s + δ (§5.2).",
+    },
     noiseLevel: {
       type: number({ min: 0, open: "min" }),
       default: 0.7,
-      doc: "Noise level of the local transition (§5.2).",
+      doc: "Flow-GRPO's noise level: g = noiseLevel · sqrt(a / (1 − a)) (§5.2).",
     },
     velocity: {
       type: oneOf(["reuse", "extra-nfe"] as const),
       default: "reuse",
-      doc: "Reuse the map's velocity, or spend one more network evaluation.",
+      doc: "v̂: reuse u(x_t, s, t), or spend one extra NFE on u(y, s, s) (§5.2).",
     },
   }),
   "naive-intermediate": fields({
@@ -182,7 +186,7 @@ const ROLLOUT = fields({
   anchor: {
     type: union("kind", ANCHORS, {
       endpoint: "Ask the map for X(t → 0) and re-noise it to the next time (§5.1).",
-      local: "A small local step of the map, then fresh noise (§5.2).",
+      local: "The map's jump to s, then a compensated SDE correction via a = s + δ (§5.2).",
       "naive-intermediate": "Ablation only: anchor time a = fraction · s (§5.3).",
     }),
     doc: "The stochastic transition.",
