@@ -252,6 +252,14 @@ function fail(path: string, problem: FieldProblem, requirement: string, value: u
 }
 
 const asText = (text: string): unknown => text;
+/** JSON text as its value; other text as itself, for the reader to refuse. */
+const asJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
 const asNumber = (text: string): unknown =>
   text.trim() !== "" && Number.isFinite(Number(text)) ? Number(text) : text;
 
@@ -435,7 +443,7 @@ export function list<T>(
   const says = size.says ??
     (size.length !== undefined
       ? `must hold ${size.length} values`
-      : `must list at least ${size.min}`);
+      : `must list at least ${size.min ?? 0}`);
   return {
     element,
     expects: `an array, each ${element.expects}`,
@@ -469,7 +477,7 @@ export interface ListField<T> extends Field<T[]> {
 export function pair<T>(element: Field<T>, says = "must hold two values"): Field<readonly [T, T]> {
   const two = list(element, { length: 2, says });
   return {
-    expects: two.expects,
+    expects: `two values, each ${element.expects}`,
     read: (value, path) => two.read(value, path) as unknown as [T, T],
     fromText: two.fromText,
   };
@@ -545,7 +553,7 @@ export function section<S extends Schema>(
       options.check?.(out, path);
       return out;
     },
-    fromText: (text) => JSON.parse(text),
+    fromText: asJson,
   };
 }
 
@@ -571,7 +579,7 @@ export function partial<S extends Schema>(schema: S): Field<Partial<TypeOf<S>>> 
         Object.entries(o).map(([key, v]) => [key, schema[key].type.read(v, join(path, key))]),
       ) as Partial<TypeOf<S>>;
     },
-    fromText: (text) => JSON.parse(text),
+    fromText: asJson,
   };
 }
 
@@ -622,6 +630,6 @@ export function union<Tag extends string, V extends Variants>(
       onlyKnown(o, path, [tag, ...knownKeys(schema)]);
       return { [tag]: kind, ...readFields(schema, o, path) } as UnionOf<Tag, V>;
     },
-    fromText: (text) => JSON.parse(text),
+    fromText: asJson,
   };
 }

@@ -92,7 +92,7 @@ const MODEL_SOURCE: Field<ModelSourceConfig> = {
       `${path} needs "onnx" (a model path) or "random" ("meanflow" or "scm")`,
     );
   },
-  fromText: (text) => JSON.parse(text),
+  fromText: (text) => ({ onnx: text }), // a flag names a model file
 };
 
 /** How each stochastic rollout transition is made (docs/math.md §5.1–5.3), by `kind`. */
