@@ -176,7 +176,7 @@ export class Trainer {
       if (savedAt === this.#iteration) await this.saveCheckpoint();
     }
     if (savedAt !== this.#iteration) await this.saveCheckpoint();
-    await writeRewardCurve(this.#run.path);
+    await writeRewardCurve(this.#run);
     const summary = {
       iterations: this.#iteration,
       interrupted: this.#stop,
@@ -294,7 +294,7 @@ export class Trainer {
     const trainedSampler = await served.withAdapter(adapterBytes);
     const trained = await evaluateSampler(trainedSampler, plan);
     await trainedSampler.dispose();
-    const report = await writeEvaluation(this.#run.path, {
+    const report = await writeEvaluation(this.#run, {
       iteration: this.#iteration,
       seedsPerPrompt: plan.seedsPerPrompt,
       base: this.#baseEval,

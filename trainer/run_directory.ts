@@ -8,7 +8,9 @@
  *     checkpoint.safetensors  LoRA + EMA + AdamW state + iteration (resume point)
  *     adapter.safetensors     the EMA adapter (PEFT keys), loadable by the SDK
  *     summary.json            time split, throughput, final table
- *     eval/, eval.md, eval.json, samples.png, reward-curve.png  (trainer/eval/report.ts)
+ *     eval.md, eval.json      the latest evaluation table; eval/ keeps each one
+ *     samples.png             per K: base row over trained row
+ *     reward-curve.png        mean reward per iteration, held-out strict accuracy
  *
  * @module
  */
@@ -57,6 +59,12 @@ export class RunDirectory {
   readonly adapter: string;
   /** The run's summary. */
   readonly summary: string;
+  /** Every evaluation, as `eval-<iteration>.json` and `.md`. */
+  readonly evaluations: string;
+  /** The latest evaluation's sample grid. */
+  readonly samples: string;
+  /** Mean reward and held-out accuracy per iteration, plotted. */
+  readonly rewardCurve: string;
 
   /** @param path the run directory */
   constructor(path: string) {
@@ -66,11 +74,24 @@ export class RunDirectory {
     this.checkpoint = join(path, CHECKPOINT_FILE);
     this.adapter = join(path, "adapter.safetensors");
     this.summary = join(path, "summary.json");
+    this.evaluations = join(path, "eval");
+    this.samples = join(path, "samples.png");
+    this.rewardCurve = join(path, "reward-curve.png");
+  }
+
+  /**
+   * The evaluation files: the latest (`eval.json`/`eval.md`) without an
+   * iteration, else that iteration's copy under `eval/`.
+   */
+  evaluation(extension: "json" | "md", iteration?: number): string {
+    return iteration === undefined
+      ? join(this.path, `eval.${extension}`)
+      : join(this.evaluations, `eval-${String(iteration).padStart(5, "0")}.${extension}`);
   }
 
   /** Creates the directory (and `eval/`) if missing. */
   async create(): Promise<void> {
-    await Deno.mkdir(join(this.path, "eval"), { recursive: true });
+    await Deno.mkdir(this.evaluations, { recursive: true });
   }
 
   /**

@@ -11,6 +11,8 @@ Deno.test("run directory: start writes the config, resume checks it and returns 
   try {
     const run = new RunDirectory(join(root, "run"));
     assert.equal(run.checkpoint, join(root, "run", "checkpoint.safetensors"));
+    assert.equal(run.evaluation("md", 12), join(root, "run", "eval", "eval-00012.md"));
+    assert.equal(run.evaluation("json"), join(root, "run", "eval.json"));
     await run.start("{}\n");
     assert.equal(await Deno.readTextFile(run.config), "{}\n");
     assert.equal(await Deno.readTextFile(run.metrics), "");
