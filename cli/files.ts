@@ -5,7 +5,7 @@
  */
 
 /**
- * Whether something is at `path` (a dangling symlink counts: it is there to
+ * Whether something is at `path` (a path or a file URL) (a dangling symlink counts: it is there to
  * be overwritten or refused). Only "not found" is `false`; any other failure
  * to look (a permission, an I/O error) is thrown, not taken for absence.
  *
@@ -15,7 +15,7 @@
  * await exists("deno.json"); // true
  * ```
  */
-export async function exists(path: string): Promise<boolean> {
+export async function exists(path: string | URL): Promise<boolean> {
   try {
     await Deno.lstat(path);
     return true;

@@ -27,6 +27,7 @@
 import { parseArgs } from "node:util";
 import { ExpectedError, runCommand, UsageError } from "../cli/command.ts";
 import { integer, readFlag } from "../cli/fields.ts";
+import { exists } from "../cli/files.ts";
 import { encodeImage, generate, loadModel, type Model, type ModelSource } from "../mod.ts";
 import { AdapterStore } from "../serve/adapters.ts";
 import { createApp, DEFAULT_SERVE_LIMITS } from "../serve/app.ts";
@@ -136,11 +137,8 @@ async function modelSource(
   path: string | undefined,
 ): Promise<{ source: ModelSource; description: string }> {
   if (path !== undefined) return { source: path, description: path };
-  try {
-    await Deno.stat(BUNDLED);
+  if (await exists(BUNDLED)) {
     return { source: BUNDLED, description: "bundled shapes-meanflow" };
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const files = emitOnnx(meanFlowConfig, initParameters(meanFlowConfig, 0), {
     name: "model",
