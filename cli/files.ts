@@ -5,9 +5,10 @@
  */
 
 /**
- * Whether something is at `path` (a path or a file URL) (a dangling symlink counts: it is there to
- * be overwritten or refused). Only "not found" is `false`; any other failure
- * to look (a permission, an I/O error) is thrown, not taken for absence.
+ * Whether something is at `path` (a path or a file URL); a dangling symlink
+ * counts, being there to be overwritten or refused. Only "not found" is
+ * `false`; any other failure to look (a permission, an I/O error) is thrown,
+ * not taken for absence.
  *
  * @example
  * ```ts
