@@ -66,7 +66,11 @@ export class RunDirectory {
   /** Mean reward and held-out accuracy per iteration, plotted. */
   readonly rewardCurve: string;
 
-  /** @param path the run directory */
+  /**
+   * Names the files of the run in `path` (nothing is created yet).
+   *
+   * @param path the run directory
+   */
   constructor(path: string) {
     this.path = path;
     this.config = join(path, "config.json");
