@@ -34,7 +34,7 @@ import { emitOnnx } from "../trainer/model/onnx.ts";
 import { initParameters } from "../trainer/model/parameters.ts";
 import { shapesTokenizer } from "../src/text.ts";
 import { runCommand } from "../cli/command.ts";
-import { integer, oneOf, readFlag } from "../cli/fields.ts";
+import { integer, oneOf, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task bench-sdk [--threads T] [--reps R] [--runtime node|web]
 

@@ -19,7 +19,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { runCommand, UsageError } from "../cli/command.ts";
-import { number, readFlag } from "../cli/fields.ts";
+import { number, readFlag } from "../cli/readers.ts";
 import { exists } from "../cli/files.ts";
 import { BLAS_THREADS_ENV } from "../kernels/blas.ts";
 import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";

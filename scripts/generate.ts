@@ -23,7 +23,7 @@ import {
   type SteeringMethod,
 } from "../mod.ts";
 import { runCommand, UsageError } from "../cli/command.ts";
-import { integer, readFlag } from "../cli/fields.ts";
+import { integer, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 

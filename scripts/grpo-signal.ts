@@ -19,7 +19,7 @@
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { runCommand, UsageError } from "../cli/command.ts";
-import { integer, list, number, readFlag } from "../cli/fields.ts";
+import { integer, list, number, readFlag } from "../cli/readers.ts";
 import { computeAdvantages } from "../trainer/advantages.ts";
 import { parseBackendRequest, selectBackend } from "../trainer/backend.ts";
 import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";

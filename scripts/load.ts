@@ -26,7 +26,7 @@
 
 import { parseArgs } from "node:util";
 import { ExpectedError, runCommand, UsageError } from "../cli/command.ts";
-import { integer, readFlag } from "../cli/fields.ts";
+import { integer, readFlag } from "../cli/readers.ts";
 import { exists } from "../cli/files.ts";
 import { encodeImage, generate, loadModel, type Model, type ModelSource } from "../mod.ts";
 import { AdapterStore } from "../serve/adapters.ts";

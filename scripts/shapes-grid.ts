@@ -16,7 +16,7 @@ import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../src/shapes
 import { type Split, splitPrompts } from "../trainer/data/splits.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
 import { runCommand } from "../cli/command.ts";
-import { integer, readFlag } from "../cli/fields.ts";
+import { integer, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-grid.ts [options]
 

@@ -19,7 +19,7 @@ import { createApp, DEFAULT_SERVE_LIMITS } from "./app.ts";
 import { ADMIN_TOKEN_ENV } from "./middleware/admin.ts";
 import { serveApp } from "./server.ts";
 import { runCommand, UsageError } from "../cli/command.ts";
-import { integer, readFlag } from "../cli/fields.ts";
+import { integer, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task serve [options]
 

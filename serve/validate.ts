@@ -20,7 +20,7 @@ import {
   steeringNfe,
   type Tokenizer,
 } from "../mod.ts";
-import { type Field, FieldError, integer, number, oneOf } from "../cli/fields.ts";
+import { type Field, FieldError, integer, number, oneOf } from "../cli/readers.ts";
 import { ADAPTER_NAME } from "./adapters.ts";
 import { ApiError } from "./errors.ts";
 

@@ -8,24 +8,26 @@
  */
 
 import {
-  boolean,
   defaults,
+  fields,
+  partial,
+  section,
+  type TypeOf,
+  union,
+  type UnionOf,
+} from "../cli/fields.ts";
+import {
+  boolean,
   describe,
   type Field,
   FieldError,
-  fields,
   integer,
   list,
   number,
   oneOf,
   pair,
-  partial,
-  section,
   string,
-  type TypeOf,
-  union,
-  type UnionOf,
-} from "../cli/fields.ts";
+} from "../cli/readers.ts";
 import { ExpectedError } from "../cli/command.ts";
 import type { ModelConfig } from "./model/config.ts";
 import { REWARD_TERM } from "./rewards/registry.ts";

@@ -9,7 +9,7 @@
 import { parseArgs } from "node:util";
 import { type BackendRequest, parseBackendRequest, selectBackend } from "../backend.ts";
 import { runCommand } from "../../cli/command.ts";
-import { integer, list, number, oneOf, readFlag } from "../../cli/fields.ts";
+import { integer, list, number, oneOf, readFlag } from "../../cli/readers.ts";
 import { exampleSeed } from "./batches.ts";
 import { runBundle, runEvaluate } from "./bundle.ts";
 import { type PretrainSettings, runStudent, runTeacher, runTrajectories } from "./stages.ts";

@@ -9,15 +9,13 @@
 
 import {
   fields,
-  number,
-  oneOf,
   type Schema,
   type TypeOf,
   union,
   type UnionField,
   type UnionOf,
-  url,
 } from "../../cli/fields.ts";
+import { number, oneOf, url } from "../../cli/readers.ts";
 import { brightness } from "./brightness.ts";
 import { COMPOSITION_MODES, compositionReward } from "./composition.ts";
 import { jpegCompressibility } from "./compressibility.ts";

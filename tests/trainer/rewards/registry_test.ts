@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { FieldError } from "../../../cli/fields.ts";
+import { FieldError } from "../../../cli/readers.ts";
 import { createReward, REWARD_TERM, REWARDS } from "../../../trainer/rewards/registry.ts";
 import { buildReward } from "../../../trainer/setup.ts";
 
