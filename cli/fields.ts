@@ -57,7 +57,8 @@ export interface SectionField<S extends Schema> extends Field<TypeOf<S>> {
  *
  * @example
  * ```ts
- * import { fields, number } from "./fields.ts";
+ * import { fields } from "./fields.ts";
+ * import { number } from "./readers.ts";
  * const EMA = fields({ decay: { type: number({ min: 0, max: 1 }), default: 0.9, doc: "Decay." } });
  * ```
  */
@@ -70,7 +71,8 @@ export function fields<S extends Schema>(schema: S): S {
  *
  * @example
  * ```ts
- * import { defaults, fields, integer } from "./fields.ts";
+ * import { defaults, fields } from "./fields.ts";
+ * import { integer } from "./readers.ts";
  * defaults(fields({ k: { type: integer({ min: 1 }), default: 8, doc: "K." } })); // { k: 8 }
  * ```
  */
@@ -94,7 +96,8 @@ export function defaults(schema: Schema): Readonly<Record<string, unknown>> {
  *
  * @example
  * ```ts
- * import { fields, knownKeys, string } from "./fields.ts";
+ * import { fields, knownKeys } from "./fields.ts";
+ * import { string } from "./readers.ts";
  * knownKeys(fields({ url: { type: string(), doc: "Where." } })); // ["url"]
  * ```
  */
@@ -109,7 +112,8 @@ export function knownKeys(schema: Schema): string[] {
  *
  * @example
  * ```ts
- * import { fieldDocs, fields, integer } from "./fields.ts";
+ * import { fieldDocs, fields } from "./fields.ts";
+ * import { integer } from "./readers.ts";
  * fieldDocs(fields({ k: { type: integer({ min: 1 }), default: 8, doc: "Steps." } }));
  * // ["k: an integer ≥ 1, default 8. Steps."]
  * ```
@@ -185,7 +189,8 @@ function readFields<S extends Schema>(
  *
  * @example
  * ```ts
- * import { fields, integer, section } from "./fields.ts";
+ * import { fields, section } from "./fields.ts";
+ * import { integer } from "./readers.ts";
  * const EMA = fields({ every: { type: integer({ min: 1 }), default: 8, doc: "Steps." } });
  * section(EMA).read(undefined, "ema"); // { every: 8 }
  * ```
@@ -216,7 +221,8 @@ export function section<S extends Schema>(
  *
  * @example
  * ```ts
- * import { fields, integer, partial } from "./fields.ts";
+ * import { fields, partial } from "./fields.ts";
+ * import { integer } from "./readers.ts";
  * const ARCH = fields({ depth: { type: integer({ min: 1 }), doc: "Blocks." } });
  * partial(ARCH).read({ depth: 2 }, "model.overrides"); // { depth: 2 }
  * ```
@@ -259,7 +265,8 @@ export interface UnionField<Tag extends string, V extends Variants> extends Fiel
  *
  * @example
  * ```ts
- * import { fields, number, union } from "./fields.ts";
+ * import { fields, union } from "./fields.ts";
+ * import { number } from "./readers.ts";
  * const ANCHOR = union("kind", {
  *   endpoint: fields({ eta: { type: number({ min: 0, max: 1, open: "min" }), default: 1, doc: "η." } }),
  * });

@@ -29,7 +29,7 @@ export type FieldProblem =
  *
  * @example
  * ```ts
- * import { FieldError, integer } from "./fields.ts";
+ * import { FieldError, integer } from "./readers.ts";
  * try {
  *   integer({ min: 2 }).read(1, "rollout.groupSize");
  * } catch (error) {
@@ -81,7 +81,7 @@ export interface Field<T> {
  *
  * @example
  * ```ts
- * import { integer, readFlag } from "./fields.ts";
+ * import { integer, readFlag } from "./readers.ts";
  * readFlag(integer({ min: 2 }), "16", "--batches"); // 16
  * ```
  */
@@ -135,7 +135,7 @@ const asNumber = (text: string): unknown =>
  *
  * @example
  * ```ts
- * import { integer } from "./fields.ts";
+ * import { integer } from "./readers.ts";
  * integer({ min: 1, max: 8 }).read(4, "n"); // 4
  * ```
  */
@@ -163,7 +163,7 @@ export function integer(bounds: { min?: number; max?: number } = {}): Field<numb
  *
  * @example
  * ```ts
- * import { number } from "./fields.ts";
+ * import { number } from "./readers.ts";
  * const eta = number({ min: 0, max: 1, open: "min" }); // (0, 1]
  * eta.read(0.5, "rollout.anchor.eta"); // 0.5
  * ```
@@ -205,7 +205,7 @@ export function number(
  *
  * @example
  * ```ts
- * import { string } from "./fields.ts";
+ * import { string } from "./readers.ts";
  * string({ pattern: /^[\w.-]+$/, means: "a plain file name" }).read("run-1", "name"); // "run-1"
  * ```
  */
@@ -231,7 +231,7 @@ export function string(rule: { pattern?: RegExp; means?: string } = {}): Field<s
  *
  * @example
  * ```ts
- * import { url } from "./fields.ts";
+ * import { url } from "./readers.ts";
  * url().read("http://127.0.0.1:9000/score", "reward[0].url");
  * ```
  */
@@ -253,7 +253,7 @@ export function url(): Field<string> {
  *
  * @example
  * ```ts
- * import { boolean } from "./fields.ts";
+ * import { boolean } from "./readers.ts";
  * boolean().read(false, "advantage.sum"); // false
  * ```
  */
@@ -273,7 +273,7 @@ export function boolean(): Field<boolean> {
  *
  * @example
  * ```ts
- * import { oneOf } from "./fields.ts";
+ * import { oneOf } from "./readers.ts";
  * oneOf(["mean", "sum"] as const).read("sum", "objective.reduction"); // "sum"
  * ```
  */
@@ -298,7 +298,7 @@ export function oneOf<T extends string>(options: readonly T[]): Field<T> {
  *
  * @example
  * ```ts
- * import { integer, list } from "./fields.ts";
+ * import { integer, list } from "./readers.ts";
  * list(integer({ min: 1 }), { min: 1, says: "must list at least one K" }).read([1, 2], "eval.steps");
  * ```
  */
@@ -336,7 +336,7 @@ export interface ListField<T> extends Field<T[]> {
  *
  * @example
  * ```ts
- * import { number, pair } from "./fields.ts";
+ * import { number, pair } from "./readers.ts";
  * pair(number()).read([0.9, 0.999], "optimizer.betas"); // [0.9, 0.999]
  * ```
  */
