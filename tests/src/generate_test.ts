@@ -61,7 +61,7 @@ Deno.test("generate: steps and grids; the default grid is the model's", async ()
   assert.deepEqual(await generate(model, { prompt, grid: [1, 0.5, 0] }), byDefault);
   assert.notDeepEqual(await generate(model, { prompt, grid: [1, 0.8, 0] }), byDefault);
   assert.notDeepEqual(await generate(model, { prompt, steps: 1 }), byDefault);
-  const diverse = await generate(model, { prompt, steps: 2, stochastic: { anchor: "endpoint" } });
+  const diverse = await generate(model, { prompt, steps: 2, stochastic: { kind: "endpoint" } });
   assert.notDeepEqual(diverse, byDefault);
 });
 
@@ -77,7 +77,7 @@ Deno.test("generate: bad options are refused clearly", async () => {
     [{ prompt: "a", steps: 3, grid: [1.5, 0] }, /steps 3 disagrees with a grid of 1 steps/],
     [{ prompt: "a", grid: [2, 0] }, /outside the trigflow time range/],
     [{ prompt: "a", seed: -1 }, /seed must be a non-negative safe integer/],
-    [{ prompt: "a", stochastic: { anchor: "local" } }, /local anchor needs a two-time/],
+    [{ prompt: "a", stochastic: { kind: "local" } }, /local anchor needs a two-time/],
   ];
   for (const [options, message] of cases) {
     await assert.rejects(generate(model, options as never), message, JSON.stringify(options));
