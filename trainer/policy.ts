@@ -16,7 +16,6 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   type Anchor,
   anchorStep,
-  endpointAnchor,
   type GaussianStep,
   type LocalAnchorStep,
   twoTimeJump,
@@ -144,10 +143,7 @@ export class FlowMapPolicy {
     return tf.tidy(() => {
       if (anchor.kind === "endpoint") {
         const x0 = this.endpoint(inputs, t, adapter);
-        return applyCoefficients(endpointAnchor(this.path, t, s, { eta: anchor.eta }).mean, {
-          x,
-          x0,
-        }) as tf.Tensor4D;
+        return applyCoefficients(this.step(k).mean, { x, x0 }) as tf.Tensor4D;
       }
       const u = this.#net(inputs, t, s, adapter);
       const y = applyCoefficients(twoTimeJump(t, s), { x, u }) as tf.Tensor4D;
