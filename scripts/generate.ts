@@ -31,6 +31,8 @@ as PNG or WebP. Same prompt, seed and steps give byte-identical files.
 
   --prompt TEXT          what to draw, e.g. "two red circles" (required)
   --steps K              sampling steps (default: the model's default grid)
+  --shift M              shift M ≥ 1 of the K-step rectified-flow grid
+                         (default: the model's own, recorded in its file)
   --grid T0,...,0        explicit time grid instead of --steps, e.g. 1,0.5,0
   --seed S               seed of the first image; image i uses S + i (default 0)
   --n N                  number of images (default 1); with N > 1, --out out.png
@@ -56,6 +58,7 @@ Exit codes: 0 success, 1 generation failed, 2 bad arguments.`;
 interface Command {
   readonly prompt: string;
   readonly steps?: number;
+  readonly shift?: number;
   readonly grid?: number[];
   readonly seed: number;
   readonly n: number;
@@ -83,6 +86,7 @@ function parseCommand(args: string[]): Command | "help" {
       options: {
         prompt: { type: "string" },
         steps: { type: "string" },
+        shift: { type: "string" },
         grid: { type: "string" },
         seed: { type: "string" },
         n: { type: "string" },
@@ -118,6 +122,7 @@ function parseCommand(args: string[]): Command | "help" {
   return {
     prompt: values.prompt,
     steps: integer("--steps", values.steps, 1),
+    shift: shiftOf(values.shift),
     grid: values.grid === undefined ? undefined : values.grid.split(",").map((t) => {
       const value = t.trim() === "" ? NaN : Number(t);
       if (!Number.isFinite(value)) throw new UsageError(`--grid lists numbers, got ${values.grid}`);
@@ -173,6 +178,15 @@ function steeringOf(values: {
   };
 }
 
+function shiftOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = text.trim() === "" ? NaN : Number(text);
+  if (!(Number.isFinite(value) && value >= 1)) {
+    throw new UsageError(`--shift must be a number ≥ 1, got ${text}`);
+  }
+  return value;
+}
+
 function integer(flag: string, text: string | undefined, min: number): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
@@ -198,6 +212,7 @@ async function run(command: Command): Promise<void> {
     prompt: command.prompt,
     n: command.n,
     steps: command.steps,
+    shift: command.shift,
     grid: command.grid,
     seed: command.seed,
   };

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type Anchor, ANCHOR_DEFAULTS } from "../src/anchor.ts";
 import type { KlScale, Reduction } from "../src/logprob.ts";
 import type { ModelConfig } from "./model/config.ts";
 import { COMPOSITION_MODES, type CompositionMode } from "./rewards/composition.ts";
@@ -44,17 +45,11 @@ export type RolloutEngine = "onnx" | "tfjs";
 /** How a group's trajectories start (see `TrainConfig.rollout.initialNoise`). */
 export type InitialNoise = "independent" | "shared";
 
-/** How each stochastic rollout transition is made (docs/math.md §5.1–5.3). */
-export type AnchorConfig =
-  | { readonly kind: "endpoint"; readonly eta: number }
-  | {
-    readonly kind: "local";
-    readonly delta: number;
-    readonly noiseLevel: number;
-    readonly velocity: "reuse" | "extra-nfe";
-  }
-  /** Ablation only (§5.3): anchor time `a = fraction · s`. */
-  | { readonly kind: "naive-intermediate"; readonly fraction: number };
+/**
+ * How each stochastic rollout transition is made (docs/math.md §5.1–5.3):
+ * the SDK's anchor union (`src/anchor.ts`) with every setting present.
+ */
+export type AnchorConfig = Anchor;
 
 /** One reward term; several are summed with their weights. */
 export type RewardTermConfig =
@@ -89,8 +84,12 @@ export interface TrainConfig {
     readonly groupSize: number;
     /** Stochastic transitions P before the deterministic final one. */
     readonly stochasticSteps: number;
-    /** Shift factor m of the rectified-flow rollout grid (two-time maps, docs/math.md §3). */
-    readonly shift: number;
+    /**
+     * Shift factor m of the rectified-flow rollout grid (docs/math.md §3);
+     * absent: the model's own shift (its metadata's `shift`), the one
+     * evaluation and serving use. TrigFlow grids take none.
+     */
+    readonly shift?: number;
     /**
      * An explicit rollout grid `t_0 > … > t_P > 0` and a final 0 (P + 2 times),
      * instead of the shifted or angular one: e.g. one that holds the times of
@@ -173,12 +172,15 @@ export const DEFAULTS = Object.freeze({
     prompts: 8,
     groupSize: 8,
     stochasticSteps: 2,
-    shift: 3,
     microBatch: 16,
     engine: "onnx" as RolloutEngine,
     initialNoise: "independent" as InitialNoise,
   },
-  anchor: { eta: 1, delta: 0.01, noiseLevel: 0.7, velocity: "reuse", fraction: 0.5 },
+  anchor: {
+    ...ANCHOR_DEFAULTS.endpoint,
+    ...ANCHOR_DEFAULTS.local,
+    ...ANCHOR_DEFAULTS["naive-intermediate"],
+  },
   advantage: { mode: "per-prompt-global-std", sum: false, clip: 5 },
   objective: { clipRange: 1e-4, klBeta: 0.004, klScale: "noise-scale", reduction: "mean" },
   optimizer: {
@@ -339,8 +341,10 @@ function rollout(s: Json): TrainConfig["rollout"] {
     "initialNoise",
   ]);
   const d = DEFAULTS.rollout;
-  const shift = number(s.shift ?? d.shift, "rollout.shift");
-  if (shift < 1) throw new ConfigError(`rollout.shift must be ≥ 1, got ${shift}`);
+  const shift = s.shift === undefined ? undefined : number(s.shift, "rollout.shift");
+  if (shift !== undefined && shift < 1) {
+    throw new ConfigError(`rollout.shift must be ≥ 1, got ${shift}`);
+  }
   const stochasticSteps = integer(
     s.stochasticSteps ?? d.stochasticSteps,
     "rollout.stochasticSteps",
@@ -360,7 +364,7 @@ function rollout(s: Json): TrainConfig["rollout"] {
     prompts: integer(s.prompts ?? d.prompts, "rollout.prompts", 1),
     groupSize: integer(s.groupSize ?? d.groupSize, "rollout.groupSize", 2),
     stochasticSteps,
-    shift,
+    ...(shift === undefined ? {} : { shift }),
     ...(grid === undefined ? {} : { grid }),
     anchor: anchor(s.anchor),
     microBatch: integer(s.microBatch ?? d.microBatch, "rollout.microBatch", 1),
@@ -550,6 +554,9 @@ function crossChecks(config: TrainConfig): void {
     throw new ConfigError(
       'rollout.anchor.kind "naive-intermediate" runs in TF.js only: set rollout.engine "tfjs"',
     );
+  }
+  if (config.rollout.shift !== undefined && config.rollout.grid !== undefined) {
+    throw new ConfigError("rollout.shift builds a grid; an explicit rollout.grid takes none");
   }
   if (config.advantage.mode === "step-aware" && stochasticSteps < 2) {
     throw new ConfigError("advantage.mode step-aware needs rollout.stochasticSteps ≥ 2");
