@@ -40,6 +40,7 @@ export { SamplingNoise } from "./src/noise.ts";
 export * from "./src/text.ts";
 export * from "./src/ops.ts";
 export * from "./src/flowmap.ts";
+export * from "./src/transition.ts";
 export * from "./src/sampler.ts";
 export * from "./src/image.ts";
 export * from "./src/lora/safetensors.ts";

@@ -2,8 +2,8 @@
  * Float32 element-wise TF.js CPU kernels: broadcasting binary ops, unary math
  * and `Transpose`. The stock CPU kernels convert every broadcast element's
  * flat index to coordinates and back with fresh arrays; these walk merged
- * strides instead (see `strided.ts`), which is 10–100× faster on the shapes
- * of a transformer's forward and backward pass. Large adds, subtracts and
+ * strides instead (see `strided.ts`), which is much faster on the shapes of
+ * a transformer's forward and backward pass (docs/benchmarks.md). Large adds, subtracts and
  * multiplies run in WebAssembly SIMD (`wasm/elementwise.ts`, the same values),
  * the rest in JavaScript. Anything not float32 goes to the kernel they
  * replace.

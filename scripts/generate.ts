@@ -23,7 +23,7 @@ import {
   type SteeringMethod,
 } from "../mod.ts";
 import { runCommand, UsageError } from "../cli/command.ts";
-import { integer, readFlag } from "../cli/readers.ts";
+import { integer, number, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 
@@ -32,6 +32,8 @@ as PNG or WebP. Same prompt, seed and steps give byte-identical files.
 
   --prompt TEXT          what to draw, e.g. "two red circles" (required)
   --steps K              sampling steps (default: the model's default grid)
+  --shift M              shift M ≥ 1 of the K-step rectified-flow grid
+                         (default: the model's own, recorded in its file)
   --grid T0,...,0        explicit time grid instead of --steps, e.g. 1,0.5,0
   --seed S               seed of the first image; image i uses S + i (default 0)
   --n N                  number of images (default 1); with N > 1, --out out.png
@@ -57,6 +59,7 @@ Exit codes: 0 success, 1 generation failed, 2 bad arguments.`;
 interface Command {
   readonly prompt: string;
   readonly steps?: number;
+  readonly shift?: number;
   readonly grid?: number[];
   readonly seed: number;
   readonly n: number;
@@ -84,6 +87,7 @@ function parseCommand(args: string[]): Command | "help" {
       options: {
         prompt: { type: "string" },
         steps: { type: "string" },
+        shift: { type: "string" },
         grid: { type: "string" },
         seed: { type: "string" },
         n: { type: "string" },
@@ -119,6 +123,7 @@ function parseCommand(args: string[]): Command | "help" {
   return {
     prompt: values.prompt,
     steps: readFlag(integer({ min: 1 }), values.steps, "--steps"),
+    shift: readFlag(number({ min: 1 }), values.shift, "--shift"),
     grid: values.grid === undefined ? undefined : values.grid.split(",").map((t) => {
       const value = t.trim() === "" ? NaN : Number(t);
       if (!Number.isFinite(value)) throw new UsageError(`--grid lists numbers, got ${values.grid}`);
@@ -188,6 +193,7 @@ async function run(command: Command): Promise<void> {
     prompt: command.prompt,
     n: command.n,
     steps: command.steps,
+    shift: command.shift,
     grid: command.grid,
     seed: command.seed,
   };

@@ -26,7 +26,7 @@ import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
 import { splitPrompts } from "../trainer/data/splits.ts";
 import { LoraAdapter } from "../trainer/model/lora.ts";
 import { TfFlowMap } from "../trainer/model/tfjs.ts";
-import { FlowMapPolicy } from "../trainer/policy.ts";
+import { FlowMapPolicy, rolloutGrid } from "../trainer/policy.ts";
 import type { Reward } from "../trainer/rewards/reward.ts";
 import { kRepeatPrompts, scoredRollout, tfjsRolloutMaps } from "../trainer/rollout.ts";
 import { buildReward, loadBaseModel } from "../trainer/setup.ts";
@@ -188,10 +188,10 @@ async function main(options: Options): Promise<void> {
   await selectBackend(parseBackendRequest("auto"), (m) => console.log(m));
   const base = await loadBaseModel(config.model);
   const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
-  const { anchor, stochasticSteps, shift, grid } = config.rollout;
+  const grid = rolloutGrid(base.info, config.rollout);
   const setup: Setup = {
     config,
-    policy: new FlowMapPolicy(model, anchor, stochasticSteps, shift, grid),
+    policy: new FlowMapPolicy(model, config.rollout.anchor, grid),
     adapter: new LoraAdapter(base.config, config.lora),
     reward: buildReward(config.reward),
   };

@@ -8,6 +8,11 @@
  * (the network's outputs and the current state) and whose std depends only on
  * times and hyperparameters. `std = 0` marks a deterministic transition.
  *
+ * {@link AnchorOptions} names the stochastic step of the SDK's samplers and
+ * the trainer's rollouts alike; {@link ANCHOR_DEFAULTS} holds its defaults,
+ * {@link resolveAnchor} fills them in and {@link anchorStep} gives its
+ * Gaussian.
+ *
  * @module
  */
 
@@ -51,6 +56,149 @@ export function twoTimeJump(t: number, s: number): Coefficients<"x" | "u"> {
   return { x: 1, u: -(t - s) };
 }
 
+/**
+ * Defaults of the anchors' settings (docs/math.md §5): the endpoint anchor's
+ * `eta` 1 keeps the marginal exactly; the local anchor's `delta` 0.01 and
+ * Flow-GRPO's noise level 0.7; the naive anchor's `fraction` 0.5.
+ *
+ * @example
+ * ```ts
+ * import { ANCHOR_DEFAULTS } from "./anchor.ts";
+ * ANCHOR_DEFAULTS.local.delta; // 0.01
+ * ```
+ */
+export const ANCHOR_DEFAULTS: {
+  readonly endpoint: { readonly eta: number };
+  readonly local: {
+    readonly delta: number;
+    readonly noiseLevel: number;
+    readonly velocity: "reuse" | "extra-nfe";
+  };
+  readonly "naive-intermediate": { readonly fraction: number };
+} = Object.freeze({
+  endpoint: Object.freeze({ eta: 1 }),
+  local: Object.freeze({ delta: 0.01, noiseLevel: 0.7, velocity: "reuse" as const }),
+  "naive-intermediate": Object.freeze({ fraction: 0.5 }),
+});
+
+/**
+ * The stochastic step of ASFMC (docs/math.md §5.1–5.3), a tagged union;
+ * omitted settings take {@link ANCHOR_DEFAULTS}:
+ *
+ * - `endpoint` (§5.1, both map kinds): `eta` in (0, 1];
+ * - `local` (§5.2, two-time maps on rectified flow): `delta`, `noiseLevel`,
+ *   `velocity` ("reuse" the jump's, or one "extra-nfe");
+ * - `naive-intermediate` (§5.3, two-time maps, ablation only): the anchor
+ *   time `a = fraction·s`.
+ *
+ * @example
+ * ```ts
+ * import type { AnchorOptions } from "./anchor.ts";
+ * const local: AnchorOptions = { kind: "local", delta: 0.03 };
+ * ```
+ */
+export type AnchorOptions =
+  | { readonly kind: "endpoint"; readonly eta?: number }
+  | {
+    readonly kind: "local";
+    readonly delta?: number;
+    readonly noiseLevel?: number;
+    readonly velocity?: "reuse" | "extra-nfe";
+  }
+  | { readonly kind: "naive-intermediate"; readonly fraction?: number };
+
+/**
+ * An {@link AnchorOptions} with every setting present and checked.
+ *
+ * @example
+ * ```ts
+ * import { type Anchor, resolveAnchor } from "./anchor.ts";
+ * const anchor: Anchor = resolveAnchor({ kind: "endpoint" }); // { kind: "endpoint", eta: 1 }
+ * ```
+ */
+export type Anchor =
+  | { readonly kind: "endpoint"; readonly eta: number }
+  | {
+    readonly kind: "local";
+    readonly delta: number;
+    readonly noiseLevel: number;
+    readonly velocity: "reuse" | "extra-nfe";
+  }
+  | { readonly kind: "naive-intermediate"; readonly fraction: number };
+
+/**
+ * Fills in an anchor's defaults ({@link ANCHOR_DEFAULTS}) and checks it: a
+ * known `kind`, only that kind's settings, each in range (`eta` in (0, 1],
+ * `delta` and `noiseLevel` positive, `fraction` in (0, 1)). Throws a
+ * `RangeError` naming the first problem.
+ *
+ * @example
+ * ```ts
+ * import { resolveAnchor } from "./anchor.ts";
+ * resolveAnchor({ kind: "local", delta: 0.03 });
+ * // { kind: "local", delta: 0.03, noiseLevel: 0.7, velocity: "reuse" }
+ * ```
+ */
+export function resolveAnchor(options: AnchorOptions): Anchor {
+  const kind = (options as { kind?: unknown } | undefined)?.kind;
+  if (kind !== "endpoint" && kind !== "local" && kind !== "naive-intermediate") {
+    throw new RangeError(
+      `anchor kind must be "endpoint", "local" or "naive-intermediate", got ${
+        JSON.stringify(kind)
+      }`,
+    );
+  }
+  const defaults: Readonly<Record<string, unknown>> = ANCHOR_DEFAULTS[kind];
+  const stray = Object.keys(options).filter((key) => key !== "kind" && !(key in defaults));
+  if (stray.length > 0) {
+    throw new RangeError(
+      `the ${kind} anchor takes ${Object.keys(defaults).join(", ")}; got ${stray.join(", ")}`,
+    );
+  }
+  const anchor = { ...defaults, ...options } as Anchor;
+  if (anchor.kind === "endpoint") {
+    if (!(Number.isFinite(anchor.eta) && anchor.eta > 0 && anchor.eta <= 1)) {
+      throw new RangeError(`endpoint anchor eta must lie in (0, 1], got ${anchor.eta}`);
+    }
+  } else if (anchor.kind === "local") {
+    checkPositive(anchor.delta, "local anchor delta");
+    checkPositive(anchor.noiseLevel, "noise level");
+    if (anchor.velocity !== "reuse" && anchor.velocity !== "extra-nfe") {
+      throw new RangeError(
+        `local anchor velocity must be "reuse" or "extra-nfe", got ${
+          JSON.stringify(anchor.velocity)
+        }`,
+      );
+    }
+  } else if (!(anchor.fraction > 0 && anchor.fraction < 1)) {
+    throw new RangeError(`naive anchor fraction must lie in (0, 1), got ${anchor.fraction}`);
+  }
+  return Object.freeze(anchor);
+}
+
+/**
+ * The Gaussian of one stochastic step from `t` to `s` under `anchor`
+ * (docs/math.md §5.1–5.3): {@link endpointAnchor}, {@link localAnchor} or
+ * {@link naiveIntermediateAnchor} at `a = fraction·s`.
+ *
+ * @example
+ * ```ts
+ * import { anchorStep } from "./anchor.ts";
+ * import { rectifiedFlow } from "./path.ts";
+ * anchorStep(rectifiedFlow, { kind: "endpoint", eta: 1 }, 0.8, 0.4).std; // 0.4
+ * ```
+ */
+export function anchorStep(
+  path: ProbabilityPath,
+  anchor: Anchor,
+  t: number,
+  s: number,
+): GaussianStep<string> {
+  if (anchor.kind === "endpoint") return endpointAnchor(path, t, s, { eta: anchor.eta });
+  if (anchor.kind === "local") return localAnchor(path, t, s, anchor);
+  return naiveIntermediateAnchor(path, s, anchor.fraction * s);
+}
+
 /** Options of {@link endpointAnchor}. */
 export interface EndpointAnchorOptions {
   /**
@@ -82,7 +230,7 @@ export function endpointAnchor(
   path: ProbabilityPath,
   t: number,
   s: number,
-  { eta = 1 }: EndpointAnchorOptions = {},
+  { eta = ANCHOR_DEFAULTS.endpoint.eta }: EndpointAnchorOptions = {},
 ): GaussianStep<"x" | "x0"> {
   checkTime(path, t, "t", { data: true });
   checkTime(path, s, "s");
@@ -104,7 +252,7 @@ export function endpointAnchor(
 export interface LocalAnchorOptions {
   /** Anchor offset: the anchor time is `a = s + delta` (must be < 1). */
   delta: number;
-  /** Flow-GRPO's noise level (0.7 is its default). */
+  /** Flow-GRPO's noise level (default {@link ANCHOR_DEFAULTS}: 0.7). */
   noiseLevel?: number;
   /**
    * Where `v_hat` comes from: "reuse" the jump's `u(x_t, s, t)` (default, no
@@ -141,7 +289,11 @@ export function localAnchor(
   path: ProbabilityPath,
   t: number,
   s: number,
-  { delta, noiseLevel = 0.7, velocity = "reuse" }: LocalAnchorOptions,
+  {
+    delta,
+    noiseLevel = ANCHOR_DEFAULTS.local.noiseLevel,
+    velocity = ANCHOR_DEFAULTS.local.velocity,
+  }: LocalAnchorOptions,
 ): LocalAnchorStep {
   requireRectifiedFlow(path, "the local anchor");
   checkTime(path, t, "t");
@@ -201,7 +353,7 @@ export function naiveIntermediateAnchor(
 
 /** Options of {@link sdeStep}. */
 export interface SdeStepOptions {
-  /** Flow-GRPO's noise level (0.7 is its default). */
+  /** Flow-GRPO's noise level (default {@link ANCHOR_DEFAULTS}: 0.7). */
   noiseLevel?: number;
   /**
    * Required when `t = 1`, where `t / (1 − t)` is infinite: the time used in
@@ -229,7 +381,7 @@ export function sdeStep(
   path: ProbabilityPath,
   t: number,
   s: number,
-  { noiseLevel = 0.7, noiseTime }: SdeStepOptions = {},
+  { noiseLevel = ANCHOR_DEFAULTS.local.noiseLevel, noiseTime }: SdeStepOptions = {},
 ): GaussianStep<"x" | "velocity"> {
   requireRectifiedFlow(path, "the SDE step");
   checkTime(path, t, "t", { data: true });

@@ -4,11 +4,11 @@
  * @module
  */
 
-import type { TimeGrid } from "./grid.ts";
+import { modelGrid } from "./grid.ts";
 import { type Image, toImages } from "./image.ts";
 import type { Model } from "./onnx/model.ts";
-import type { ModelInfo } from "./onnx/model_info.ts";
-import { sample, type StochasticOptions } from "./sampler.ts";
+import type { AnchorOptions } from "./anchor.ts";
+import { sample } from "./sampler.ts";
 
 /** Options of {@linkcode generate}: one `prompt` (with `n`) or a list of `prompts`. */
 export interface GenerateOptions {
@@ -20,16 +20,22 @@ export interface GenerateOptions {
   readonly n?: number;
   /**
    * Sampling steps K. The model's default grid when K is its default step
-   * count (or when neither `steps` nor `grid` is given), otherwise the
-   * uniform (rectified flow) or angular (TrigFlow) K-step grid.
+   * count (or when none of `steps`, `shift` and `grid` is given), otherwise
+   * the K-step grid of the model's path at the model's shift (docs/math.md §3;
+   * {@linkcode modelGrid}).
    */
   readonly steps?: number;
+  /**
+   * Shift `m ≥ 1` of the K-step rectified-flow grid instead of the model's
+   * own (`ModelInfo.shift`); TrigFlow models take only 1.
+   */
+  readonly shift?: number;
   /** An explicit grid `t_0 > … > t_K = 0` inside the model's time range. */
   readonly grid?: readonly number[];
   /** Image `i` uses seed `seed + i` (default 0): a batch equals its images drawn alone. */
   readonly seed?: number;
   /** ASFMC for more diverse samples (docs/math.md §5); default: the deterministic samplers (§4). */
-  readonly stochastic?: StochasticOptions;
+  readonly stochastic?: AnchorOptions;
 }
 
 /**
@@ -53,7 +59,7 @@ export async function generate(model: Model, options: GenerateOptions): Promise<
   const batch = await sample(model.flowMap, {
     shape: [prompts.length, ...model.info.imageShape],
     seed: options.seed ?? 0,
-    grid: gridOf(model.info, options),
+    grid: modelGrid(model.info, options),
     cond,
     stochastic: options.stochastic,
   });
@@ -78,17 +84,6 @@ export function promptsOf({ prompt, prompts, n }: GenerateOptions): readonly str
     throw new RangeError(`n must be a positive integer, got ${n}`);
   }
   return Array.from({ length: count }, () => prompt);
-}
-
-/** The grid `generate` samples on (internal; not in mod.ts). */
-export function gridOf(info: ModelInfo, { steps, grid }: GenerateOptions): number | TimeGrid {
-  if (grid !== undefined) {
-    if (steps !== undefined && steps !== grid.length - 1) {
-      throw new RangeError(`steps ${steps} disagrees with a grid of ${grid.length - 1} steps`);
-    }
-    return grid;
-  }
-  return steps === undefined || steps === info.defaultSteps ? info.defaultGrid : steps;
 }
 
 function isString(value: unknown): value is string {

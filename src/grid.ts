@@ -2,6 +2,11 @@
  * Time grids for K-step sampling from noise toward data (docs/math.md §3).
  * A grid is a strictly decreasing list `t_0 > t_1 > … > t_K = 0`.
  *
+ * {@link timeGrid} is the one schedule rule: the SDK's samplers and
+ * `generate`, the service, the trainer's rollouts and evaluation, and
+ * pretraining all build their grids with it; {@link modelGrid} applies it
+ * with a model's recorded shift and default grid.
+ *
  * @module
  */
 
@@ -98,6 +103,96 @@ export function validateGrid(grid: readonly number[], path: ProbabilityPath): Ti
   const last = grid[grid.length - 1];
   if (last !== 0) throw new RangeError(`grid must end at 0 (data), but ends at ${last}`);
   return Object.freeze([...grid]);
+}
+
+/** What {@link timeGrid} builds a grid from (docs/math.md §3). */
+export interface ScheduleOptions {
+  /** Steps K of a built grid; with `grid`, the grid's step count if given. */
+  readonly steps?: number;
+  /**
+   * Shift `m ≥ 1` of a built rectified-flow grid (default 1: uniform).
+   * TrigFlow grids are angular and take only 1; an explicit grid takes none.
+   */
+  readonly shift?: number;
+  /** An explicit grid `t_0 > … > t_K = 0`, validated on the path, instead of a built one. */
+  readonly grid?: readonly number[];
+}
+
+/**
+ * The schedule: the grid a sampler walks on `path` (docs/math.md §3). An
+ * explicit `grid` is validated and returned; otherwise `steps` K build the
+ * shifted rectified-flow grid (uniform at `shift` 1) or the angular TrigFlow
+ * grid from sCM's `tMax`. Contradictory options throw a `RangeError`.
+ *
+ * @example
+ * ```ts
+ * import { timeGrid } from "./grid.ts";
+ * import { rectifiedFlow, trigFlow } from "./path.ts";
+ * timeGrid(rectifiedFlow, { steps: 2, shift: 3 }); // [1, 0.75, 0]
+ * timeGrid(trigFlow(0.5), { steps: 1 }); // [1.56454…, 0]
+ * timeGrid(rectifiedFlow, { grid: [1, 0.6, 0] }); // [1, 0.6, 0]
+ * ```
+ */
+export function timeGrid(
+  path: ProbabilityPath,
+  { steps, shift, grid }: ScheduleOptions,
+): TimeGrid {
+  if (grid !== undefined) {
+    if (shift !== undefined) {
+      throw new RangeError(`shift ${shift} applies to a built grid, not to an explicit one`);
+    }
+    const valid = validateGrid(grid, path);
+    if (steps !== undefined && steps !== valid.length - 1) {
+      throw new RangeError(`steps ${steps} disagrees with a grid of ${valid.length - 1} steps`);
+    }
+    return valid;
+  }
+  if (steps === undefined) throw new RangeError("a time grid needs steps or an explicit grid");
+  if (path.name === "rectified-flow") return shiftedGrid(steps, shift ?? 1);
+  if (shift !== undefined && shift !== 1) {
+    throw new RangeError(`TrigFlow grids are angular and take no shift, got shift ${shift}`);
+  }
+  return angularGrid(steps);
+}
+
+/** What a model records about its grids (a `ModelInfo` has all of it). */
+export interface ModelSchedule {
+  /** The model's path. */
+  readonly path: ProbabilityPath;
+  /** Shift of its K-step grids. */
+  readonly shift: number;
+  /** Its default grid, used at its default step count. */
+  readonly defaultGrid: TimeGrid;
+  /** Steps of the default grid. */
+  readonly defaultSteps: number;
+}
+
+/**
+ * The grid a model samples on: {@link timeGrid} of its path with an explicit
+ * `grid`, or with `steps` at `shift` (default: the model's own) — except that
+ * without a `shift`, the model's default step count (or no `steps` at all)
+ * gives its default grid. `generate`, the service, the trainer's evaluation
+ * and its rollouts all take their grids from here.
+ *
+ * @example
+ * ```ts
+ * import { modelGrid } from "./grid.ts";
+ * import { rectifiedFlow } from "./path.ts";
+ * const model = { path: rectifiedFlow, shift: 1, defaultGrid: [1, 0.6, 0], defaultSteps: 2 };
+ * modelGrid(model, {}); // [1, 0.6, 0]
+ * modelGrid(model, { steps: 4 }); // [1, 0.75, 0.5, 0.25, 0]
+ * modelGrid(model, { steps: 2, shift: 3 }); // [1, 0.75, 0]
+ * ```
+ */
+export function modelGrid(
+  model: ModelSchedule,
+  { steps, shift, grid }: ScheduleOptions,
+): TimeGrid {
+  if (grid !== undefined) return timeGrid(model.path, { steps, shift, grid });
+  if (shift === undefined && (steps === undefined || steps === model.defaultSteps)) {
+    return model.defaultGrid;
+  }
+  return timeGrid(model.path, { steps: steps ?? model.defaultSteps, shift: shift ?? model.shift });
 }
 
 function checkSteps(steps: number): void {

@@ -6,7 +6,7 @@
  */
 
 import type { FlowMap } from "./flowmap.ts";
-import { angularGrid, type TimeGrid, uniformGrid, validateGrid } from "./grid.ts";
+import { type TimeGrid, timeGrid } from "./grid.ts";
 
 /** The shape, frozen, or a RangeError: positive integers, batch first. */
 export function checkShape(shape: readonly number[]): readonly number[] {
@@ -44,13 +44,16 @@ export function seedsFor(seed: number | readonly number[], batch: number): numbe
   return [...seed];
 }
 
-/** A validated grid: explicit, or K uniform (RF) / angular (TrigFlow) steps. */
-export function gridFor(map: FlowMap<unknown>, grid: number | readonly number[]): TimeGrid {
+/** A map's grid ({@linkcode timeGrid}): explicit, or K steps at `shift` on its path. */
+export function samplingGrid(
+  map: FlowMap<unknown>,
+  grid: number | readonly number[],
+  shift?: number,
+): TimeGrid {
   if (map.kind !== "two-time" && map.kind !== "one-time") {
     throw new RangeError(
       `flow map kind must be "two-time" or "one-time", got ${(map as { kind: unknown }).kind}`,
     );
   }
-  if (typeof grid !== "number") return validateGrid(grid, map.path);
-  return map.path.name === "trigflow" ? angularGrid(grid) : uniformGrid(grid);
+  return timeGrid(map.path, typeof grid === "number" ? { steps: grid, shift } : { grid, shift });
 }

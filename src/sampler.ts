@@ -8,8 +8,10 @@
  *     one-time: x0_hat = f(x, t_k); x ← alpha(t_{k+1})·x0_hat + sigma(t_{k+1})·z_k
  *
  * Stochastic (ASFMC, §5) for diverse samples: every step but the last becomes
- * the Gaussian transition of the endpoint anchor (§5.1) or the local anchor
- * (§5.2); the last step to t = 0 stays deterministic.
+ * the Gaussian transition of an anchor ({@linkcode AnchorOptions}: endpoint
+ * §5.1, local §5.2, naive §5.3); the last step to t = 0 stays deterministic.
+ * Every step runs through the transition engine of `src/transition.ts`, the
+ * loop the trainer's rollouts record.
  *
  * Noise comes from one Philox stream per image ({@link SamplingNoise}), so
  * image `i` of a batch is bit-identical to the same seed sampled alone.
@@ -17,25 +19,11 @@
  * @module
  */
 
-import { endpointAnchor, localAnchor, twoTimeJump } from "./anchor.ts";
-import { checkOutput, endpointOf, type FlowMap, type Tensor } from "./flowmap.ts";
+import { type AnchorOptions, resolveAnchor } from "./anchor.ts";
+import type { FlowMap, Tensor } from "./flowmap.ts";
 import { SamplingNoise } from "./noise.ts";
-import { checkShape, gridFor, seedsFor, sizeOf } from "./sample_args.ts";
-import { combine2, sampleGaussian } from "./ops.ts";
-
-/** ASFMC options: which anchor makes each non-final step stochastic (docs/math.md §5). */
-export interface StochasticOptions {
-  /** "endpoint" (§5.1, both kinds) or "local" (§5.2, two-time rectified-flow maps). */
-  anchor: "endpoint" | "local";
-  /** Endpoint noise level in (0, 1]; default 1 keeps the marginal exactly. */
-  eta?: number;
-  /** Local-anchor noise level (Flow-GRPO's eta); default 0.7. */
-  noiseLevel?: number;
-  /** Local-anchor offset `a = s + delta`; default 0.01. */
-  delta?: number;
-  /** Local-anchor velocity: "reuse" the jump's (default) or one "extra-nfe". */
-  velocity?: "reuse" | "extra-nfe";
-}
+import { checkShape, samplingGrid, seedsFor, sizeOf } from "./sample_args.ts";
+import { flowMapStep, type Move, type Transition, transitions } from "./transition.ts";
 
 /** Options of {@link sample}. */
 export interface SampleOptions<C> {
@@ -43,12 +31,14 @@ export interface SampleOptions<C> {
   shape: readonly number[];
   /** One seed per image, or one seed `s` for the batch meaning seeds `s, s + 1, …`. */
   seed: number | readonly number[];
-  /** Number of steps (uniform RF grid or angular TrigFlow grid) or an explicit grid. */
+  /** Number of steps K ({@linkcode timeGrid} of the map's path) or an explicit grid. */
   grid: number | readonly number[];
+  /** Shift of a K-step rectified-flow grid (default 1, uniform); not with an explicit grid. */
+  shift?: number;
   /** Conditioning passed to every flow-map evaluation. */
   cond?: C;
-  /** Make the sampler stochastic with ASFMC. */
-  stochastic?: StochasticOptions;
+  /** Make every step but the last stochastic with this ASFMC anchor (docs/math.md §5). */
+  stochastic?: AnchorOptions;
   /**
    * One-time maps only: re-noise each step with "seeded" fresh noise (default,
    * §4) or the "implied" noise of the current state — a DDIM-style step that
@@ -64,6 +54,7 @@ export interface SampleOptions<C> {
 
 /**
  * Draws a batch from a flow map in `K` steps; deterministic given the seeds.
+ * It drains {@link sampleSteps}.
  *
  * @example Two steps of an analytic map
  * ```ts
@@ -77,56 +68,62 @@ export interface SampleOptions<C> {
  * ```
  */
 export async function sample<C>(map: FlowMap<C>, options: SampleOptions<C>): Promise<Tensor> {
-  const { cond, stochastic, renoise = "seeded" } = options;
+  const shape = checkShape(options.shape);
+  let x: Float32Array | undefined;
+  for await (const step of sampleSteps(map, options)) x = step.next;
+  return { data: x as Float32Array, shape };
+}
+
+/**
+ * The sampler's steps: each transition `x_k → x_{k+1}` of {@link sample}
+ * with its mean and std, from the transition engine ({@link transitions}).
+ * Options are checked before the first step; the last transition's `next`
+ * is `sample`'s result.
+ *
+ * @example Watch a stochastic two-step sampler
+ * ```ts
+ * import { rectifiedFlow, sampleSteps, type TwoTimeFlowMap } from "../mod.ts";
+ * const shrink: TwoTimeFlowMap = {
+ *   kind: "two-time",
+ *   path: rectifiedFlow,
+ *   average: (x, _r, t) => Promise.resolve(x.data.map((v) => v / t)),
+ * };
+ * const options = { shape: [1, 4], seed: 7, grid: 2, stochastic: { kind: "endpoint" as const } };
+ * for await (const { k, t, s, std } of sampleSteps(shrink, options)) {
+ *   console.log(`step ${k}: ${t} → ${s}, std ${std}`); // std 0.5, then 0 (the final step)
+ * }
+ * ```
+ */
+export function sampleSteps<C>(
+  map: FlowMap<C>,
+  options: SampleOptions<C>,
+): AsyncGenerator<Transition, void, undefined> {
+  const { cond, renoise = "seeded" } = options;
   const shape = checkShape(options.shape);
   const seeds = seedsFor(options.seed, shape[0]);
-  const grid = gridFor(map, options.grid);
-  if (stochastic && stochastic.anchor === "local" && map.kind !== "two-time") {
-    throw new RangeError('the local anchor needs a two-time flow map; use anchor: "endpoint"');
+  const grid = samplingGrid(map, options.grid, options.shift);
+  const stochastic = options.stochastic && resolveAnchor(options.stochastic);
+  if (stochastic && stochastic.kind !== "endpoint" && map.kind !== "two-time") {
+    throw new RangeError(
+      `the ${stochastic.kind} anchor needs a two-time flow map; use kind: "endpoint"`,
+    );
   }
   if (renoise !== "seeded" && (map.kind !== "one-time" || stochastic)) {
     throw new RangeError('renoise: "implied" applies to deterministic one-time sampling only');
   }
-  const noise = new SamplingNoise(seeds, options.stream ?? 0);
-  let x: Tensor = { data: noise.fill(new Float32Array(sizeOf(shape))), shape };
-  const sigma0 = map.path.sigma(grid[0]);
-  if (sigma0 !== 1) { for (let i = 0; i < x.data.length; i++) x.data[i] *= sigma0; }
-  let meanBuffer: Float32Array | undefined;
-  const mean = () => meanBuffer ??= new Float32Array(x.data.length);
-
-  for (let k = 0; k + 1 < grid.length; k++) {
-    const t = grid[k], s = grid[k + 1];
-    const last = k + 2 === grid.length;
-    if (map.kind === "two-time" && (!stochastic || last || stochastic.anchor === "local")) {
-      const u = checkOutput(await map.average(x, s, t, cond), x, "average");
-      const jump = twoTimeJump(t, s);
-      if (!stochastic || last) {
-        // the sampler owns x: the deterministic step overwrites it
-        x = { data: combine2(x.data, jump.x, x.data, jump.u, u), shape };
-        continue;
-      }
-      const y = combine2(new Float32Array(u.length), jump.x, x.data, jump.u, u);
-      const step = localAnchor(map.path, t, s, {
-        delta: stochastic.delta ?? 0.01,
-        noiseLevel: stochastic.noiseLevel,
-        velocity: stochastic.velocity,
-      });
-      const vHat = step.extraNfe
-        ? checkOutput(await map.average({ data: y, shape }, s, s, cond), x, "average")
-        : u;
-      combine2(mean(), step.mean.y, y, step.mean.velocity, vHat);
-      x = { data: sampleGaussian(y, mean(), step.std, noise), shape };
-      continue;
-    }
-    // Endpoint anchor: the one-time sampler of §4 (eta = 1) and ASFMC's §5.1.
-    const x0 = await endpointOf(map, x, t, cond);
-    const eta = stochastic ? stochastic.eta ?? 1 : renoise === "implied" ? 0 : 1;
-    const step = endpointAnchor(map.path, t, s, { eta });
-    combine2(mean(), step.mean.x, x.data, step.mean.x0, x0);
-    const next = step.std === 0
-      ? mean().slice()
-      : sampleGaussian(new Float32Array(x.data.length), mean(), step.std, noise);
-    x = { data: next, shape };
-  }
-  return x;
+  const deterministic: Move = map.kind === "two-time"
+    ? { kind: "jump" }
+    : { kind: "endpoint", eta: renoise === "implied" ? 0 : 1 };
+  // the last step to t = 0 is deterministic: the jump, or the endpoint at s = 0
+  const moveOf = (k: number): Move =>
+    stochastic && k + 2 < grid.length ? stochastic : deterministic;
+  return transitions(
+    (k, x) => flowMapStep(map, moveOf(k), { data: x, shape }, grid[k], grid[k + 1], cond),
+    {
+      grid,
+      path: map.path,
+      noise: new SamplingNoise(seeds, options.stream ?? 0),
+      size: sizeOf(shape),
+    },
+  );
 }

@@ -7,15 +7,7 @@
  * @module
  */
 
-import {
-  defaults,
-  fields,
-  partial,
-  section,
-  type TypeOf,
-  union,
-  type UnionOf,
-} from "../cli/fields.ts";
+import { defaults, fields, partial, section, type TypeOf, union } from "../cli/fields.ts";
 import {
   boolean,
   describe,
@@ -29,6 +21,7 @@ import {
   string,
 } from "../cli/readers.ts";
 import { ExpectedError } from "../cli/command.ts";
+import { type Anchor, ANCHOR_DEFAULTS } from "../src/anchor.ts";
 import type { ModelConfig } from "./model/config.ts";
 import { REWARD_TERM } from "./rewards/registry.ts";
 
@@ -97,43 +90,49 @@ const MODEL_SOURCE: Field<ModelSourceConfig> = {
   fromText: (text) => ({ onnx: text }), // a flag names a model file
 };
 
-/** How each stochastic rollout transition is made (docs/math.md §5.1–5.3), by `kind`. */
+/**
+ * How each stochastic rollout transition is made (docs/math.md §5.1–5.3), by
+ * `kind`; the defaults are the SDK's (`ANCHOR_DEFAULTS`, src/anchor.ts).
+ */
 const ANCHORS = {
   endpoint: fields({
     eta: {
       type: number({ min: 0, max: 1, open: "min" }),
-      default: 1,
+      default: ANCHOR_DEFAULTS.endpoint.eta,
       doc: "Fresh-noise share η: std σ(s)·η; 1 keeps the marginal exactly (§5.1).",
     },
   }),
   local: fields({
     delta: {
       type: number({ min: 0, open: "min" }),
-      default: 0.01,
+      default: ANCHOR_DEFAULTS.local.delta,
       doc: "Anchor offset δ: a = s + δ (§5.2).",
     },
     noiseLevel: {
       type: number({ min: 0, open: "min" }),
-      default: 0.7,
+      default: ANCHOR_DEFAULTS.local.noiseLevel,
       doc: "Flow-GRPO's noise level: g = noiseLevel · sqrt(a / (1 − a)) (§5.2).",
     },
     velocity: {
       type: oneOf(["reuse", "extra-nfe"] as const),
-      default: "reuse",
+      default: ANCHOR_DEFAULTS.local.velocity,
       doc: "v̂: reuse u(x_t, s, t), or spend one extra NFE on u(y, s, s) (§5.2).",
     },
   }),
   "naive-intermediate": fields({
     fraction: {
       type: number({ min: 0, max: 1, open: "both" }),
-      default: 0.5,
+      default: ANCHOR_DEFAULTS["naive-intermediate"].fraction,
       doc: "Anchor time a = fraction · s (§5.3, ablation only).",
     },
   }),
 };
 
-/** How each stochastic rollout transition is made (docs/math.md §5.1–5.3). */
-export type AnchorConfig = UnionOf<"kind", typeof ANCHORS>;
+/**
+ * How each stochastic rollout transition is made (docs/math.md §5.1–5.3):
+ * the SDK's anchor union (`src/anchor.ts`) with every setting present.
+ */
+export type AnchorConfig = Anchor;
 
 const ROLLOUT_ENGINES = ["onnx", "tfjs"] as const;
 /** Where rollouts evaluate the network (see `TrainConfig.rollout.engine`). */
@@ -176,8 +175,10 @@ const ROLLOUT = fields({
   },
   shift: {
     type: number({ min: 1 }),
-    default: 3,
-    doc: "Shift factor m of the rectified-flow rollout grid (two-time maps, docs/math.md §3).",
+    optional: true,
+    doc: "Shift factor m of the rectified-flow rollout grid (docs/math.md §3); absent: the " +
+      "model's own shift (its metadata's `shift`), the one evaluation and serving use. " +
+      "TrigFlow grids take none.",
   },
   grid: {
     type: list(number()),
@@ -463,6 +464,12 @@ function crossChecks(config: TrainConfig): void {
     throw invalid(
       "rollout.anchor.kind",
       'rollout.anchor.kind "naive-intermediate" runs in TF.js only: set rollout.engine "tfjs"',
+    );
+  }
+  if (config.rollout.shift !== undefined && config.rollout.grid !== undefined) {
+    throw invalid(
+      "rollout.shift",
+      "rollout.shift builds a grid; an explicit rollout.grid takes none",
     );
   }
   if (config.advantage.mode === "step-aware" && stochasticSteps < 2) {

@@ -14,16 +14,15 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import {
-  endpointAnchor,
+  type Anchor,
+  anchorStep,
   type GaussianStep,
-  localAnchor,
-  naiveIntermediateAnchor,
+  type LocalAnchorStep,
   twoTimeJump,
 } from "../src/anchor.ts";
-import { angularGrid, shiftedGrid, type TimeGrid, validateGrid } from "../src/grid.ts";
+import { modelGrid, type ModelSchedule, type TimeGrid, validateGrid } from "../src/grid.ts";
 import { type KlScale, klStd, LOG_SQRT_2PI, type Reduction } from "../src/logprob.ts";
 import type { Coefficients, ProbabilityPath } from "../src/path.ts";
-import type { AnchorConfig } from "./config.ts";
 import { pathOf } from "./model/config.ts";
 import type { LinearAdapter, TfFlowMap } from "./model/tfjs.ts";
 
@@ -49,69 +48,30 @@ export function applyCoefficients<K extends string>(
 }
 
 /**
- * The rollout grid: P stochastic transitions plus one deterministic final
- * one, shifted rectified-flow for two-time maps, angular TrigFlow for
- * one-time maps (docs/math.md §6).
- *
- * @example
- * ```ts
- * import { rolloutGrid } from "./policy.ts";
- * rolloutGrid("two-time", 2, 3); // [1, 0.857…, 0.6, 0]
- * ```
- */
-export function rolloutGrid(
-  kind: "two-time" | "one-time",
-  stochasticSteps: number,
-  shift: number,
-): TimeGrid {
-  return kind === "two-time"
-    ? shiftedGrid(stochasticSteps + 1, shift)
-    : angularGrid(stochasticSteps + 1);
-}
-
-/** The rollout grid a run uses: its explicit `grid`, validated on the path, or {@link rolloutGrid}. */
-export function configuredRolloutGrid(
-  kind: "two-time" | "one-time",
-  path: ProbabilityPath,
-  rollout: { stochasticSteps: number; shift: number; grid?: readonly number[] },
-): TimeGrid {
-  if (rollout.grid === undefined) return rolloutGrid(kind, rollout.stochasticSteps, rollout.shift);
-  if (rollout.grid.length !== rollout.stochasticSteps + 2) {
-    throw new RangeError(
-      `a rollout grid of P = ${rollout.stochasticSteps} needs ${
-        rollout.stochasticSteps + 2
-      } times, got ${rollout.grid.length}`,
-    );
-  }
-  return validateGrid(rollout.grid, path);
-}
-
-/**
- * The Gaussian of one stochastic transition from `t` to `s` under a
- * configured anchor (docs/math.md §5.1–5.3): its mean's coefficients and its std.
+ * The rollout grid of a run (docs/math.md §3, §6): the model's grid
+ * ({@linkcode modelGrid}) at P + 1 steps, with the config's explicit grid
+ * (P + 2 times) or shift when it gives one — so without either, the rollouts
+ * walk the grid that evaluation and the service sample at K = P + 1.
  *
  * @example
  * ```ts
  * import { rectifiedFlow } from "../src/path.ts";
- * import { anchorStep } from "./policy.ts";
- * anchorStep(rectifiedFlow, { kind: "endpoint", eta: 1 }, 0.8, 0.4).std; // 0.4
+ * import { rolloutGrid } from "./policy.ts";
+ * const model = { path: rectifiedFlow, shift: 1, defaultGrid: [1, 0.6, 0], defaultSteps: 2 };
+ * rolloutGrid(model, { stochasticSteps: 2, shift: 3 }); // [1, 0.857…, 0.6, 0]
+ * rolloutGrid(model, { stochasticSteps: 2 }); // [1, 0.666…, 0.333…, 0]
+ * rolloutGrid(model, { stochasticSteps: 1 }); // [1, 0.6, 0]: the default grid
  * ```
  */
-export function anchorStep(
-  path: ProbabilityPath,
-  anchor: AnchorConfig,
-  t: number,
-  s: number,
-): GaussianStep<string> {
-  if (anchor.kind === "endpoint") return endpointAnchor(path, t, s, { eta: anchor.eta });
-  if (anchor.kind === "local") {
-    return localAnchor(path, t, s, {
-      delta: anchor.delta,
-      noiseLevel: anchor.noiseLevel,
-      velocity: anchor.velocity,
-    });
-  }
-  return naiveIntermediateAnchor(path, s, anchor.fraction * s);
+export function rolloutGrid(
+  model: ModelSchedule,
+  { stochasticSteps, shift, grid }: {
+    stochasticSteps: number;
+    shift?: number;
+    grid?: readonly number[];
+  },
+): TimeGrid {
+  return modelGrid(model, { steps: stochasticSteps + 1, shift, grid });
 }
 
 /** The tensors one transition is conditioned on. */
@@ -134,23 +94,16 @@ export class FlowMapPolicy {
   /** The rollout grid `t_0 > … > t_P > t_{P+1} = 0`. */
   readonly grid: TimeGrid;
   /** The stochastic transition. */
-  readonly anchor: AnchorConfig;
+  readonly anchor: Anchor;
   readonly #steps: readonly GaussianStep<string>[];
 
   /**
    * Fixes the grid and checks that the anchor suits the map.
    *
-   * @param stochasticSteps P
-   * @param shift rectified-flow grid shift (ignored for one-time maps)
-   * @param grid an explicit rollout grid of P + 2 times (instead of the shifted or angular one)
+   * @param grid the rollout grid `t_0 > … > t_P > 0` and a final 0, P ≥ 1
+   *   ({@link rolloutGrid})
    */
-  constructor(
-    model: TfFlowMap,
-    anchor: AnchorConfig,
-    stochasticSteps: number,
-    shift: number,
-    grid?: readonly number[],
-  ) {
+  constructor(model: TfFlowMap, anchor: Anchor, grid: readonly number[]) {
     const kind = model.config.kind;
     if (kind === "one-time" && anchor.kind !== "endpoint") {
       throw new RangeError(
@@ -160,8 +113,14 @@ export class FlowMapPolicy {
     this.model = model;
     this.path = pathOf(model.config);
     this.anchor = anchor;
-    this.grid = configuredRolloutGrid(kind, this.path, { stochasticSteps, shift, grid });
-    this.#steps = Array.from({ length: stochasticSteps }, (_, k) => this.#gaussian(k));
+    this.grid = validateGrid(grid, this.path);
+    if (this.grid.length < 3) {
+      throw new RangeError(`a rollout grid needs P ≥ 1 stochastic steps, got ${grid.length} times`);
+    }
+    this.#steps = Array.from(
+      { length: this.grid.length - 2 },
+      (_, k) => anchorStep(this.path, anchor, this.grid[k], this.grid[k + 1]),
+    );
   }
 
   /** P, the number of stochastic transitions. */
@@ -184,15 +143,12 @@ export class FlowMapPolicy {
     return tf.tidy(() => {
       if (anchor.kind === "endpoint") {
         const x0 = this.endpoint(inputs, t, adapter);
-        return applyCoefficients(endpointAnchor(this.path, t, s, { eta: anchor.eta }).mean, {
-          x,
-          x0,
-        }) as tf.Tensor4D;
+        return applyCoefficients(this.step(k).mean, { x, x0 }) as tf.Tensor4D;
       }
       const u = this.#net(inputs, t, s, adapter);
       const y = applyCoefficients(twoTimeJump(t, s), { x, u }) as tf.Tensor4D;
       if (anchor.kind === "local") {
-        const step = this.step(k) as ReturnType<typeof localAnchor>;
+        const step = this.step(k) as LocalAnchorStep;
         const velocity = step.extraNfe ? this.#net({ ...inputs, x: y }, s, s, adapter) : u;
         return applyCoefficients(step.mean, { y, velocity }) as tf.Tensor4D;
       }
@@ -228,10 +184,6 @@ export class FlowMapPolicy {
         tokens: inputs.tokens,
       }, adapter)
     );
-  }
-
-  #gaussian(k: number): GaussianStep<string> {
-    return anchorStep(this.path, this.anchor, this.grid[k], this.grid[k + 1]);
   }
 }
 

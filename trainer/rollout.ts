@@ -26,6 +26,7 @@ import type { Reduction } from "../src/logprob.ts";
 import { SamplingNoise } from "../src/noise.ts";
 import { UniformStream } from "../src/rng.ts";
 import { shapesTokenizer, type Tokenizer } from "../src/text.ts";
+import { type StepRule, transitions } from "../src/transition.ts";
 import type { TrainConfig } from "./config.ts";
 import { tensorToImages } from "../src/shapes/image.ts";
 import type { LinearAdapter } from "./model/tfjs.ts";
@@ -172,7 +173,9 @@ export function tfjsRolloutMaps(
 
 /**
  * Samples trajectories from the old policy (docs/math.md §6), evaluating the network
- * through `maps`. Each micro-batch runs all its transitions; log-probabilities
+ * through `maps`. Each micro-batch runs all its transitions in the SDK's
+ * transition engine ({@linkcode transitions}: the sampler's own loop and
+ * noise step), the means coming from `maps`; log-probabilities
  * are computed with {@link tensorGaussianLogProb} on the same micro-batches the
  * objective uses, so with {@linkcode tfjsRolloutMaps} the first on-policy
  * ratio is exactly 1.
@@ -201,38 +204,44 @@ export async function rollout(
     ? Array.from({ length: P - 1 }, () => new Float32Array(n * size))
     : undefined;
   const images = new Float32Array(n * size);
-  const sigma0 = policy.path.sigma(policy.grid[0]);
 
   for (let start = 0; start < n; start += microBatch) {
     const seeds = Array.from(
       { length: microBatch },
       (_, i) => trajectorySeed(options.seed, start + i),
     );
-    const noise = new SamplingNoise(seeds, options.iteration);
     const shape = [microBatch, ...sampleShape] as [number, number, number, number];
     const rows = (array: Float32Array) => array.subarray(start * size, (start + microBatch) * size);
-    const x0 = noise.fill(new Float32Array(microBatch * size));
     const group = options.initialNoiseGroup ?? 1;
-    if (group > 1) {
-      // each stream still drew its own start above, so transition noise keeps its place
-      const first = seeds.map((_, i) =>
-        trajectorySeed(options.seed, start + i - (start + i) % group)
-      );
-      new SamplingNoise(first, options.iteration).fill(x0);
-    }
-    for (let i = 0; i < x0.length; i++) x0[i] *= sigma0;
-    rows(states[0]).set(x0);
+    // a block of trajectories starts from its first member's noise
+    const startNoise = group > 1
+      ? new SamplingNoise(
+        seeds.map((_, i) => trajectorySeed(options.seed, start + i - (start + i) % group)),
+        options.iteration,
+      ).fill(new Float32Array(microBatch * size))
+      : undefined;
     const tokenRows = tokens.subarray(
       start * config.textLength,
       (start + microBatch) * config.textLength,
     );
-
-    for (let k = 0; k < P; k++) {
-      const mean = await maps.mean(k, rows(states[k]), tokenRows);
-      const std = policy.step(k).std;
-      const next = noise.fill(new Float32Array(mean.length));
-      for (let i = 0; i < next.length; i++) next[i] = mean[i] + std * next[i];
-      rows(states[k + 1]).set(next);
+    // P stochastic transitions, then the deterministic final one to the rewarded image
+    const rule: StepRule = async (k, x) =>
+      k < P
+        ? { mean: await maps.mean(k, x, tokenRows), std: policy.step(k).std }
+        : { mean: await maps.endpoint(x, policy.grid[P], tokenRows), std: 0 };
+    const loop = transitions(rule, {
+      grid: policy.grid,
+      path: policy.path,
+      noise: new SamplingNoise(seeds, options.iteration),
+      size: microBatch * size,
+      startNoise,
+    });
+    for await (const { k, x, mean, std, next } of loop) {
+      rows(states[k]).set(x);
+      if (k === P) {
+        rows(images).set(next);
+        continue;
+      }
       const logProb = tf.tidy(() =>
         tensorGaussianLogProb(
           tf.tensor4d(next, shape),
@@ -244,13 +253,12 @@ export async function rollout(
       );
       logProbOld[k].set(logProb, start);
       if (referenceMeans) {
-        rows(referenceMeans[k]).set(await maps.mean(k, rows(states[k]), tokenRows, true));
+        rows(referenceMeans[k]).set(await maps.mean(k, x, tokenRows, true));
       }
       if (endpointEstimates && k < P - 1) {
         rows(endpointEstimates[k]).set(await maps.endpoint(next, policy.grid[k + 1], tokenRows));
       }
     }
-    rows(images).set(await maps.endpoint(rows(states[P]), policy.grid[P], tokenRows));
   }
   return {
     prompts,

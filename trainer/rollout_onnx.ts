@@ -1,20 +1,19 @@
 /**
  * Rollouts in ONNX Runtime: the policy's network is the base model with the
  * current adapter merged (docs/math.md §7), opened as a new session every iteration,
- * and the reference is the base session. The transition means combine the
- * network outputs with the anchor coefficients of `src/anchor.ts`, as
- * {@linkcode FlowMapPolicy.transitionMean} does in TF.js; the two agree to
+ * and the reference is the base session. The transition means are the SDK
+ * sampler's own ({@linkcode flowMapStep}), with the coefficients of
+ * `src/anchor.ts` that {@linkcode FlowMapPolicy.transitionMean} applies in TF.js; the two agree to
  * float32 rounding (tested), so the log-probabilities the objective
  * recomputes in TF.js differ from these by far less than the clip range.
  *
  * @module
  */
 
-import { combine2 } from "../src/ops.ts";
-import { twoTimeJump } from "../src/anchor.ts";
 import { endpointOf, type FlowMap } from "../src/flowmap.ts";
 import { loadModel, type Model } from "../src/onnx/model.ts";
 import type { ModelSource } from "../src/onnx/source.ts";
+import { flowMapStep } from "../src/transition.ts";
 import type { FlowMapPolicy } from "./policy.ts";
 import type { RolloutMaps } from "./rollout.ts";
 
@@ -63,7 +62,7 @@ export class OnnxRollouts {
 
 /**
  * Rollout maps over two SDK flow maps: `trained` for the policy, `base` for
- * the reference (local or endpoint anchor).
+ * the reference.
  *
  * @example
  * ```ts ignore
@@ -76,7 +75,6 @@ export function onnxRolloutMaps(
   base: FlowMap<Int32Array>,
 ): RolloutMaps {
   const { channels, imageSize, textLength } = policy.model.config;
-  const anchor = policy.anchor;
   const tensor = (data: Float32Array, tokens: Int32Array) => ({
     data,
     shape: [tokens.length / textLength, channels, imageSize, imageSize],
@@ -84,25 +82,8 @@ export function onnxRolloutMaps(
   return {
     async mean(k, x, tokens, reference = false) {
       const map = reference ? base : trained;
-      const t = policy.grid[k], s = policy.grid[k + 1], step = policy.step(k);
-      const out = () => new Float32Array(x.length);
-      if (anchor.kind === "endpoint") {
-        const x0 = await endpointOf(map, tensor(x, tokens), t, tokens);
-        return combine2(out(), step.mean.x, x, step.mean.x0, x0);
-      }
-      if (anchor.kind !== "local" || map.kind !== "two-time") {
-        throw new RangeError(
-          "ONNX Runtime rollouts take the endpoint anchor, or the local one on a two-time map",
-        );
-      }
-      // local anchor (§5.2): y = X(t → s)(x), mean = c_y·y + c_v·velocity
-      const u = await map.average(tensor(x, tokens), s, t, tokens);
-      const jump = twoTimeJump(t, s);
-      const y = combine2(out(), jump.x, x, jump.u, u);
-      const velocity = anchor.velocity === "extra-nfe"
-        ? await map.average(tensor(y, tokens), s, s, tokens)
-        : u;
-      return combine2(out(), step.mean.y, y, step.mean.velocity, velocity);
+      const t = policy.grid[k], s = policy.grid[k + 1];
+      return (await flowMapStep(map, policy.anchor, tensor(x, tokens), t, s, tokens)).mean;
     },
     endpoint: (x, t, tokens) => endpointOf(trained, tensor(x, tokens), t, tokens),
   };

@@ -22,7 +22,7 @@ import type { EvalReport } from "./eval/table.ts";
 import { LoraAdapter } from "./model/lora.ts";
 import { TfFlowMap } from "./model/tfjs.ts";
 import { AdamW, WeightEma } from "./optimizer.ts";
-import { FlowMapPolicy } from "./policy.ts";
+import { FlowMapPolicy, rolloutGrid } from "./policy.ts";
 import type { Reward } from "./rewards/reward.ts";
 import { kRepeatPrompts, type RolloutMaps, scoredRollout, tfjsRolloutMaps } from "./rollout.ts";
 import { OnnxRollouts } from "./rollout_onnx.ts";
@@ -86,8 +86,8 @@ export class Trainer {
     this.#base = base;
     this.#model = new TfFlowMap(base.config, base.parameters, { trainable: false });
     this.#adapter = new LoraAdapter(base.config, config.lora);
-    const { anchor, stochasticSteps, shift, grid } = config.rollout;
-    this.#policy = new FlowMapPolicy(this.#model, anchor, stochasticSteps, shift, grid);
+    const grid = rolloutGrid(base.info, config.rollout);
+    this.#policy = new FlowMapPolicy(this.#model, config.rollout.anchor, grid);
     this.#optimizer = new AdamW(this.#adapter.variables, config.optimizer);
     this.#names = [
       ...[...this.#adapter.a.keys()].map((m) => `${m}.lora_A.weight`),

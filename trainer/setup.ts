@@ -11,10 +11,17 @@ import onnxProto from "onnx-proto";
 import { createReward } from "./rewards/registry.ts";
 import { type Reward, weightedSum } from "./rewards/reward.ts";
 import { ConfigError, type ModelSourceConfig, type RewardTermConfig } from "./config.ts";
-import { meanFlowConfig, type ModelConfig, scmConfig, validateConfig } from "./model/config.ts";
+import {
+  meanFlowConfig,
+  type ModelConfig,
+  pathOf,
+  scmConfig,
+  validateConfig,
+} from "./model/config.ts";
 import { emitOnnx } from "./model/onnx.ts";
 import { readOnnxModel } from "./model/onnx_read.ts";
-import { angularGrid, uniformGrid } from "../src/grid.ts";
+import { timeGrid } from "../src/grid.ts";
+import { type ModelInfo, readModelInfo } from "../src/onnx/model_info.ts";
 import type { ModelSource } from "../src/onnx/source.ts";
 import { shapesTokenizer } from "../src/text.ts";
 import { type ParameterTable, randomParameters } from "./model/parameters.ts";
@@ -29,6 +36,8 @@ export interface BaseModel {
   readonly served: ModelSource;
   /** Where it came from, for logs. */
   readonly description: string;
+  /** What the served model's metadata says: its path, grid shift and default grid among it. */
+  readonly info: ModelInfo;
 }
 
 /**
@@ -59,9 +68,10 @@ export async function loadBaseModel(source: ModelSourceConfig): Promise<BaseMode
     const files = emitOnnx(config, parameters, {
       name: "model",
       tokenizer: shapesTokenizer,
-      defaultGrid: config.kind === "two-time" ? uniformGrid(1) : angularGrid(1),
+      defaultGrid: timeGrid(pathOf(config), { steps: 1 }),
     });
     return {
+      info: readModelInfo(files.model),
       config,
       parameters,
       served: { model: files.model, weights: files.externalData },
@@ -85,7 +95,7 @@ export async function loadBaseModel(source: ModelSourceConfig): Promise<BaseMode
     );
   }
   const { config, parameters } = readOnnxModel(model, weights);
-  return { config, parameters, served: path, description: path };
+  return { config, parameters, served: path, description: path, info: readModelInfo(model) };
 }
 
 /** The `location` the model's first initializer gives for its external data. */

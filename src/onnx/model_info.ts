@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type TimeGrid, validateGrid } from "../grid.ts";
+import { type TimeGrid, timeGrid, validateGrid } from "../grid.ts";
 import type { LoraTarget } from "../lora/merge.ts";
 import { type ProbabilityPath, rectifiedFlow, trigFlow } from "../path.ts";
 import { Tokenizer } from "../text.ts";
@@ -37,6 +37,12 @@ export interface ModelInfo {
   readonly defaultSteps: number;
   /** The default sampling grid `t_0 > … > t_K = 0`. */
   readonly defaultGrid: TimeGrid;
+  /**
+   * Shift of the model's K-step rectified-flow grids (docs/math.md §3), from
+   * the optional `shift` entry; 1 (uniform) when absent, as models written
+   * before that entry were sampled.
+   */
+  readonly shift: number;
   /** The prompt tokenizer the model was trained with. */
   readonly tokenizer: Tokenizer;
   /** The linear layers adapters may target, and where their weights live. */
@@ -58,6 +64,9 @@ const REQUIRED_KEYS = [
   "lora_targets",
   "external_data",
 ] as const;
+
+/** Shift of a model without a `shift` entry: the uniform grid it was sampled on before. */
+const DEFAULT_MODEL_SHIFT = 1;
 
 /**
  * Reads a model's {@linkcode ModelInfo} from its `.onnx` bytes alone, without
@@ -94,6 +103,7 @@ export function readModelInfo(model: Uint8Array): ModelInfo {
  *   external_data: "model.bin",
  * });
  * info.defaultGrid; // [1, 0.5, 0]
+ * info.shift; // 1 (no `shift` entry)
  * ```
  */
 export function parseModelInfo(metadata: Readonly<Record<string, string>>): ModelInfo {
@@ -125,6 +135,8 @@ export function parseModelInfo(metadata: Readonly<Record<string, string>>): Mode
     "default_grid",
     () => validateGrid(json(metadata, "default_grid") as number[], path),
   );
+  const shift = metadata.shift === undefined ? DEFAULT_MODEL_SHIFT : Number(metadata.shift);
+  guard("shift", () => timeGrid(path, { steps: 1, shift }));
   const defaultSteps = Number(metadata.default_steps);
   if (defaultSteps !== defaultGrid.length - 1) {
     throw new ModelError(
@@ -145,6 +157,7 @@ export function parseModelInfo(metadata: Readonly<Record<string, string>>): Mode
     imageShape: Object.freeze(imageShape as [number, number, number]),
     defaultSteps,
     defaultGrid,
+    shift,
     tokenizer: guard("tokenizer", () => Tokenizer.fromMetadata(metadata.tokenizer)),
     loraTargets: loraTargetsOf(json(metadata, "lora_targets")),
     externalData,

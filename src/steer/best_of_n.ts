@@ -64,8 +64,9 @@ export async function sampleBestOfN<C>(
   }
   const steps = typeof options.grid === "number" ? options.grid : options.grid.length - 1;
   const { stochastic } = options;
-  const extra = stochastic?.anchor === "local" && stochastic.velocity === "extra-nfe"
-    ? steps - 1
-    : 0;
+  // one more NFE per stochastic step: the naive anchor's, or the local anchor's extra one
+  const extraNfe = stochastic?.kind === "naive-intermediate" ||
+    (stochastic?.kind === "local" && stochastic.velocity === "extra-nfe");
+  const extra = extraNfe ? steps - 1 : 0;
   return { x: { data: out, shape }, nfe: n * (steps + extra), rewardCalls: n, chosen };
 }

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { type GenerateOptions, gridOf, promptsOf } from "../generate.ts";
+import { type GenerateOptions, promptsOf } from "../generate.ts";
+import { modelGrid } from "../grid.ts";
 import { type Image, toImages } from "../image.ts";
 import type { Model } from "../onnx/model.ts";
 import type { Tensor } from "../flowmap.ts";
@@ -81,7 +82,7 @@ export async function generateSteered(
   options: GenerateSteeredOptions,
 ): Promise<SteeredImages> {
   const prompts = promptsOf(options);
-  const grid = gridOf(model.info, options);
+  const grid = modelGrid(model.info, options);
   const { reward, method, particles, strength, inner } = checkSteering(options.steering);
   if (options.stochastic && method === "posterior") {
     throw new TypeError("posterior steering uses the deterministic samplers; drop stochastic");

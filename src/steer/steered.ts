@@ -23,8 +23,9 @@
 import { endpointAnchor, twoTimeJump } from "../anchor.ts";
 import { checkOutput, type FlowMap, type Tensor } from "../flowmap.ts";
 import { SamplingNoise } from "../noise.ts";
-import { checkShape, gridFor, seedsFor, sizeOf } from "../sample_args.ts";
-import { combine2, sampleGaussian } from "../ops.ts";
+import { checkShape, samplingGrid, seedsFor, sizeOf } from "../sample_args.ts";
+import { combine2 } from "../ops.ts";
+import { nextState } from "../transition.ts";
 import { type InnerSchedule, posteriorMeanOf, posteriorSamples } from "./posterior.ts";
 
 /** Philox sub-stream of the particles' noise (the image's own draws use stream 0). */
@@ -88,7 +89,7 @@ export async function sampleSteered<C>(
   const { cond, particleCond, particles: m, strength, inner } = options;
   const shape = checkShape(options.shape);
   const seeds = seedsFor(options.seed, shape[0]);
-  const grid = gridFor(map, options.grid);
+  const grid = samplingGrid(map, options.grid);
   const rows = shape[0], size = sizeOf(shape) / rows;
   const noise = new SamplingNoise(seeds);
   const particleNoise = new SamplingNoise(seeds, PARTICLE_STREAM);
@@ -128,9 +129,7 @@ export async function sampleSteered<C>(
         step.mean.x0,
         mean,
       );
-      next = step.std === 0
-        ? center
-        : sampleGaussian(new Float32Array(mean.length), center, step.std, noise);
+      next = nextState(center, step.std, noise);
       c = step.mean.x0;
     }
     for (let i = 0; i < next.length; i++) next[i] += c * shift[i];

@@ -1,7 +1,7 @@
 /**
  * The WebAssembly kernel behind {@link NormalStream}'s bulk draws: whole
  * Philox blocks turned into normals by the same operations as `src/rng.ts`
- * (see `normals.wat`), about three times faster than the JavaScript loop.
+ * (see `normals.wat`), faster than the JavaScript loop (docs/benchmarks.md).
  * The module is embedded (`normals_wasm.ts`), so it needs no file or network
  * permission and works on edge runtimes.
  *

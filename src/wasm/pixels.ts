@@ -1,6 +1,6 @@
 /**
  * Tensor values to interleaved 8-bit pixels for `toImages` (`src/image.ts`): a
- * WebAssembly SIMD kernel (`pixels.wat`, about 4× faster) and the JavaScript
+ * WebAssembly SIMD kernel (`pixels.wat`) and the JavaScript
  * reference it matches byte for byte.
  *
  * @module

@@ -9,7 +9,8 @@ Deno.test("cli: --help prints the usage and exits 0", async () => {
   const { code, stdout } = await cli("--help");
   assert.equal(code, 0);
   assert.match(stdout, /^Usage: deno task generate --prompt TEXT/);
-  for (const flag of ["--steps", "--grid", "--seed", "--n", "--out", "--format", "--adapter"]) {
+  const flags = ["--steps", "--shift", "--grid", "--seed", "--n", "--out", "--format", "--adapter"];
+  for (const flag of flags) {
     assert.ok(stdout.includes(flag), flag);
   }
 });
@@ -26,6 +27,12 @@ Deno.test("cli: writes the PNG the SDK generates; --n numbers the files", async 
   const [image] = await generate(model, { prompt: "two red circles", steps: 2, seed: 7 });
   assert.deepEqual(await Deno.readFile(out), await encodeImage(image, "png"));
 
+  const shiftArgs = ["--prompt", "two red circles", "--steps", "3", "--shift", "3", "--seed", "7"];
+  const shifted = await cli(...shiftArgs, "--model", path, "--out", out);
+  assert.equal(shifted.code, 0, shifted.stderr);
+  const [three] = await generate(model, { prompt: "two red circles", steps: 3, shift: 3, seed: 7 });
+  assert.deepEqual(await Deno.readFile(out), await encodeImage(three, "png"));
+
   const many = await cli(...args, "--n", "2", "--grid", "1,0.5,0", "--out", `${models.dir}/m.webp`);
   assert.equal(many.code, 0, many.stderr);
   for (const i of [0, 1]) {
@@ -41,6 +48,8 @@ Deno.test("cli: bad arguments exit 2, failed generation exits 1, each with one l
     [["--steps", "2"], 2, /--prompt is required/],
     [["--prompt", "a", "--steps", "two"], 2, /--steps must be an integer ≥ 1, got two/],
     [["--prompt", "a", "--grid", "1,,0"], 2, /--grid lists numbers/],
+    [["--prompt", "a", "--shift", "0.5"], 2, /--shift must be ≥ 1, got 0.5/],
+    [["--prompt", "a", "--shift", "2", "--model", path], 1, /TrigFlow grids are angular/],
     [["--prompt", "a", "--format", "gif"], 2, /--format must be png or webp/],
     [["--prompt", "a", "--runtime", "gpu"], 2, /--runtime must be node or web/],
     [["--prompt", "a red elephant", "--model", path], 1, /unknown word "elephant"/],

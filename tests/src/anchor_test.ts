@@ -6,9 +6,13 @@
  */
 import assert from "node:assert/strict";
 import {
+  ANCHOR_DEFAULTS,
+  type AnchorOptions,
+  anchorStep,
   endpointAnchor,
   localAnchor,
   naiveIntermediateAnchor,
+  resolveAnchor,
   sdeStep,
   twoTimeJump,
 } from "../../src/anchor.ts";
@@ -251,4 +255,51 @@ Deno.test("degenerate anchors fail loudly", () => {
   assert.throws(() => endpointAnchor(rf, 0.5, 0.2, { eta: 1.5 }), /eta must lie in \[0, 1\]/);
   assert.throws(() => naiveIntermediateAnchor(rf, 0.4, 0.4), /0 < a < s/);
   assert.throws(() => naiveIntermediateAnchor(rf, 1, 0.4), /s = 1 is outside/);
+});
+
+Deno.test("resolveAnchor: the tagged union's defaults, and every setting checked", () => {
+  assert.deepEqual(resolveAnchor({ kind: "endpoint" }), {
+    kind: "endpoint",
+    ...ANCHOR_DEFAULTS.endpoint,
+  });
+  assert.deepEqual(resolveAnchor({ kind: "local", delta: 0.03 }), {
+    kind: "local",
+    delta: 0.03,
+    noiseLevel: 0.7,
+    velocity: "reuse",
+  });
+  assert.deepEqual(resolveAnchor({ kind: "naive-intermediate" }), {
+    kind: "naive-intermediate",
+    fraction: 0.5,
+  });
+  const bad: [unknown, RegExp][] = [
+    [{ kind: "endpoint", delta: 0.1 }, /the endpoint anchor takes eta; got delta/],
+    [{ kind: "local", eta: 1 }, /the local anchor takes delta, noiseLevel, velocity; got eta/],
+    [{ kind: "sde" }, /anchor kind must be "endpoint", "local" or "naive-intermediate"/],
+    [{ anchor: "local" }, /anchor kind must be/],
+    [{ kind: "endpoint", eta: 0 }, /eta must lie in \(0, 1\]/],
+    [{ kind: "local", delta: -1 }, /delta must be a positive finite number/],
+    [{ kind: "local", noiseLevel: Number.NaN }, /noise level must be a positive/],
+    [{ kind: "local", velocity: "twice" }, /velocity must be "reuse" or "extra-nfe"/],
+    [{ kind: "naive-intermediate", fraction: 1 }, /fraction must lie in \(0, 1\)/],
+  ];
+  for (const [options, message] of bad) {
+    assert.throws(() => resolveAnchor(options as AnchorOptions), message, JSON.stringify(options));
+  }
+});
+
+Deno.test("anchorStep: each kind's Gaussian is its anchor function's", () => {
+  const rf = rectifiedFlow;
+  assert.deepEqual(
+    anchorStep(rf, resolveAnchor({ kind: "endpoint" }), 0.8, 0.4),
+    endpointAnchor(rf, 0.8, 0.4),
+  );
+  assert.deepEqual(
+    anchorStep(rf, resolveAnchor({ kind: "local", velocity: "extra-nfe" }), 0.8, 0.4),
+    localAnchor(rf, 0.8, 0.4, { delta: 0.01, velocity: "extra-nfe" }),
+  );
+  assert.deepEqual(
+    anchorStep(rf, resolveAnchor({ kind: "naive-intermediate", fraction: 0.25 }), 0.8, 0.4),
+    naiveIntermediateAnchor(rf, 0.4, 0.1),
+  );
 });

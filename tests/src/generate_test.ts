@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
-import { encodeImage, generate, type Image, loadModel } from "../../mod.ts";
-import { runDeno, tinyModels } from "../_fixtures.ts";
+import {
+  encodeImage,
+  generate,
+  type Image,
+  loadModel,
+  shapesTokenizer,
+  shiftedGrid,
+} from "../../mod.ts";
+import { emitOnnx } from "../../trainer/model/onnx.ts";
+import { DEFAULT_GRIDS, runDeno, tinyModels } from "../_fixtures.ts";
 
 async function sha256(bytes: Uint8Array): Promise<string> {
   const digest = new Uint8Array(
@@ -61,8 +69,39 @@ Deno.test("generate: steps and grids; the default grid is the model's", async ()
   assert.deepEqual(await generate(model, { prompt, grid: [1, 0.5, 0] }), byDefault);
   assert.notDeepEqual(await generate(model, { prompt, grid: [1, 0.8, 0] }), byDefault);
   assert.notDeepEqual(await generate(model, { prompt, steps: 1 }), byDefault);
-  const diverse = await generate(model, { prompt, steps: 2, stochastic: { anchor: "endpoint" } });
+  const diverse = await generate(model, { prompt, steps: 2, stochastic: { kind: "endpoint" } });
   assert.notDeepEqual(diverse, byDefault);
+  const shifted = await generate(model, { prompt, steps: 3, shift: 3 });
+  assert.deepEqual(shifted, await generate(model, { prompt, grid: shiftedGrid(3, 3) }));
+  assert.notDeepEqual(shifted, await generate(model, { prompt, steps: 3 }));
+  assert.deepEqual(
+    await generate(model, { prompt, shift: 3 }),
+    await generate(model, { prompt, grid: shiftedGrid(2, 3) }),
+    "a shift builds the K-step grid even at the default K",
+  );
+});
+
+Deno.test("generate: a model's recorded shift shapes its K-step grids", async () => {
+  const { config, parameters, path } = (await tinyModels())["two-time"];
+  const files = emitOnnx(config, parameters, {
+    name: "model",
+    tokenizer: shapesTokenizer,
+    defaultGrid: DEFAULT_GRIDS["two-time"],
+    shift: 3,
+  });
+  await using model = await loadModel(path);
+  await using restamped = await loadModel({ model: files.model, weights: files.externalData });
+  const prompt = "a green triangle";
+  assert.equal(restamped.info.shift, 3);
+  assert.deepEqual(
+    await generate(restamped, { prompt, steps: 4 }),
+    await generate(model, { prompt, steps: 4, shift: 3 }),
+  );
+  assert.deepEqual(
+    await generate(restamped, { prompt }),
+    await generate(model, { prompt }),
+    "the default grid does not move",
+  );
 });
 
 Deno.test("generate: bad options are refused clearly", async () => {
@@ -77,7 +116,10 @@ Deno.test("generate: bad options are refused clearly", async () => {
     [{ prompt: "a", steps: 3, grid: [1.5, 0] }, /steps 3 disagrees with a grid of 1 steps/],
     [{ prompt: "a", grid: [2, 0] }, /outside the trigflow time range/],
     [{ prompt: "a", seed: -1 }, /seed must be a non-negative safe integer/],
-    [{ prompt: "a", stochastic: { anchor: "local" } }, /local anchor needs a two-time/],
+    [{ prompt: "a", stochastic: { kind: "local" } }, /local anchor needs a two-time/],
+    [{ prompt: "a", stochastic: { kind: "endpoint", delta: 0.1 } }, /takes eta; got delta/],
+    [{ prompt: "a", steps: 3, shift: 3 }, /TrigFlow grids are angular and take no shift/],
+    [{ prompt: "a", grid: [1.5, 0], shift: 1 }, /applies to a built grid/],
   ];
   for (const [options, message] of cases) {
     await assert.rejects(generate(model, options as never), message, JSON.stringify(options));

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { angularGrid, SCM_T_MAX, shiftedGrid, uniformGrid, validateGrid } from "../../src/grid.ts";
+import {
+  angularGrid,
+  modelGrid,
+  SCM_T_MAX,
+  shiftedGrid,
+  timeGrid,
+  uniformGrid,
+  validateGrid,
+} from "../../src/grid.ts";
 import { rectifiedFlow, trigFlow } from "../../src/path.ts";
 import { assertClose } from "../_assert.ts";
 
@@ -47,4 +55,29 @@ Deno.test("grid: invalid grids are rejected saying what is wrong", () => {
   assert.throws(() => uniformGrid(2.5), /positive integer/);
   assert.throws(() => shiftedGrid(2, 0.5), /shift factor must be a finite number ≥ 1/);
   assert.throws(() => angularGrid(2, 2), /\(0, π\/2\]/);
+});
+
+Deno.test("timeGrid: the one schedule rule over path, steps, shift and explicit grid", () => {
+  const trig = trigFlow(0.5);
+  assert.deepEqual(timeGrid(rectifiedFlow, { steps: 4 }), uniformGrid(4));
+  assert.deepEqual(timeGrid(rectifiedFlow, { steps: 4, shift: 1 }), uniformGrid(4));
+  assert.deepEqual(timeGrid(rectifiedFlow, { steps: 3, shift: 3 }), shiftedGrid(3, 3));
+  assert.deepEqual(timeGrid(trig, { steps: 3 }), angularGrid(3));
+  assert.deepEqual(timeGrid(trig, { steps: 3, shift: 1 }), angularGrid(3));
+  assert.deepEqual(timeGrid(trig, { grid: [1.5, 1.3, 0], steps: 2 }), [1.5, 1.3, 0]);
+  assert.throws(() => timeGrid(trig, { steps: 2, shift: 3 }), /TrigFlow grids are angular/);
+  assert.throws(() => timeGrid(rectifiedFlow, { grid: [1, 0], shift: 3 }), /not to an explicit/);
+  assert.throws(() => timeGrid(rectifiedFlow, { grid: [1, 0.5, 0], steps: 3 }), /disagrees/);
+  assert.throws(() => timeGrid(rectifiedFlow, {}), /needs steps or an explicit grid/);
+  assert.throws(() => timeGrid(rectifiedFlow, { steps: 2, shift: 0.5 }), /≥ 1/);
+});
+
+Deno.test("modelGrid: the default grid at the default K, else the model's shift or the caller's", () => {
+  const model = { path: rectifiedFlow, shift: 2, defaultGrid: [1, 0.6, 0], defaultSteps: 2 };
+  assert.deepEqual(modelGrid(model, {}), [1, 0.6, 0]);
+  assert.deepEqual(modelGrid(model, { steps: 2 }), [1, 0.6, 0]);
+  assert.deepEqual(modelGrid(model, { steps: 3 }), shiftedGrid(3, 2));
+  assert.deepEqual(modelGrid(model, { steps: 2, shift: 1 }), uniformGrid(2));
+  assert.deepEqual(modelGrid(model, { shift: 3 }), shiftedGrid(2, 3));
+  assert.deepEqual(modelGrid(model, { grid: [1, 0.2, 0] }), [1, 0.2, 0]);
 });

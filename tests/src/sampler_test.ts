@@ -100,7 +100,7 @@ Deno.test("sampler: ASFMC stochastic sampling keeps the marginals", async () => 
     shape: SHAPE,
     seed: 21,
     grid: 4,
-    stochastic: { anchor: "endpoint" },
+    stochastic: { kind: "endpoint" },
   });
   assertData(endpoint.data, rfWorld, 0, "two-time endpoint anchor");
   for (const velocity of ["reuse", "extra-nfe"] as const) {
@@ -108,7 +108,7 @@ Deno.test("sampler: ASFMC stochastic sampling keeps the marginals", async () => 
       shape: SHAPE,
       seed: 22,
       grid: 4,
-      stochastic: { anchor: "local", delta: 0.01, velocity },
+      stochastic: { kind: "local", delta: 0.01, velocity },
     });
     assertData(local.data, rfWorld, 0.002, `two-time local anchor (${velocity})`);
   }
@@ -116,14 +116,14 @@ Deno.test("sampler: ASFMC stochastic sampling keeps the marginals", async () => 
     shape: SHAPE,
     seed: 23,
     grid: 3,
-    stochastic: { anchor: "endpoint", eta: 1 },
+    stochastic: { kind: "endpoint", eta: 1 },
   });
   assertData(scm.data, trigWorld, 0.012, "one-time endpoint anchor");
 });
 
 Deno.test("sampler: reproducible, and image i of a batch equals its seed alone", async () => {
   const shape = [4, 3, 8, 8];
-  for (const stochastic of [undefined, { anchor: "local" as const }]) {
+  for (const stochastic of [undefined, { kind: "local" as const }]) {
     const batch = await sample(twoTime(rfWorld), { shape, seed: 100, grid: 3, stochastic });
     const again = await sample(twoTime(rfWorld), { shape, seed: 100, grid: 3, stochastic });
     assert.deepEqual(batch.data, again.data);
@@ -159,7 +159,7 @@ Deno.test("sampler: bad shapes, seeds, grids, maps and options are refused clear
     await assert.rejects(sample(map, { ...ok, ...patch } as typeof ok), message);
   }
   await assert.rejects(
-    sample(oneTime(trigWorld), { ...ok, stochastic: { anchor: "local" } }),
+    sample(oneTime(trigWorld), { ...ok, stochastic: { kind: "local" } }),
     /local anchor needs a two-time flow map/,
   );
   const broken: TwoTimeFlowMap = {

@@ -11,10 +11,12 @@ import type { AnchorConfig } from "../../trainer/config.ts";
 import { grpoObjective, type TransitionBatch } from "../../trainer/grpo.ts";
 import { LoraAdapter } from "../../trainer/model/lora.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
+import { pathOf } from "../../trainer/model/config.ts";
 import { FlowMapPolicy, tensorGaussianKl, tensorGaussianLogProb } from "../../trainer/policy.ts";
 import { type Rollout, rollout, tfjsRolloutMaps, trajectorySeed } from "../../trainer/rollout.ts";
 import { OnnxRollouts } from "../../trainer/rollout_onnx.ts";
 import { fastBackend, tinyBase, tinyModel } from "./_trainer.ts";
+import { type TimeGrid, timeGrid } from "../../src/grid.ts";
 
 await fastBackend();
 
@@ -95,7 +97,7 @@ for (const [name, kind, anchor] of anchors) {
     });
     try {
       randomizeB(lora, 0.2); // a non-trivial policy, different from the reference
-      const policy = new FlowMapPolicy(model, anchor, 2, 3);
+      const policy = new FlowMapPolicy(model, anchor, grid2(model));
       const data = await roll(policy, lora);
       for (const k of [0, 1]) {
         for (const start of [0, 2]) {
@@ -124,7 +126,7 @@ Deno.test("grpo: the objective's gradient moves log-probs of positive-advantage 
     targets: ["to_q", "to_v", "to_out.0", "proj_out"],
   });
   try {
-    const policy = new FlowMapPolicy(model, anchors[0][2], 2, 3);
+    const policy = new FlowMapPolicy(model, anchors[0][2], grid2(model));
     const data = await roll(policy, lora);
     const wide = { ...objective, clipRange: 10, klBeta: 0 };
     for (const k of [0, 1]) {
@@ -193,7 +195,7 @@ Deno.test("rollout: iteration 0 draws the SDK's stochastic images; micro-batchin
   const served = await loadModel(base.served);
   try {
     const anchor = { kind: "local", delta: 0.05, noiseLevel: 0.7, velocity: "reuse" } as const;
-    const policy = new FlowMapPolicy(model, anchor, 2, 3);
+    const policy = new FlowMapPolicy(model, anchor, grid2(model));
     const data = await roll(policy, undefined);
     const wholeBatch = await rollout(policy, tfjsRolloutMaps(policy, undefined), {
       prompts: PROMPTS,
@@ -215,7 +217,7 @@ Deno.test("rollout: iteration 0 draws the SDK's stochastic images; micro-batchin
       prompts: PROMPTS,
       grid: policy.grid,
       seed: 0,
-      stochastic: { anchor: "local", delta: 0.05, noiseLevel: 0.7 },
+      stochastic: { kind: "local", delta: 0.05, noiseLevel: 0.7 },
     });
     const expected = toImages({ data: data.images, shape: [4, 3, 16, 16] });
     images.forEach((image, i) => {
@@ -239,7 +241,7 @@ Deno.test("rollout: shared initial noise starts a group from its first member's 
   const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
   try {
     const anchor = { kind: "local", delta: 0.05, noiseLevel: 0.7, velocity: "reuse" } as const;
-    const policy = new FlowMapPolicy(model, anchor, 2, 3);
+    const policy = new FlowMapPolicy(model, anchor, grid2(model));
     const maps = tfjsRolloutMaps(policy, undefined);
     const independent = await roll(policy, undefined);
     const options = { ...OPTIONS, iteration: 0, initialNoiseGroup: 2 };
@@ -273,7 +275,7 @@ for (const [name, kind, anchor] of anchors.slice(0, 4)) {
     const onnx = await OnnxRollouts.open(base.served, 1);
     try {
       randomizeB(lora, 0.2);
-      const policy = new FlowMapPolicy(model, anchor, 2, 3);
+      const policy = new FlowMapPolicy(model, anchor, grid2(model));
       const expected = await roll(policy, lora);
       const session = await onnx.withAdapter(policy, lora.safetensors());
       const got = await rollout(policy, session.maps, { ...OPTIONS, iteration: 0 });
@@ -303,4 +305,10 @@ for (const [name, kind, anchor] of anchors.slice(0, 4)) {
       await onnx.dispose();
     }
   });
+}
+
+/** A P = 2 rollout grid: shifted by 3 on rectified flow, angular on TrigFlow. */
+function grid2(model: TfFlowMap): TimeGrid {
+  const path = pathOf(model.config);
+  return timeGrid(path, { steps: 3, shift: path.name === "rectified-flow" ? 3 : 1 });
 }

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { pathOf } from "../../trainer/model/config.ts";
 import { loadTrainConfig } from "../../trainer/config.ts";
-import { anchorStep, configuredRolloutGrid } from "../../trainer/policy.ts";
+import { anchorStep } from "../../src/anchor.ts";
+import { rolloutGrid } from "../../trainer/policy.ts";
 import { loadBaseModel } from "../../trainer/setup.ts";
 import { type Affine, combine, compose, GaussianWorld } from "../_gaussian.ts";
 
@@ -31,9 +32,9 @@ Deno.test("rollouts: every shipped config keeps each state's second moment withi
   assert.ok(CONFIGS.length >= 4, "the shipped configs are found");
   for (const file of CONFIGS) {
     const config = await loadTrainConfig(file);
-    const { config: model } = await loadBaseModel(config.model);
-    const path = pathOf(model);
-    const grid = configuredRolloutGrid(model.kind, path, config.rollout);
+    const base = await loadBaseModel(config.model);
+    const path = pathOf(base.config);
+    const grid = rolloutGrid(base.info, config.rollout);
     const anchor = config.rollout.anchor;
     for (const { m, s } of DATA) {
       const world = new GaussianWorld(path, m, s);

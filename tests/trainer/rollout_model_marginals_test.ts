@@ -15,7 +15,7 @@ import { shapesTokenizer } from "../../src/text.ts";
 import { loadTrainConfig } from "../../trainer/config.ts";
 import { splitPrompts } from "../../trainer/data/splits.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
-import { FlowMapPolicy } from "../../trainer/policy.ts";
+import { FlowMapPolicy, rolloutGrid } from "../../trainer/policy.ts";
 import { rollout } from "../../trainer/rollout.ts";
 import { onnxRolloutMaps } from "../../trainer/rollout_onnx.ts";
 import { loadBaseModel } from "../../trainer/setup.ts";
@@ -36,13 +36,11 @@ for (const file of ["trainer/configs/shapes-meanflow.json"]) {
     const config = await loadTrainConfig(file);
     if (!("onnx" in config.model)) throw new Error(`${file} must name a bundled model`);
     const base = await loadBaseModel(config.model);
-    const { anchor, stochasticSteps, shift, grid } = config.rollout;
+    const { anchor, stochasticSteps } = config.rollout;
     const policy = new FlowMapPolicy(
       new TfFlowMap(base.config, base.parameters, { trainable: false }),
       anchor,
-      stochasticSteps,
-      shift,
-      grid,
+      rolloutGrid(base.info, config.rollout),
     );
     await using model = await loadModel(config.model.onnx);
     const map = model.flowMap;

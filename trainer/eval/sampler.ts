@@ -15,7 +15,11 @@ import type { ModelSource } from "../../src/onnx/source.ts";
 
 /** Deterministic images of one model (base or base + adapter). */
 export interface ImageSampler {
-  /** K-step images of `prompts` (the SDK's default grid at its default K); image `i` uses seed `seed + i`. */
+  /**
+   * K-step images of `prompts` on the model's grid (`modelGrid`: its default
+   * grid at its default K, else K steps at its shift), as `generate` and the
+   * service sample; image `i` uses seed `seed + i`.
+   */
   generate(prompts: readonly string[], steps: number, seed: number): Promise<Image[]>;
   /** Releases the inference session. */
   dispose(): Promise<void>;

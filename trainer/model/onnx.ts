@@ -7,7 +7,7 @@
  */
 
 import onnxProto from "onnx-proto";
-import { validateGrid } from "../../src/grid.ts";
+import { timeGrid, validateGrid } from "../../src/grid.ts";
 import { type FlowMapKind, type ModelConfig, pathOf } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
 import { float32Bytes, ONNX_OPSET, OnnxGraphBuilder } from "./onnx_graph.ts";
@@ -33,6 +33,11 @@ export interface OnnxEmitOptions {
   readonly tokenizer: TokenizerDescription;
   /** The default sampling grid `t_0 > … > t_K = 0` (K = default steps), docs/math.md §3. */
   readonly defaultGrid: readonly number[];
+  /**
+   * Shift of the model's K-step grids (docs/math.md §3), recorded as the
+   * `shift` entry when given; readers take 1 (uniform) when it is absent.
+   */
+  readonly shift?: number;
 }
 
 /** Where one linear layer's weight lives in the external data, for merging adapters. */
@@ -103,6 +108,7 @@ export function emitOnnx(
   const layout = checkParameters(config, parameters);
   const path = pathOf(config);
   const grid = validateGrid(options.defaultGrid, path);
+  if (options.shift !== undefined) timeGrid(path, { steps: 1, shift: options.shift });
   checkTokenizer(config, options.tokenizer);
   if (!/^[\w.-]+$/.test(options.name)) {
     throw new RangeError(`model name ${JSON.stringify(options.name)} must be a plain file name`);
@@ -171,6 +177,7 @@ export function emitOnnx(
     tokenizer: JSON.stringify(options.tokenizer),
     default_steps: String(grid.length - 1),
     default_grid: JSON.stringify(grid),
+    ...(options.shift === undefined ? {} : { shift: String(options.shift) }),
     lora_targets: JSON.stringify(loraTargets),
     external_data: externalDataFile,
     config: JSON.stringify(config),

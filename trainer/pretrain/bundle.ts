@@ -10,11 +10,11 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import * as ort from "onnxruntime-node";
-import { angularGrid, uniformGrid } from "../../src/grid.ts";
+import { modelGrid, timeGrid } from "../../src/grid.ts";
 import { toImages } from "../../src/image.ts";
 import { SHAPES_MAX_TOKENS, SHAPES_VOCABULARY, SHAPES_VOCABULARY_VERSION } from "../../src/text.ts";
 import { evaluateImage } from "../../src/shapes/verdict.ts";
-import { meanFlowConfig, type ModelConfig, scmConfig } from "../model/config.ts";
+import { meanFlowConfig, type ModelConfig, pathOf, scmConfig } from "../model/config.ts";
 import { forwardCost } from "../model/cost.ts";
 import { emitOnnx } from "../model/onnx.ts";
 import { TfFlowMap } from "../model/tfjs.ts";
@@ -47,19 +47,35 @@ export const EVAL_STEPS: readonly number[] = [1, 2, 4];
 export const EVAL_SEED = 900_000;
 
 /**
- * The sampling grid of a bundled model at K steps: uniform (rectified flow)
- * or angular from `arctan(80 / 0.5)` (TrigFlow) — the SDK sampler's
- * defaults for a step count.
+ * Shift of the bundled models' K-step grids, recorded in their metadata
+ * (docs/math.md §3): 1, the uniform rectified-flow grid (TrigFlow grids are
+ * angular).
+ */
+export const SAMPLING_SHIFT = 1;
+
+/**
+ * The sampling grid of a bundled model at K steps: what `generate` gives for
+ * it ({@linkcode modelGrid}), so the card shows the images users get.
  *
  * @example
  * ```ts
  * import { scmConfig } from "../model/config.ts";
- * import { gridFor } from "./bundle.ts";
- * gridFor(scmConfig, 2).length; // 3
+ * import { bundledGrid } from "./bundle.ts";
+ * bundledGrid(scmConfig, [1.56, 1.3, 0], 4).length; // 5
  * ```
  */
-export function gridFor(config: ModelConfig, steps: number): readonly number[] {
-  return config.path.name === "trigflow" ? angularGrid(steps) : uniformGrid(steps);
+export function bundledGrid(
+  config: ModelConfig,
+  defaultGrid: readonly number[],
+  steps: number,
+): readonly number[] {
+  const schedule = {
+    path: pathOf(config),
+    shift: SAMPLING_SHIFT,
+    defaultGrid,
+    defaultSteps: defaultGrid.length - 1,
+  };
+  return modelGrid(schedule, { steps });
 }
 
 /** Midpoints tried for the default two-step grid, as fractions of the start time. */
@@ -82,7 +98,7 @@ export const GRID_SEED = 800_000;
  * ```
  */
 export function twoStepGrid(config: ModelConfig, fraction: number): readonly number[] {
-  const start = gridFor(config, 1)[0];
+  const start = timeGrid(pathOf(config), { steps: 1 })[0];
   return [start, fraction * start, 0];
 }
 
@@ -143,7 +159,7 @@ export async function runEvaluate(s: PretrainSettings, count: number): Promise<E
       trajectoryNoise(seeds.slice(start, start + 64), 3 * 32 * 32),
       encodePrompts(chunk),
       guidance,
-      uniformGrid(odeSteps),
+      timeGrid(pathOf(teacherConfig), { steps: odeSteps }),
     );
     toImages({ data: x, shape: [chunk.length, 3, 32, 32] }).forEach((image, i) => {
       const verdict = evaluateImage(image, chunk[i]);
@@ -174,7 +190,9 @@ export async function runEvaluate(s: PretrainSettings, count: number): Promise<E
     for (const row of choice.sweep) s.log(`${name} ${line(row)} (${GRID_PROMPTS} train prompts)`);
     defaultGrids[name] = choice.grid;
     gridSweeps[name] = choice.sweep;
-    const grids = EVAL_STEPS.map((k) => gridFor(config, k));
+    const grids = EVAL_STEPS.map((k) =>
+      timeGrid(pathOf(config), { steps: k, shift: SAMPLING_SHIFT })
+    );
     if (!grids.some((grid) => grid.join() === choice.grid.join())) grids.push(choice.grid);
     grids.sort((a, b) => a.length - b.length);
     students[name] = await accuracy(map, prompts, EVAL_SEED, grids);
@@ -226,6 +244,7 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
         vocabulary: SHAPES_VOCABULARY,
       },
       defaultGrid: evaluation.defaultGrids[name],
+      shift: SAMPLING_SHIFT,
     });
     await writeFileAtomic(`${dir}/model.onnx`, files.model);
     await writeFileAtomic(`${dir}/${files.externalDataFile}`, files.externalData);
@@ -237,7 +256,7 @@ export async function runBundle(s: PretrainSettings, models: string): Promise<vo
       const seed = EVAL_SEED + rowPrompts.indexOf(prompt);
       const row = [];
       for (const k of EVAL_STEPS) {
-        const grid = k === 2 ? evaluation.defaultGrids[name] : gridFor(config, k);
+        const grid = bundledGrid(config, evaluation.defaultGrids[name], k);
         row.push(...await sampleImages(map, [prompt], [seed], grid));
       }
       rows.push(row);
@@ -286,7 +305,7 @@ export async function onnxParity(
   const prompts = evalPrompts(4, 1);
   const x = trajectoryNoise([1, 2, 3, 4], 3 * 32 * 32);
   const tokens = encodePrompts(prompts);
-  const tMax = c.path.name === "trigflow" ? angularGrid(1)[0] : 1;
+  const tMax = timeGrid(pathOf(c), { steps: 1 })[0];
   const t = Float32Array.of(tMax, 0.7 * tMax, 0.4 * tMax, 0.1 * tMax);
   const r = Float32Array.of(0, 0.3 * tMax, 0.4 * tMax, 0);
   const session = await ort.InferenceSession.create(onnxModel, {

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { uniformGrid } from "../../src/grid.ts";
+import { timeGrid } from "../../src/grid.ts";
 import { trainingExample } from "../data/dataset.ts";
 import { evaluateImage } from "../../src/shapes/verdict.ts";
-import { meanFlowConfig, type ModelConfig, scmConfig } from "../model/config.ts";
+import { meanFlowConfig, type ModelConfig, pathOf, scmConfig } from "../model/config.ts";
 import { initParameters, modelLayout, type ParameterTable } from "../model/parameters.ts";
 import { TfFlowMap } from "../model/tfjs.ts";
 import { toImages } from "../../src/image.ts";
@@ -148,7 +148,7 @@ export async function runTrajectories(s: PretrainSettings): Promise<void> {
   const teacher = new TfFlowMap(teacherConfig, await loadWeights(s.out, "teacher"), {
     trainable: false,
   });
-  const grid = uniformGrid(s.odeSteps);
+  const grid = timeGrid(pathOf(teacherConfig), { steps: s.odeSteps });
   const guidance = await chooseGuidance(teacher, s, grid);
   const dir = `${s.out}/trajectories`;
   await Deno.mkdir(dir, { recursive: true });

@@ -28,6 +28,21 @@ Deno.test("metadata: the pure-JS reader returns exactly what the emitter wrote",
   }
 });
 
+Deno.test("metadata: the optional shift entry, 1 (uniform) when absent; none on TrigFlow", async () => {
+  const models = await tinyModels();
+  const twoTime = models["two-time"].files.metadata;
+  assert.equal(twoTime.shift, undefined, "the bundled-style models record none");
+  assert.equal(parseModelInfo(twoTime).shift, 1);
+  assert.equal(parseModelInfo({ ...twoTime, shift: "3" }).shift, 3);
+  const oneTime = models["one-time"].files.metadata;
+  assert.equal(parseModelInfo({ ...oneTime, shift: "1" }).shift, 1);
+  assert.throws(
+    () => parseModelInfo({ ...oneTime, shift: "2" }),
+    (error) =>
+      error instanceof ModelError && /shift: TrigFlow grids are angular/.test(error.message),
+  );
+});
+
 Deno.test("metadata: the SDK's graph names are the emitter's", () => {
   assert.deepEqual(MODEL_IO, ONNX_IO);
 });
@@ -52,6 +67,8 @@ Deno.test("metadata: missing keys are all named; bad values are refused clearly"
     [{ tokenizer: "{}" }, /tokenizer: tokenizer metadata needs/],
     [{ external_data: "../weights.bin" }, /external_data must be a plain file name/],
     [{ lora_targets: '[{"module": "x"}]' }, /lora_targets\[0\] needs module, initializer/],
+    [{ shift: "0.5" }, /shift: grid shift factor must be a finite number ≥ 1, got 0.5/],
+    [{ shift: "steep" }, /shift: grid shift factor must be a finite number ≥ 1, got NaN/],
   ];
   for (const [change, message] of cases) {
     assert.throws(

@@ -62,6 +62,14 @@ for (const config of tinyConfigs) {
     );
     assert.deepEqual(decoded.graph?.input?.map((i) => i.name), ONNX_IO[config.kind].inputs);
     assert.deepEqual(decoded.graph?.output?.map((o) => o.name), [ONNX_IO[config.kind].output]);
+    assert.equal(m.shift, undefined, "no shift entry unless one is given");
+    const shifted = emitOnnx(config, parameters, {
+      name: "m",
+      tokenizer: fakeTokenizer(config),
+      defaultGrid: grids[config.kind],
+      shift: 1,
+    });
+    assert.equal(shifted.metadata.shift, "1");
   });
 
   Deno.test(`model ${config.kind}: external data holds every parameter, weights as Wᵀ`, () => {
@@ -102,6 +110,11 @@ Deno.test("model: emitter rejects mismatched tokenizers, grids and names", () =>
   assert.throws(() => emitOnnx(config, parameters, { ...options, tokenizer: short }), /vocabSize/);
   assert.throws(() => emitOnnx(config, parameters, { ...options, defaultGrid: [1, 0.5] }), /end/);
   assert.throws(() => emitOnnx(config, parameters, { ...options, name: "../m" }), /file name/);
+  assert.throws(() => emitOnnx(config, parameters, { ...options, shift: 0 }), /shift factor/);
+  assert.throws(
+    () => emitOnnx(tinyConfigs[1], initParameters(tinyConfigs[1], 0), { ...options, shift: 2 }),
+    /TrigFlow grids are angular/,
+  );
   const missing = new Map(parameters);
   missing.delete("proj_out.bias");
   assert.throws(() => emitOnnx(config, missing, options), /proj_out.bias is missing/);
