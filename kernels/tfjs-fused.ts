@@ -11,15 +11,25 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedTensorMap, TensorInfo } from "@tensorflow/tfjs-core";
-import { type CpuKernelArgs, float32Values } from "./tfjs-registry.ts";
+import {
+  type CpuKernelArgs,
+  float32Values,
+  hasActiveKernel,
+  registerCpuKernels,
+} from "./tfjs-registry.ts";
+import { onFirstUse } from "../src/wasm/instantiate.ts";
+import { createWasmActivation } from "./wasm/activation.ts";
 
 const GELU = "FlowmapGelu";
 const GELU_GRAD = "FlowmapGeluGrad";
 const LAYER_NORM = "FlowmapLayerNorm";
 const LAYER_NORM_GRAD = "FlowmapLayerNormGrad";
-const KERNELS = [GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD];
+const MODULATED_NORM = "FlowmapModulatedNorm";
+const MODULATED_NORM_GRAD = "FlowmapModulatedNormGrad";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/** Below this many values GELU runs in JavaScript (copying into WebAssembly costs more). */
+const WASM_MIN_SIZE = 256;
 const GELU_CUBIC = 0.044715;
 
 /**
@@ -33,7 +43,7 @@ const GELU_CUBIC = 0.044715;
  * ```
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  if (hasKernel(GELU) && x.dtype === "float32") {
+  if (hasActiveKernel(GELU) && x.dtype === "float32") {
     return tf.engine().runKernel(GELU, { x } as NamedTensorMap) as T;
   }
   return tf.tidy(() => {
@@ -66,7 +76,7 @@ export function layerNorm<T extends tf.Tensor>(
         `(the last dim of x [${x.shape}])`,
     );
   }
-  if (hasKernel(LAYER_NORM) && x.dtype === "float32") {
+  if (hasActiveKernel(LAYER_NORM) && x.dtype === "float32") {
     const inputs = { x, gamma, beta } as NamedTensorMap;
     return tf.engine().runKernel(LAYER_NORM, inputs, { epsilon }) as T;
   }
@@ -77,9 +87,53 @@ export function layerNorm<T extends tf.Tensor>(
   });
 }
 
-function hasKernel(kernelName: string): boolean {
-  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
+/**
+ * Adaptive LayerNorm (adaLN) in one kernel: `LN(x)·(1 + scale) + shift` for
+ * `x: [B, T, D]` normalised over D without affine terms, and per-sample
+ * `shift`, `scale: [B, D]`; `undefined` when the kernel is not installed on
+ * the active backend (the caller then composes it from `layerNorm` and
+ * element-wise ops).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { fusedModulatedLayerNorm } from "./tfjs-fused.ts";
+ * const y = fusedModulatedLayerNorm(tf.ones([2, 3, 4]), tf.zeros([2, 4]), tf.zeros([2, 4]), 1e-6);
+ * ```
+ */
+export function fusedModulatedLayerNorm(
+  x: tf.Tensor,
+  shift: tf.Tensor,
+  scale: tf.Tensor,
+  epsilon: number,
+): tf.Tensor | undefined {
+  if (!hasActiveKernel(MODULATED_NORM) || x.dtype !== "float32") return undefined;
+  const [batch, , width] = x.shape;
+  const perSample = `${batch},${width}`;
+  if (x.rank !== 3 || shift.shape.join() !== perSample || scale.shape.join() !== perSample) {
+    throw new RangeError(
+      `modulated layerNorm: x [${x.shape}] needs shift and scale of shape [${perSample}], ` +
+        `got [${shift.shape}] and [${scale.shape}]`,
+    );
+  }
+  return tf.engine().runKernel(MODULATED_NORM, { x, shift, scale } as NamedTensorMap, {
+    epsilon,
+  }) as tf.Tensor;
 }
+
+tf.registerGradient({
+  kernelName: MODULATED_NORM,
+  inputsToSave: ["x", "scale"],
+  gradFunc: (dy, [x, scale], attrs) => {
+    const inputs = { dy, x, scale } as NamedTensorMap;
+    const [dx, dShift, dScale] = tf.engine().runKernel(
+      MODULATED_NORM_GRAD,
+      inputs,
+      attrs as never,
+    ) as tf.Tensor[];
+    return { x: () => dx, shift: () => dShift, scale: () => dScale };
+  },
+});
 
 tf.registerGradient({
   kernelName: GELU,
@@ -115,27 +169,14 @@ tf.registerGradient({
  * ```
  */
 export function installFusedKernels(): () => void {
-  const funcs: Record<string, (args: CpuKernelArgs) => TensorInfo | TensorInfo[]> = {
+  return registerCpuKernels({
     [GELU]: geluKernel,
     [GELU_GRAD]: geluGradKernel,
     [LAYER_NORM]: layerNormKernel,
     [LAYER_NORM_GRAD]: layerNormGradKernel,
-  };
-  for (const kernelName of KERNELS) {
-    if (tf.getKernel(kernelName, "cpu")) tf.unregisterKernel(kernelName, "cpu");
-    tf.registerKernel({
-      kernelName,
-      backendName: "cpu",
-      kernelFunc: funcs[kernelName] as unknown as tf.KernelFunc,
-    });
-  }
-  return () => {
-    for (const kernelName of KERNELS) {
-      if (tf.getKernel(kernelName, "cpu")?.kernelFunc === (funcs[kernelName] as unknown)) {
-        tf.unregisterKernel(kernelName, "cpu");
-      }
-    }
-  };
+    [MODULATED_NORM]: modulatedNormKernel,
+    [MODULATED_NORM_GRAD]: modulatedNormGradKernel,
+  });
 }
 
 function values(args: CpuKernelArgs, name: string): Float32Array {
@@ -144,8 +185,13 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
   return result;
 }
 
+const wasmActivation = onFirstUse(createWasmActivation);
+
 function geluKernel(args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x");
+  const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
+  const shape = args.inputs.x!.shape;
+  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.gelu(x));
   const out = new Float32Array(x.length);
   // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
   for (let i = 0; i < x.length; i++) {
@@ -158,6 +204,9 @@ function geluKernel(args: CpuKernelArgs): TensorInfo {
 function geluGradKernel(args: CpuKernelArgs): TensorInfo {
   const dy = values(args, "dy");
   const x = values(args, "x");
+  const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
+  const shape = args.inputs.x!.shape;
+  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.geluGrad(dy, x));
   const out = new Float32Array(x.length);
   // With s = sigmoid(2u) = 0.5·(1 + tanh(u)): d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx.
   for (let i = 0; i < x.length; i++) {
@@ -235,5 +284,63 @@ function layerNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
     backend.makeTensorInfo(args.inputs.x!.shape, "float32", dx),
     backend.makeTensorInfo([width], "float32", Float32Array.from(dGamma)),
     backend.makeTensorInfo([width], "float32", Float32Array.from(dBeta)),
+  ];
+}
+
+function modulatedNormKernel(args: CpuKernelArgs): TensorInfo {
+  const x = values(args, "x"), shift = values(args, "shift"), scale = values(args, "scale");
+  const epsilon = args.attrs?.epsilon as number;
+  const [, tokens, width] = args.inputs.x!.shape;
+  const out = new Float32Array(x.length);
+  for (let start = 0, row = 0; start < x.length; start += width, row++) {
+    const [mean, rstd] = rowStats(x, start, width, epsilon);
+    const at = Math.floor(row / tokens) * width;
+    for (let j = 0; j < width; j++) {
+      out[start + j] = (x[start + j] - mean) * rstd * (1 + scale[at + j]) + shift[at + j];
+    }
+  }
+  return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
+}
+
+function modulatedNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
+  const dy = values(args, "dy"), x = values(args, "x"), scale = values(args, "scale");
+  const epsilon = args.attrs?.epsilon as number;
+  const [, tokens, width] = args.inputs.x!.shape;
+  const dx = new Float32Array(x.length);
+  const dShift = new Float32Array(scale.length), dScale = new Float32Array(scale.length);
+  const rowShift = new Float64Array(width), rowScale = new Float64Array(width);
+  for (let start = 0, row = 0; start < x.length; start += width, row++) {
+    const [mean, rstd] = rowStats(x, start, width, epsilon);
+    const at = Math.floor(row / tokens) * width;
+    let meanG = 0, meanGX = 0;
+    for (let j = 0; j < width; j++) {
+      const xHat = (x[start + j] - mean) * rstd;
+      const g = dy[start + j] * (1 + scale[at + j]);
+      meanG += g;
+      meanGX += g * xHat;
+      rowScale[j] += dy[start + j] * xHat;
+      rowShift[j] += dy[start + j];
+    }
+    meanG /= width;
+    meanGX /= width;
+    for (let j = 0; j < width; j++) {
+      const xHat = (x[start + j] - mean) * rstd;
+      dx[start + j] = rstd * (dy[start + j] * (1 + scale[at + j]) - meanG - xHat * meanGX);
+    }
+    if ((row + 1) % tokens === 0) {
+      for (let j = 0; j < width; j++) {
+        dShift[at + j] = rowShift[j];
+        dScale[at + j] = rowScale[j];
+      }
+      rowShift.fill(0);
+      rowScale.fill(0);
+    }
+  }
+  const { backend } = args;
+  const perSample = args.inputs.scale!.shape;
+  return [
+    backend.makeTensorInfo(args.inputs.x!.shape, "float32", dx),
+    backend.makeTensorInfo(perSample, "float32", dShift),
+    backend.makeTensorInfo(perSample, "float32", dScale),
   ];
 }

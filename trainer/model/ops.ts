@@ -50,6 +50,16 @@ export interface GraphOps<T> {
   softmax(x: T): T;
   /** LayerNorm over the last axis (of width `width`) without affine terms. */
   layerNorm(x: T, width: number, epsilon: number): T;
+  /**
+   * Adaptive LayerNorm: `layerNorm(x)·(1 + scale) + shift` on `x: [B, T, width]`
+   * with per-sample `shift`, `scale: [B, width]`; see {@link composedModulatedLayerNorm}.
+   */
+  modulatedLayerNorm(x: T, shift: T, scale: T, width: number, epsilon: number): T;
+  /**
+   * Multi-head softmax attention on `[B, seq, width]` queries, keys and
+   * values; see {@link composedAttention}.
+   */
+  attention(q: T, k: T, v: T, seq: number, heads: number, width: number): T;
   /** Mean over `axis`, which is removed. */
   mean(x: T, axis: number): T;
   /** Reshape to `shape` (one `-1` allowed). */
@@ -79,4 +89,63 @@ export function geluTanh<T>(ops: GraphOps<T>, x: T): T {
   const cubic = ops.mul(ops.mul(x, x), x);
   const inner = ops.scale(ops.add(x, ops.scale(cubic, 0.044715)), Math.sqrt(2 / Math.PI));
   return ops.mul(ops.scale(x, 0.5), ops.offset(ops.tanh(inner), 1));
+}
+
+/**
+ * `layerNorm(x)·(1 + scale) + shift` with per-sample `[B, width]` modulation
+ * broadcast over tokens, composed from primitive ops: the reference
+ * `modulatedLayerNorm` of every {@link GraphOps} implementation.
+ *
+ * @example
+ * ```ts
+ * import { composedModulatedLayerNorm, type GraphOps } from "./ops.ts";
+ * const adaLn = <T>(ops: GraphOps<T>, x: T, shift: T, scale: T) =>
+ *   composedModulatedLayerNorm(ops, x, shift, scale, 128, 1e-6);
+ * ```
+ */
+export function composedModulatedLayerNorm<T>(
+  ops: GraphOps<T>,
+  x: T,
+  shift: T,
+  scale: T,
+  width: number,
+  epsilon: number,
+): T {
+  const perSample = (v: T) => ops.reshape(v, [-1, 1, width]);
+  const normed = ops.layerNorm(x, width, epsilon);
+  return ops.add(ops.mul(normed, ops.offset(perSample(scale), 1)), perSample(shift));
+}
+
+/**
+ * Multi-head softmax attention on `[B, seq, width]` tensors as rank-3
+ * matmuls over `B·heads`: `softmax(q_h·k_hᵀ / √(width/heads))·v_h` per head,
+ * composed from primitive ops (the reference `attention` of every
+ * {@link GraphOps} implementation).
+ *
+ * @example
+ * ```ts
+ * import { composedAttention, type GraphOps } from "./ops.ts";
+ * const attend = <T>(ops: GraphOps<T>, q: T, k: T, v: T) => composedAttention(ops, q, k, v, 24, 4, 128);
+ * ```
+ */
+export function composedAttention<T>(
+  ops: GraphOps<T>,
+  q: T,
+  k: T,
+  v: T,
+  seq: number,
+  heads: number,
+  width: number,
+): T {
+  const headDim = width / heads;
+  const split = (x: T, perm: number[], shape: number[]) =>
+    ops.reshape(ops.transpose(ops.reshape(x, [-1, seq, heads, headDim]), perm), shape);
+  const qh = split(ops.scale(q, 1 / Math.sqrt(headDim)), [0, 2, 1, 3], [-1, seq, headDim]);
+  const kh = split(k, [0, 2, 3, 1], [-1, headDim, seq]);
+  const vh = split(v, [0, 2, 1, 3], [-1, seq, headDim]);
+  const heads3 = ops.matMul(ops.softmax(ops.matMul(qh, kh)), vh);
+  return ops.reshape(
+    ops.transpose(ops.reshape(heads3, [-1, heads, seq, headDim]), [0, 2, 1, 3]),
+    [-1, seq, width],
+  );
 }

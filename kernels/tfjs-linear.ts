@@ -1,0 +1,165 @@
+/**
+ * A fused linear layer for TF.js, `y = x·Wᵀ + b`, optionally with a LoRA
+ * update `scaling · (x·Aᵀ)·Bᵀ` (docs/math.md §7). With
+ * {@link installLinearKernels} (part of `installBlasKernels`) the forward
+ * pass is one kernel: the bias is written into the output and the products
+ * accumulate onto it with `sgemm`'s `beta = 1`. Its gradient is lazy per
+ * input, so a frozen base weight costs no `dW` product (TF.js only asks for
+ * the gradients of inputs on a path to the trained variables). On any other
+ * backend it runs as the composite TF.js ops.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { NamedTensorMap, TensorInfo } from "@tensorflow/tfjs-core";
+import type { Blas } from "./blas.ts";
+import {
+  type CpuKernelArgs,
+  float32Values,
+  hasActiveKernel,
+  registerCpuKernels,
+} from "./tfjs-registry.ts";
+
+const LINEAR = "FlowmapLinear";
+/** The same kernel with inputs `loraA` and `loraB` (a saved input cannot be absent). */
+const LORA_LINEAR = "FlowmapLoraLinear";
+const LINEAR_GRAD_X = "FlowmapLinearGradX";
+
+/** The low-rank factors of a LoRA update: `scaling · B·A` with `A: [r, in]`, `B: [out, r]`. */
+export interface LowRankFactors {
+  /** `A: [r, in]`. */
+  readonly a: tf.Tensor2D;
+  /** `B: [out, r]`. */
+  readonly b: tf.Tensor2D;
+  /** The update scale (`alpha / r`). */
+  readonly scaling: number;
+}
+
+/**
+ * `x·Wᵀ + bias (+ scaling·(x·Aᵀ)·Bᵀ)` for `x: [n, in]`, `weight: [out, in]`,
+ * `bias: [out]`. The composite form multiplies the rank-r product `x·Aᵀ` by
+ * the scale (skipped when it is 1).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { linear } from "./tfjs-linear.ts";
+ * linear(tf.ones([2, 3]), tf.ones([4, 3]), tf.zeros([4])); // [[3, 3, 3, 3], [3, 3, 3, 3]]
+ * ```
+ */
+export function linear(
+  x: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  bias: tf.Tensor1D,
+  lora?: LowRankFactors,
+): tf.Tensor2D {
+  if (hasActiveKernel(LINEAR) && x.dtype === "float32") {
+    const run = (kernel: string, inputs: NamedTensorMap, scaling: number) =>
+      tf.engine().runKernel(kernel, inputs, { scaling }) as tf.Tensor2D;
+    return lora === undefined
+      ? run(LINEAR, { x, weight, bias }, 1)
+      : run(LORA_LINEAR, { x, weight, bias, loraA: lora.a, loraB: lora.b }, lora.scaling);
+  }
+  return tf.tidy(() => {
+    const y = tf.add(tf.matMul(x, weight, false, true), bias) as tf.Tensor2D;
+    if (lora === undefined) return y;
+    const down = tf.matMul(x, lora.a, false, true);
+    const scaled = lora.scaling === 1 ? down : tf.mul(down, tf.scalar(lora.scaling));
+    return tf.add(y, tf.matMul(scaled, lora.b, false, true));
+  });
+}
+
+for (const lora of [false, true]) {
+  tf.registerGradient({
+    kernelName: lora ? LORA_LINEAR : LINEAR,
+    inputsToSave: lora ? ["x", "weight", "loraA", "loraB"] : ["x", "weight"],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, weight, a, b] = saved as tf.Tensor2D[];
+      const dy2 = dy as tf.Tensor2D;
+      const scaling = (attrs as { scaling: number }).scaling;
+      const xInputs = lora ? { dy, weight, loraA: a, loraB: b } : { dy, weight };
+      const dx = () =>
+        tf.engine().runKernel(LINEAR_GRAD_X, xInputs as NamedTensorMap, { scaling }) as tf.Tensor;
+      const base = {
+        x: dx,
+        weight: () => tf.matMul(dy2, x, true, false),
+        bias: () => tf.sum(dy2, 0),
+      };
+      if (!lora) return base;
+      // d/dA = scaling·(dy·B)ᵀ·x, d/dB = dyᵀ·(scaling·x·Aᵀ)
+      const scale = (t: tf.Tensor) => tf.mul(t, tf.scalar(scaling));
+      return {
+        ...base,
+        loraA: () => scale(tf.matMul(tf.matMul(dy2, b), x, true, false)),
+        loraB: () => tf.matMul(dy2, scale(tf.matMul(x, a, false, true)), true, false),
+      };
+    },
+  });
+}
+
+/**
+ * Registers the CPU kernels behind {@link linear}, running on `blas`;
+ * returns a function that unregisters them.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadBlas } from "./blas.ts";
+ * import { installLinearKernels } from "./tfjs-linear.ts";
+ * const uninstall = installLinearKernels(loadBlas());
+ * uninstall();
+ * ```
+ */
+export function installLinearKernels(blas: Blas): () => void {
+  return registerCpuKernels({
+    [LINEAR]: (args) => linearKernel(blas, args),
+    [LORA_LINEAR]: (args) => linearKernel(blas, args),
+    [LINEAR_GRAD_X]: (args) => linearGradXKernel(blas, args),
+  });
+}
+
+function values(args: CpuKernelArgs, name: string): Float32Array {
+  const result = float32Values(args.backend, args.inputs[name]);
+  if (!result) throw new Error(`linear kernel input "${name}" must be a float32 tensor`);
+  return result;
+}
+
+/** The LoRA factors of a kernel call, if any, with their rank. */
+function loraOf(args: CpuKernelArgs): { a: Float32Array; b: Float32Array; r: number } | undefined {
+  if (args.inputs.loraA === undefined) return undefined;
+  return { a: values(args, "loraA"), b: values(args, "loraB"), r: args.inputs.loraA.shape[0] };
+}
+
+function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
+  const x = values(args, "x"), w = values(args, "weight"), bias = values(args, "bias");
+  const [n, k] = args.inputs.x!.shape;
+  const m = args.inputs.weight!.shape[0];
+  const out = new Float32Array(n * m);
+  for (let row = 0; row < n; row++) out.set(bias, row * m);
+  blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
+  const lora = loraOf(args);
+  if (lora) {
+    const scaling = args.attrs?.scaling as number;
+    const down = new Float32Array(n * lora.r);
+    blas.sgemm(false, true, n, lora.r, k, 1, x, k, lora.a, k, 0, down, lora.r);
+    blas.sgemm(false, true, n, m, lora.r, scaling, down, lora.r, lora.b, lora.r, 1, out, m);
+  }
+  return args.backend.makeTensorInfo([n, m], "float32", out);
+}
+
+/** `dx = dy·W + scaling·(dy·B)·A`. */
+function linearGradXKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
+  const dy = values(args, "dy"), w = values(args, "weight");
+  const [n, m] = args.inputs.dy!.shape;
+  const k = args.inputs.weight!.shape[1];
+  const dx = new Float32Array(n * k);
+  blas.sgemm(false, false, n, k, m, 1, dy, m, w, k, 0, dx, k);
+  const lora = loraOf(args);
+  if (lora) {
+    const scaling = args.attrs?.scaling as number;
+    const up = new Float32Array(n * lora.r);
+    blas.sgemm(false, false, n, lora.r, m, 1, dy, m, lora.b, lora.r, 0, up, lora.r);
+    blas.sgemm(false, false, n, k, lora.r, scaling, up, lora.r, lora.a, k, 1, dx, k);
+  }
+  return args.backend.makeTensorInfo([n, k], "float32", dx);
+}

@@ -1,0 +1,300 @@
+/**
+ * Times one update pass of the trainer (forward, the GRPO objective,
+ * backward, AdamW; `scripts/bench/update_pass.ts`) on the MeanFlow headline
+ * config with the project's kernels, next to ONNX Runtime's forward pass of
+ * the same batch on the same threads, alternating round by round. Prints ms
+ * per pass (median), GFLOP/s of its matrix products, a per-kernel profile and
+ * the ratios; `--write` puts the tables into docs/benchmarks.md between the
+ * `bench-update` markers. `--torch` adds the optional PyTorch reference
+ * (`scripts/reference/update_torch.py`, needs python3 with torch), also
+ * alternating. Run `--help` for options.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { type Blas, loadBlas, threadsFromEnv } from "../kernels/blas.ts";
+import { installBlasKernels } from "../kernels/tfjs-blas.ts";
+import { type KernelTime, profileCpuKernels } from "../kernels/tfjs-profile.ts";
+import { loadTrainConfig } from "../trainer/config.ts";
+import { loadBaseModel } from "../trainer/setup.ts";
+import { loadModel } from "../src/onnx/model.ts";
+import { endpointOf } from "../src/flowmap.ts";
+import { runCommand } from "../cli/command.ts";
+import { buildUpdatePass, type UpdatePass } from "./bench/update_pass.ts";
+import { startTorchReference, type TorchReference } from "./bench/update_torch.ts";
+import { writeDocsSection } from "./bench/docs_section.ts";
+
+const HELP = `Usage: deno task bench-update [options]
+
+Times one update pass of the trainer (forward, GRPO objective, backward,
+AdamW) at the config's micro-batch, alternating with ONNX Runtime's forward
+pass of the same batch (and, with --torch, a PyTorch re-implementation).
+
+Options:
+  --config FILE   training config (default trainer/configs/shapes-meanflow.json)
+  --batch N       samples per pass (default: the config's rollout.microBatch)
+  --rounds N      alternating rounds (default 7)
+  --passes N      timed passes per round and engine (default 5)
+  --threads N     OpenBLAS and ONNX Runtime threads (default 1)
+  --torch         also time scripts/reference/update_torch.py (needs torch)
+  --python PATH   the Python that has torch (default python3)
+  --write         write the tables into docs/benchmarks.md
+  --help          show this help`;
+
+interface Options {
+  readonly config: string;
+  readonly batch?: number;
+  readonly rounds: number;
+  readonly passes: number;
+  readonly threads: number;
+  readonly torch: boolean;
+  readonly python: string;
+  readonly write: boolean;
+}
+
+function parseCommand(args: string[]): Options | "help" {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: "string", default: "trainer/configs/shapes-meanflow.json" },
+      batch: { type: "string" },
+      rounds: { type: "string", default: "7" },
+      passes: { type: "string", default: "5" },
+      threads: { type: "string", default: String(threadsFromEnv() ?? 1) },
+      torch: { type: "boolean", default: false },
+      python: { type: "string", default: "python3" },
+      write: { type: "boolean", default: false },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) return "help";
+  return {
+    config: values.config,
+    batch: values.batch === undefined ? undefined : positiveInt(values.batch, "--batch"),
+    rounds: positiveInt(values.rounds, "--rounds"),
+    passes: positiveInt(values.passes, "--passes"),
+    threads: positiveInt(values.threads, "--threads"),
+    torch: values.torch,
+    python: values.python,
+    write: values.write,
+  };
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag} must be a positive integer`);
+  return n;
+}
+
+/** `blas` with every `sgemm` counted as `2·m·n·k` FLOPs into `count.flops`. */
+function countingBlas(blas: Blas, count: { flops: number }): Blas {
+  return {
+    ...blas,
+    get threads() {
+      return blas.threads;
+    },
+    sgemm(transA, transB, m, n, k, ...rest) {
+      count.flops += 2 * m * n * k;
+      blas.sgemm(transA, transB, m, n, k, ...rest);
+    },
+  };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+function timeEach(passes: number, fn: () => unknown): number[] {
+  const times: number[] = [];
+  for (let i = 0; i < passes; i++) {
+    const start = performance.now();
+    fn();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+async function timeEachAsync(passes: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < passes; i++) {
+    const start = performance.now();
+    await fn();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+async function run(options: Options): Promise<void> {
+  tf.env().set("PROD", true);
+  const blas = loadBlas({ threads: options.threads });
+  await tf.setBackend("cpu");
+  const count = { flops: 0 };
+  const config = await loadTrainConfig(options.config);
+  const base = await loadBaseModel(config.model);
+  const batch = options.batch ?? config.rollout.microBatch;
+  installBlasKernels(countingBlas(blas, count));
+  const pass: UpdatePass = buildUpdatePass(config, base.config, base.parameters, batch);
+  pass.run(); // warm-up (compiles the kernels' loops)
+  count.flops = 0;
+  pass.run();
+  const passFlops = count.flops;
+  count.flops = 0;
+  pass.forward();
+  const forwardFlops = count.flops;
+  installBlasKernels(blas);
+
+  const ort = await loadModel(base.served, { threads: options.threads });
+  const { x, tokens, shape, t } = pass.inputs;
+  const ortForward = () => endpointOf(ort.flowMap, { data: x, shape }, t, tokens);
+  await ortForward();
+  let torch: TorchReference | undefined;
+  if (options.torch) {
+    torch = await startTorchReference(pass, options.threads, options.python);
+    const loss = pass.forward(); // the weights torch received
+    console.log(
+      `PyTorch ${torch.version}: objective ${torch.loss.toExponential(7)}, ours ` +
+        `${loss.toExponential(7)} (relative difference ${
+          (Math.abs(torch.loss - loss) / Math.abs(loss)).toExponential(1)
+        })`,
+    );
+  }
+  const times = { pass: [] as number[], forward: [] as number[], ort: [] as number[] };
+  const torchTimes = { pass: [] as number[], forward: [] as number[] };
+  for (let round = 0; round < options.rounds; round++) {
+    times.pass.push(...timeEach(options.passes, () => pass.run()));
+    times.forward.push(...timeEach(options.passes, () => pass.forward()));
+    times.ort.push(...await timeEachAsync(options.passes, ortForward));
+    if (torch) {
+      const r = await torch.time(options.passes);
+      torchTimes.pass.push(...r.pass);
+      torchTimes.forward.push(...r.forward);
+    }
+    console.log(
+      `round ${round + 1}/${options.rounds}: pass ${median(times.pass).toFixed(1)} ms, ` +
+        `forward ${median(times.forward).toFixed(1)} ms, ORT ${median(times.ort).toFixed(1)} ms` +
+        (torch ? `, torch pass ${median(torchTimes.pass).toFixed(1)} ms` : ""),
+    );
+  }
+  const profile = profileCpuKernels(() => {
+    for (let i = 0; i < options.passes; i++) pass.run();
+  });
+  const profiledMs = median(timeEach(options.passes, () => pass.run()));
+  await torch?.close();
+  await ort.dispose();
+  pass.dispose();
+
+  const ms = {
+    pass: median(times.pass),
+    forward: median(times.forward),
+    ort: median(times.ort),
+    torchPass: torch ? median(torchTimes.pass) : undefined,
+    torchForward: torch ? median(torchTimes.forward) : undefined,
+  };
+  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "? ? ?")).split(" ")
+    .slice(0, 3).join(" ");
+  const section = report({
+    options,
+    batch,
+    trainable: pass.trainable,
+    passFlops,
+    forwardFlops,
+    ms,
+    profile: profile.map((k) => ({
+      ...k,
+      ms: k.ms / options.passes,
+      calls: k.calls / options.passes,
+    })),
+    profiledMs,
+    load,
+    torchVersion: torch?.version,
+    library: blas.library,
+  });
+  console.log(`\n${section}`);
+  if (options.write) {
+    await writeDocsSection("docs/benchmarks.md", "bench-update", section);
+    console.log("wrote docs/benchmarks.md");
+  }
+}
+
+interface ReportInput {
+  options: Options;
+  batch: number;
+  trainable: number;
+  passFlops: number;
+  forwardFlops: number;
+  ms: { pass: number; forward: number; ort: number; torchPass?: number; torchForward?: number };
+  profile: KernelTime[];
+  profiledMs: number;
+  load: string;
+  torchVersion?: string;
+  library: string;
+}
+
+function report(r: ReportInput): string {
+  const { ms, options } = r;
+  const gflops = (flops: number, time: number) => (flops / time / 1e6).toFixed(1);
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
+  const flags = [
+    options.config === "trainer/configs/shapes-meanflow.json" ? "" : ` --config ${options.config}`,
+    options.batch === undefined ? "" : ` --batch ${options.batch}`,
+    ` --rounds ${options.rounds} --passes ${options.passes}`,
+    options.threads === 1 ? "" : ` --threads ${options.threads}`,
+    options.torch ? " --torch" : "",
+  ].join("");
+  const lines = [
+    "## Trainer update: `deno task bench-update`",
+    "",
+    `Measured with \`deno task bench-update${flags} --write\` on ${new Date().toISOString()}, ` +
+    `${navigator.hardwareConcurrency} CPU threads, load average ${r.load} at the end ` +
+    `(other jobs may have shared the machine; ratios come from the same run, engines alternating ` +
+    `round by round). One update pass of \`${options.config}\`: batch ${r.batch}, ` +
+    `${r.trainable.toLocaleString("en")} LoRA parameters, forward + GRPO objective + backward + ` +
+    `AdamW, ${options.threads} thread(s), OpenBLAS \`${r.library}\`. Medians of ` +
+    `${options.rounds * options.passes} passes.`,
+    "",
+    "| per pass | ms | GFLOP | GFLOP/s | ÷ ORT forward |" + (ms.torchPass ? " ÷ PyTorch |" : ""),
+    "| -------- | -: | ----: | ------: | ------------: |" + (ms.torchPass ? " --------: |" : ""),
+    `| update pass (ours) | ${ms.pass.toFixed(1)} | ${(r.passFlops / 1e9).toFixed(2)} | ${
+      gflops(r.passFlops, ms.pass)
+    } | ${ratio(ms.pass, ms.ort)} |` + (ms.torchPass ? ` ${ratio(ms.pass, ms.torchPass)} |` : ""),
+    `| forward + objective (ours) | ${ms.forward.toFixed(1)} | ${
+      (r.forwardFlops / 1e9).toFixed(2)
+    } | ${gflops(r.forwardFlops, ms.forward)} | ${ratio(ms.forward, ms.ort)} |` +
+    (ms.torchForward ? ` ${ratio(ms.forward, ms.torchForward)} |` : ""),
+    `| ONNX Runtime forward | ${ms.ort.toFixed(1)} | | | 1× |` +
+    (ms.torchPass ? " |" : ""),
+  ];
+  if (ms.torchPass && ms.torchForward) {
+    lines.push(
+      `| PyTorch ${r.torchVersion} update pass | ${ms.torchPass.toFixed(1)} | | ${
+        gflops(r.passFlops, ms.torchPass)
+      } | ${ratio(ms.torchPass, ms.ort)} | 1× |`,
+      `| PyTorch forward + objective | ${ms.torchForward.toFixed(1)} | | ${
+        gflops(r.forwardFlops, ms.torchForward)
+      } | ${ratio(ms.torchForward, ms.ort)} | 1× |`,
+    );
+  }
+  const inKernels = r.profile.reduce((sum, k) => sum + k.ms, 0);
+  lines.push(
+    "",
+    `Per-kernel profile of one pass (mean of ${options.passes}; a profiled pass takes ` +
+      `${r.profiledMs.toFixed(1)} ms, ${inKernels.toFixed(1)} ms of it in kernels, ` +
+      `the rest is TF.js bookkeeping, the objective's glue and AdamW):`,
+    "",
+    "| kernel | ms | calls | share of pass |",
+    "| ------ | -: | ----: | ------------: |",
+    ...r.profile.filter((k) => k.ms >= 0.1).map((k) =>
+      `| ${k.kernelName} | ${k.ms.toFixed(1)} | ${k.calls} | ${
+        (100 * k.ms / r.profiledMs).toFixed(1)
+      } % |`
+    ),
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCommand("bench-update", Deno.args, { help: HELP, parse: parseCommand, run }));
+}
