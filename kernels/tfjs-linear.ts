@@ -25,6 +25,7 @@ const LINEAR = "FlowmapLinear";
 /** The same kernel with inputs `loraA` and `loraB` (a saved input cannot be absent). */
 const LORA_LINEAR = "FlowmapLoraLinear";
 const LINEAR_GRAD_X = "FlowmapLinearGradX";
+const LORA_GRAD = "FlowmapLoraGrad";
 
 /** The low-rank factors of a LoRA update: `scaling · B·A` with `A: [r, in]`, `B: [out, r]`. */
 export interface LowRankFactors {
@@ -87,13 +88,13 @@ for (const lora of [false, true]) {
         bias: () => tf.sum(dy2, 0),
       };
       if (!lora) return base;
-      // d/dA = scaling·(dy·B)ᵀ·x, d/dB = dyᵀ·(scaling·x·Aᵀ)
-      const scale = (t: tf.Tensor) => tf.mul(t, tf.scalar(scaling));
-      return {
-        ...base,
-        loraA: () => scale(tf.matMul(tf.matMul(dy2, b), x, true, false)),
-        loraB: () => tf.matMul(dy2, scale(tf.matMul(x, a, false, true)), true, false),
-      };
+      // both factors are trained together, so one kernel computes both gradients
+      const [dA, dB] = tf.engine().runKernel(
+        LORA_GRAD,
+        { dy, x, loraA: a, loraB: b } as NamedTensorMap,
+        { scaling },
+      ) as tf.Tensor[];
+      return { ...base, loraA: () => dA, loraB: () => dB };
     },
   });
 }
@@ -115,6 +116,7 @@ export function installLinearKernels(blas: Blas): () => void {
     [LINEAR]: (args) => linearKernel(blas, args),
     [LORA_LINEAR]: (args) => linearKernel(blas, args),
     [LINEAR_GRAD_X]: (args) => linearGradXKernel(blas, args),
+    [LORA_GRAD]: (args) => loraGradKernel(blas, args),
   });
 }
 
@@ -162,4 +164,24 @@ function linearGradXKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
     blas.sgemm(false, false, n, k, lora.r, scaling, up, lora.r, lora.a, k, 1, dx, k);
   }
   return args.backend.makeTensorInfo([n, k], "float32", dx);
+}
+
+/** `dA = scaling·(dy·B)ᵀ·x` and `dB = scaling·dyᵀ·(x·Aᵀ)`. */
+function loraGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
+  const dy = values(args, "dy"), x = values(args, "x");
+  const { a, b, r } = loraOf(args)!;
+  const [n, m] = args.inputs.dy!.shape;
+  const k = args.inputs.x!.shape[1];
+  const scaling = args.attrs?.scaling as number;
+  const up = new Float32Array(n * r), down = new Float32Array(n * r);
+  blas.sgemm(false, false, n, r, m, 1, dy, m, b, r, 0, up, r);
+  blas.sgemm(false, true, n, r, k, 1, x, k, a, k, 0, down, r);
+  const dA = new Float32Array(r * k), dB = new Float32Array(m * r);
+  blas.sgemm(true, false, r, k, n, scaling, up, r, x, k, 0, dA, k);
+  blas.sgemm(true, false, m, r, n, scaling, dy, m, down, r, 0, dB, r);
+  const { backend } = args;
+  return [
+    backend.makeTensorInfo([r, k], "float32", dA),
+    backend.makeTensorInfo([m, r], "float32", dB),
+  ];
 }
