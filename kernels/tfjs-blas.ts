@@ -17,6 +17,7 @@ import { reductionKernels } from "./tfjs-reduce.ts";
 import { layoutKernels } from "./tfjs-layout.ts";
 import { installFusedKernels } from "./tfjs-fused.ts";
 import { installLinearKernels } from "./tfjs-linear.ts";
+import { installAdaLnKernels } from "./tfjs-adaln.ts";
 import { installAttentionKernels } from "./tfjs-attention.ts";
 import { type InstalledKernels, replaceCpuKernels } from "./tfjs-registry.ts";
 
@@ -50,6 +51,7 @@ export function installBlasKernels(blas: Blas): InstalledKernels {
   ]);
   const uninstallFused = [
     installFusedKernels(),
+    installAdaLnKernels(),
     installLinearKernels(blas),
     installAttentionKernels(blas),
   ];

@@ -24,8 +24,6 @@ const GELU = "FlowmapGelu";
 const GELU_GRAD = "FlowmapGeluGrad";
 const LAYER_NORM = "FlowmapLayerNorm";
 const LAYER_NORM_GRAD = "FlowmapLayerNormGrad";
-const MODULATED_NORM = "FlowmapModulatedNorm";
-const MODULATED_NORM_GRAD = "FlowmapModulatedNormGrad";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 /** Below this many values GELU runs in JavaScript (copying into WebAssembly costs more). */
@@ -87,54 +85,6 @@ export function layerNorm<T extends tf.Tensor>(
   });
 }
 
-/**
- * Adaptive LayerNorm (adaLN) in one kernel: `LN(x)·(1 + scale) + shift` for
- * `x: [B, T, D]` normalised over D without affine terms, and per-sample
- * `shift`, `scale: [B, D]`; `undefined` when the kernel is not installed on
- * the active backend (the caller then composes it from `layerNorm` and
- * element-wise ops).
- *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
- * import { fusedModulatedLayerNorm } from "./tfjs-fused.ts";
- * const y = fusedModulatedLayerNorm(tf.ones([2, 3, 4]), tf.zeros([2, 4]), tf.zeros([2, 4]), 1e-6);
- * ```
- */
-export function fusedModulatedLayerNorm(
-  x: tf.Tensor,
-  shift: tf.Tensor,
-  scale: tf.Tensor,
-  epsilon: number,
-): tf.Tensor | undefined {
-  if (!hasActiveKernel(MODULATED_NORM) || x.dtype !== "float32") return undefined;
-  const [batch, , width] = x.shape;
-  const perSample = `${batch},${width}`;
-  if (x.rank !== 3 || shift.shape.join() !== perSample || scale.shape.join() !== perSample) {
-    throw new RangeError(
-      `modulated layerNorm: x [${x.shape}] needs shift and scale of shape [${perSample}], ` +
-        `got [${shift.shape}] and [${scale.shape}]`,
-    );
-  }
-  return tf.engine().runKernel(MODULATED_NORM, { x, shift, scale } as NamedTensorMap, {
-    epsilon,
-  }) as tf.Tensor;
-}
-
-tf.registerGradient({
-  kernelName: MODULATED_NORM,
-  inputsToSave: ["x", "scale"],
-  gradFunc: (dy, [x, scale], attrs) => {
-    const inputs = { dy, x, scale } as NamedTensorMap;
-    const [dx, dShift, dScale] = tf.engine().runKernel(
-      MODULATED_NORM_GRAD,
-      inputs,
-      attrs as never,
-    ) as tf.Tensor[];
-    return { x: () => dx, shift: () => dShift, scale: () => dScale };
-  },
-});
-
 tf.registerGradient({
   kernelName: GELU,
   inputsToSave: ["x"],
@@ -174,8 +124,6 @@ export function installFusedKernels(): () => void {
     [GELU_GRAD]: geluGradKernel,
     [LAYER_NORM]: layerNormKernel,
     [LAYER_NORM_GRAD]: layerNormGradKernel,
-    [MODULATED_NORM]: modulatedNormKernel,
-    [MODULATED_NORM_GRAD]: modulatedNormGradKernel,
   });
 }
 
@@ -218,8 +166,16 @@ function geluGradKernel(args: CpuKernelArgs): TensorInfo {
   return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
 }
 
-/** Mean and 1/std of one row. */
-function rowStats(
+/**
+ * Mean and 1/std of the `width` values of `x` from `start`.
+ *
+ * @example
+ * ```ts
+ * import { rowStats } from "./tfjs-fused.ts";
+ * rowStats(Float32Array.of(1, 3), 0, 2, 0); // [2, 1]
+ * ```
+ */
+export function rowStats(
   x: Float32Array,
   start: number,
   width: number,
@@ -284,63 +240,5 @@ function layerNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
     backend.makeTensorInfo(args.inputs.x!.shape, "float32", dx),
     backend.makeTensorInfo([width], "float32", Float32Array.from(dGamma)),
     backend.makeTensorInfo([width], "float32", Float32Array.from(dBeta)),
-  ];
-}
-
-function modulatedNormKernel(args: CpuKernelArgs): TensorInfo {
-  const x = values(args, "x"), shift = values(args, "shift"), scale = values(args, "scale");
-  const epsilon = args.attrs?.epsilon as number;
-  const [, tokens, width] = args.inputs.x!.shape;
-  const out = new Float32Array(x.length);
-  for (let start = 0, row = 0; start < x.length; start += width, row++) {
-    const [mean, rstd] = rowStats(x, start, width, epsilon);
-    const at = Math.floor(row / tokens) * width;
-    for (let j = 0; j < width; j++) {
-      out[start + j] = (x[start + j] - mean) * rstd * (1 + scale[at + j]) + shift[at + j];
-    }
-  }
-  return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
-}
-
-function modulatedNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
-  const dy = values(args, "dy"), x = values(args, "x"), scale = values(args, "scale");
-  const epsilon = args.attrs?.epsilon as number;
-  const [, tokens, width] = args.inputs.x!.shape;
-  const dx = new Float32Array(x.length);
-  const dShift = new Float32Array(scale.length), dScale = new Float32Array(scale.length);
-  const rowShift = new Float64Array(width), rowScale = new Float64Array(width);
-  for (let start = 0, row = 0; start < x.length; start += width, row++) {
-    const [mean, rstd] = rowStats(x, start, width, epsilon);
-    const at = Math.floor(row / tokens) * width;
-    let meanG = 0, meanGX = 0;
-    for (let j = 0; j < width; j++) {
-      const xHat = (x[start + j] - mean) * rstd;
-      const g = dy[start + j] * (1 + scale[at + j]);
-      meanG += g;
-      meanGX += g * xHat;
-      rowScale[j] += dy[start + j] * xHat;
-      rowShift[j] += dy[start + j];
-    }
-    meanG /= width;
-    meanGX /= width;
-    for (let j = 0; j < width; j++) {
-      const xHat = (x[start + j] - mean) * rstd;
-      dx[start + j] = rstd * (dy[start + j] * (1 + scale[at + j]) - meanG - xHat * meanGX);
-    }
-    if ((row + 1) % tokens === 0) {
-      for (let j = 0; j < width; j++) {
-        dShift[at + j] = rowShift[j];
-        dScale[at + j] = rowScale[j];
-      }
-      rowShift.fill(0);
-      rowScale.fill(0);
-    }
-  }
-  const { backend } = args;
-  const perSample = args.inputs.scale!.shape;
-  return [
-    backend.makeTensorInfo(args.inputs.x!.shape, "float32", dx),
-    backend.makeTensorInfo(perSample, "float32", dShift),
-    backend.makeTensorInfo(perSample, "float32", dScale),
   ];
 }

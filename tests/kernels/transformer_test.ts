@@ -8,10 +8,15 @@ import "@tensorflow/tfjs-backend-cpu";
 import { tryLoadBlas } from "../../kernels/blas.ts";
 import { installBlasKernels, uninstallBlasKernels } from "../../kernels/tfjs-blas.ts";
 import { fusedAttention } from "../../kernels/tfjs-attention.ts";
-import { fusedModulatedLayerNorm, gelu } from "../../kernels/tfjs-fused.ts";
+import { gelu } from "../../kernels/tfjs-fused.ts";
+import { fusedGatedResidual, fusedModulatedLayerNorm } from "../../kernels/tfjs-adaln.ts";
 import { linear } from "../../kernels/tfjs-linear.ts";
 import { createWasmActivation } from "../../kernels/wasm/activation.ts";
-import { composedAttention, composedModulatedLayerNorm } from "../../trainer/model/ops.ts";
+import {
+  composedAttention,
+  composedGatedResidual,
+  composedModulatedLayerNorm,
+} from "../../trainer/model/ops.ts";
 import { tfOps } from "../../trainer/model/tfjs.ts";
 
 tf.env().set("PROD", true);
@@ -176,6 +181,26 @@ Deno.test({
     } finally {
       uninstallBlasKernels();
     }
+  },
+});
+
+Deno.test({
+  name: "the fused gated residual equals x + gate·h, and its gradients",
+  ignore,
+  fn() {
+    const [batch, tokens, width] = [3, 5, 16];
+    const x = seeded([batch, tokens, width], 24), h = seeded([batch, tokens, width], 25);
+    const gate = seeded([batch, width], 26);
+    const ops = tfOps(new Map());
+    const composite = (x: tf.Tensor, gate: tf.Tensor, h: tf.Tensor) =>
+      composedGatedResidual(ops, x, gate, h, width);
+    const fused = (x: tf.Tensor, gate: tf.Tensor, h: tf.Tensor) => {
+      const out = fusedGatedResidual(x, gate, h);
+      assert.ok(out !== undefined, "the kernel is installed");
+      return out;
+    };
+    assertMatchesComposite("gated residual", [x, gate, h], fused, composite);
+    assertFiniteDifferences("gated residual", [x, gate, h], fused);
   },
 });
 

@@ -7,7 +7,12 @@
 
 import type { ModelConfig } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
-import { composedAttention, composedModulatedLayerNorm, type GraphOps } from "./ops.ts";
+import {
+  composedAttention,
+  composedGatedResidual,
+  composedModulatedLayerNorm,
+  type GraphOps,
+} from "./ops.ts";
 import { countParameters, modelLayout, size } from "./parameters.ts";
 
 /** Cost of one forward pass. */
@@ -78,6 +83,7 @@ export function forwardCost(config: ModelConfig, batch = 1): ForwardCost {
     modulatedLayerNorm(x, shift, scale, width, epsilon) {
       return composedModulatedLayerNorm(ops, x, shift, scale, width, epsilon);
     },
+    gatedResidual: (x, gate, h, width) => composedGatedResidual(ops, x, gate, h, width),
     attention: (q, k, v, seq, heads, width) => composedAttention(ops, q, k, v, seq, heads, width),
     mean(x, axis) {
       otherFlops += size(x);

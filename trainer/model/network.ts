@@ -209,14 +209,13 @@ function doubleStreamBlock<T>(
 
   const update = (names: StreamModules, x: T, mod: T[], attn: T) => {
     const [, , gateA, shiftM, scaleM, gateM] = mod;
-    const gated = (gate: T, h: T) => ops.mul(ops.reshape(gate, [-1, 1, d]), h);
-    const mid = ops.add(x, gated(gateA, ops.linear(`${block}.${names.out}`, attn)));
+    const mid = ops.gatedResidual(x, gateA, ops.linear(`${block}.${names.out}`, attn), d);
     const hidden = adaNorm(mid, shiftM, scaleM);
     const ff = ops.linear(
       `${block}.${names.ff}.net.2`,
       ops.gelu(ops.linear(`${block}.${names.ff}.net.0.proj`, hidden)),
     );
-    return ops.add(mid, gated(gateM, ff));
+    return ops.gatedResidual(mid, gateM, ff, d);
   };
   const image = update(
     IMAGE_STREAM,

@@ -6,7 +6,13 @@
  */
 
 import onnxProto from "onnx-proto";
-import { composedAttention, composedModulatedLayerNorm, geluTanh, type GraphOps } from "./ops.ts";
+import {
+  composedAttention,
+  composedGatedResidual,
+  composedModulatedLayerNorm,
+  geluTanh,
+  type GraphOps,
+} from "./ops.ts";
 
 const { onnx } = onnxProto;
 
@@ -141,6 +147,11 @@ export class OnnxGraphBuilder implements GraphOps<string> {
     epsilon: number,
   ): string {
     return composedModulatedLayerNorm(this, x, shift, scale, width, epsilon);
+  }
+
+  /** The gated residual as `Reshape`, `Mul` and `Add` nodes. */
+  gatedResidual(x: string, gate: string, h: string, width: number): string {
+    return composedGatedResidual(this, x, gate, h, width);
   }
 
   /** Multi-head attention as `Transpose`, `MatMul` and `Softmax` nodes. */

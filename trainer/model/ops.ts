@@ -56,6 +56,11 @@ export interface GraphOps<T> {
    */
   modulatedLayerNorm(x: T, shift: T, scale: T, width: number, epsilon: number): T;
   /**
+   * The gated residual `x + gate·h` of adaLN-Zero on `x, h: [B, T, width]`
+   * with a per-sample `gate: [B, width]`; see {@link composedGatedResidual}.
+   */
+  gatedResidual(x: T, gate: T, h: T, width: number): T;
+  /**
    * Multi-head softmax attention on `[B, seq, width]` queries, keys and
    * values; see {@link composedAttention}.
    */
@@ -114,6 +119,21 @@ export function composedModulatedLayerNorm<T>(
   const perSample = (v: T) => ops.reshape(v, [-1, 1, width]);
   const normed = ops.layerNorm(x, width, epsilon);
   return ops.add(ops.mul(normed, ops.offset(perSample(scale), 1)), perSample(shift));
+}
+
+/**
+ * `x + gate·h` with a per-sample `[B, width]` gate broadcast over tokens,
+ * composed from primitive ops (the reference `gatedResidual`).
+ *
+ * @example
+ * ```ts
+ * import { composedGatedResidual, type GraphOps } from "./ops.ts";
+ * const residual = <T>(ops: GraphOps<T>, x: T, gate: T, h: T) =>
+ *   composedGatedResidual(ops, x, gate, h, 128);
+ * ```
+ */
+export function composedGatedResidual<T>(ops: GraphOps<T>, x: T, gate: T, h: T, width: number): T {
+  return ops.add(x, ops.mul(ops.reshape(gate, [-1, 1, width]), h));
 }
 
 /**

@@ -12,8 +12,14 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
-import { composedAttention, composedModulatedLayerNorm, type GraphOps } from "./ops.ts";
-import { fusedModulatedLayerNorm, gelu, layerNorm } from "../../kernels/tfjs-fused.ts";
+import {
+  composedAttention,
+  composedGatedResidual,
+  composedModulatedLayerNorm,
+  type GraphOps,
+} from "./ops.ts";
+import { gelu, layerNorm } from "../../kernels/tfjs-fused.ts";
+import { fusedGatedResidual, fusedModulatedLayerNorm } from "../../kernels/tfjs-adaln.ts";
 import { fusedAttention } from "../../kernels/tfjs-attention.ts";
 import { linear, type LowRankFactors } from "../../kernels/tfjs-linear.ts";
 import { checkParameters, type HostTensor, type ParameterTable } from "./parameters.ts";
@@ -161,6 +167,8 @@ export function tfOps(
     modulatedLayerNorm: (x, shift, scale, width, epsilon) =>
       fusedModulatedLayerNorm(x, shift, scale, epsilon) ??
         composedModulatedLayerNorm(ops, x, shift, scale, width, epsilon),
+    gatedResidual: (x, gate, h, width) =>
+      fusedGatedResidual(x, gate, h) ?? composedGatedResidual(ops, x, gate, h, width),
     attention: (q, k, v, seq, heads, width) =>
       fusedAttention(q, k, v, heads) ?? composedAttention(ops, q, k, v, seq, heads, width),
     mean: (x, axis) => tf.mean(x, axis),
