@@ -14,6 +14,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedTensorMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { rowStats } from "./tfjs-fused.ts";
+import { onFirstUse } from "../src/wasm/instantiate.ts";
+import { createWasmNorm, type NormShape, type WasmNorm } from "./wasm/norm.ts";
 import {
   type CpuKernelArgs,
   float32Values,
@@ -173,10 +175,25 @@ function gatedResidualGradKernel(args: CpuKernelArgs): TensorInfo[] {
   ];
 }
 
+const wasmNorm = onFirstUse(createWasmNorm);
+
+/** The WebAssembly kernel when the rows suit it (width a multiple of 4), with the geometry. */
+function wasmFor(args: CpuKernelArgs): { kernel: WasmNorm; shape: NormShape } | undefined {
+  const [batch, tokens, width] = args.inputs.x!.shape;
+  const kernel = width % 4 === 0 ? wasmNorm() : undefined;
+  const epsilon = args.attrs?.epsilon as number;
+  return kernel && { kernel, shape: { rows: batch * tokens, tokens, width, epsilon } };
+}
+
 function modulatedNormKernel(args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), shift = values(args, "shift"), scale = values(args, "scale");
   const epsilon = args.attrs?.epsilon as number;
   const [, tokens, width] = args.inputs.x!.shape;
+  const wasm = wasmFor(args);
+  if (wasm) {
+    const out = wasm.kernel.forward(x, shift, scale, wasm.shape);
+    return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
+  }
   const out = new Float32Array(x.length);
   for (let start = 0, row = 0; start < x.length; start += width, row++) {
     const [mean, rstd] = rowStats(x, start, width, epsilon);
@@ -192,6 +209,27 @@ function modulatedNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
   const dy = values(args, "dy"), x = values(args, "x"), scale = values(args, "scale");
   const epsilon = args.attrs?.epsilon as number;
   const [, tokens, width] = args.inputs.x!.shape;
+  const { backend } = args;
+  const perSample = args.inputs.scale!.shape;
+  const wasm = wasmFor(args);
+  const [dx, dShift, dScale] = wasm
+    ? wasm.kernel.backward(dy, x, scale, wasm.shape)
+    : modulatedNormGrad(dy, x, scale, tokens, width, epsilon);
+  return [
+    backend.makeTensorInfo(args.inputs.x!.shape, "float32", dx),
+    backend.makeTensorInfo(perSample, "float32", dShift),
+    backend.makeTensorInfo(perSample, "float32", dScale),
+  ];
+}
+
+function modulatedNormGrad(
+  dy: Float32Array,
+  x: Float32Array,
+  scale: Float32Array,
+  tokens: number,
+  width: number,
+  epsilon: number,
+): [Float32Array, Float32Array, Float32Array] {
   const dx = new Float32Array(x.length);
   const dShift = new Float32Array(scale.length), dScale = new Float32Array(scale.length);
   const rowShift = new Float64Array(width), rowScale = new Float64Array(width);
@@ -222,11 +260,5 @@ function modulatedNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
       rowScale.fill(0);
     }
   }
-  const { backend } = args;
-  const perSample = args.inputs.scale!.shape;
-  return [
-    backend.makeTensorInfo(args.inputs.x!.shape, "float32", dx),
-    backend.makeTensorInfo(perSample, "float32", dShift),
-    backend.makeTensorInfo(perSample, "float32", dScale),
-  ];
+  return [dx, dShift, dScale];
 }

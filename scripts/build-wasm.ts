@@ -20,6 +20,7 @@ export const WASM_MODULES = [
   "src/wasm/sampling_noise",
   "kernels/wasm/elementwise",
   "kernels/wasm/activation",
+  "kernels/wasm/norm",
 ] as const;
 
 const ROOT = new URL("../", import.meta.url);

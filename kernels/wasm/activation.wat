@@ -15,7 +15,7 @@
   ;; out[i] = gelu(x[i]) for i < n (rounded up to a multiple of 4); byte addresses
   (func (export "gelu") (param $out i32) (param $x i32) (param $n i32)
     (local $end i32) (local $v v128) (local $s v128) (local $far v128)
-    (local $z v128) (local $k v128) (local $r v128) (local $p v128)
+    (local $z v128) (local $t v128) (local $k v128) (local $r v128) (local $p v128)
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $next
@@ -29,8 +29,12 @@
             (f32x4.add (v128.const f32x4 1 1 1 1)
               (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715) (f32x4.mul (local.get $v) (local.get $v)))))
           (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.3 88.3 88.3 88.3)))
-        ;; exp(z) = 2^k·exp(r), k = round(z / ln 2), r = z − k·ln 2 in two parts
-        (local.set $k (f32x4.nearest (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+        ;; exp(z) = 2^k·exp(r), k = round(z / ln 2) (adding 1.5·2^23 rounds, and leaves k in
+        ;; the low bits of $t), r = z − k·ln 2 in two parts
+        (local.set $t (f32x4.add
+          (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))
+          (v128.const f32x4 12582912 12582912 12582912 12582912)))
+        (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
         (local.set $r (f32x4.sub (local.get $z) (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
         (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
         (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
@@ -43,7 +47,8 @@
           (v128.const f32x4 1 1 1 1)))
         (local.set $s (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1)
           (f32x4.mul (local.get $p)
-            (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127))
+            ;; 2^k: the exponent field k + 127 from the low bits of $t (0x4B400000 + k)
+            (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 -1262485377 -1262485377 -1262485377 -1262485377))
               (i32.const 23))))))
         ;; far from 0 the gate is exactly 0 or 1 (also where x² overflows)
         (local.set $far (f32x4.ge (f32x4.abs (local.get $v)) (v128.const f32x4 20 20 20 20)))
@@ -58,7 +63,7 @@
   ;; out[i] = dy[i]·gelu'(x[i]) for i < n (rounded up to a multiple of 4)
   (func (export "gelu_grad") (param $out i32) (param $dy i32) (param $x i32) (param $n i32)
     (local $end i32) (local $v v128) (local $s v128) (local $far v128) (local $inner v128)
-    (local $dy_v v128) (local $z v128) (local $k v128) (local $r v128) (local $p v128)
+    (local $dy_v v128) (local $z v128) (local $t v128) (local $k v128) (local $r v128) (local $p v128)
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $next
@@ -72,8 +77,12 @@
             (f32x4.add (v128.const f32x4 1 1 1 1)
               (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715) (f32x4.mul (local.get $v) (local.get $v)))))
           (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.3 88.3 88.3 88.3)))
-        ;; exp(z) = 2^k·exp(r), k = round(z / ln 2), r = z − k·ln 2 in two parts
-        (local.set $k (f32x4.nearest (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
+        ;; exp(z) = 2^k·exp(r), k = round(z / ln 2) (adding 1.5·2^23 rounds, and leaves k in
+        ;; the low bits of $t), r = z − k·ln 2 in two parts
+        (local.set $t (f32x4.add
+          (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))
+          (v128.const f32x4 12582912 12582912 12582912 12582912)))
+        (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
         (local.set $r (f32x4.sub (local.get $z) (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
         (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
         (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
@@ -86,7 +95,8 @@
           (v128.const f32x4 1 1 1 1)))
         (local.set $s (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1)
           (f32x4.mul (local.get $p)
-            (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127))
+            ;; 2^k: the exponent field k + 127 from the low bits of $t (0x4B400000 + k)
+            (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 -1262485377 -1262485377 -1262485377 -1262485377))
               (i32.const 23))))))
         ;; far from 0 the gate is exactly 0 or 1 (also where x² overflows)
         (local.set $far (f32x4.ge (f32x4.abs (local.get $v)) (v128.const f32x4 20 20 20 20)))
