@@ -42,7 +42,8 @@ const GELU_CUBIC = 0.044715;
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (hasActiveKernel(GELU) && x.dtype === "float32") {
-    return tf.engine().runKernel(GELU, { x } as NamedTensorMap) as T;
+    const [y] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
+    return y as T;
   }
   return tf.tidy(() => {
     const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), GELU_CUBIC)), SQRT_2_OVER_PI);
@@ -88,8 +89,14 @@ export function layerNorm<T extends tf.Tensor>(
 tf.registerGradient({
   kernelName: GELU,
   inputsToSave: ["x"],
-  gradFunc: (dy, [x]) => ({
-    x: () => tf.engine().runKernel(GELU_GRAD, { dy, x } as NamedTensorMap) as tf.Tensor,
+  outputsToSave: [false, true],
+  gradFunc: (dy, [x, gate]) => ({
+    x: () =>
+      tf.engine().runKernel(GELU_GRAD, {
+        dy: Array.isArray(dy) ? dy[0] : dy,
+        x,
+        gate,
+      } as NamedTensorMap) as tf.Tensor,
   }),
 });
 
@@ -135,35 +142,44 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
 
 const wasmActivation = onFirstUse(createWasmActivation);
 
-function geluKernel(args: CpuKernelArgs): TensorInfo {
+/** Outputs `[gelu(x), gate]` with the gate `s = sigmoid(2u)` that the gradient reuses. */
+function geluKernel(args: CpuKernelArgs): TensorInfo[] {
   const x = values(args, "x");
   const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
   const shape = args.inputs.x!.shape;
-  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.gelu(x));
-  const out = new Float32Array(x.length);
-  // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    out[i] = v / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+  let y: Float32Array, gate: Float32Array;
+  if (wasm) {
+    ({ y, gate } = wasm.gelu(x));
+  } else {
+    y = new Float32Array(x.length);
+    gate = new Float32Array(x.length);
+    // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      gate[i] = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+      y[i] = v * gate[i];
+    }
   }
-  return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
+  const { backend } = args;
+  return [
+    backend.makeTensorInfo(shape, "float32", y),
+    backend.makeTensorInfo(shape, "float32", gate),
+  ];
 }
 
 function geluGradKernel(args: CpuKernelArgs): TensorInfo {
-  const dy = values(args, "dy");
-  const x = values(args, "x");
+  const dy = values(args, "dy"), x = values(args, "x"), gate = values(args, "gate");
   const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
   const shape = args.inputs.x!.shape;
-  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.geluGrad(dy, x));
+  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.geluGrad(dy, x, gate));
   const out = new Float32Array(x.length);
   // With s = sigmoid(2u) = 0.5·(1 + tanh(u)): d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx.
   for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+    const v = x[i], s = gate[i];
     const dInner = SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
     out[i] = dy[i] * (s + 2 * v * s * (1 - s) * dInner);
   }
-  return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
+  return args.backend.makeTensorInfo(shape, "float32", out);
 }
 
 /**

@@ -2,7 +2,8 @@
  * The WebAssembly SIMD kernel of GELU (tanh form) and its gradient
  * (`activation.wat`), with a vectorised `exp` (Cephes' expf, within 2 ulp of
  * the exact value); the results agree with the JavaScript loops of
- * `tfjs-fused.ts`, which use `Math.exp`, to about 1e-6 relative.
+ * `tfjs-fused.ts`, which use `Math.exp`, to about 1e-6 relative. The forward
+ * pass also returns the gate `sigmoid(2u)`, which the gradient reuses.
  *
  * @module
  */
@@ -14,10 +15,13 @@ const PAGE = 65536;
 
 /** GELU and its gradient on float32 arrays. */
 export interface WasmActivation {
-  /** `gelu(x)` element-wise, into a new array. */
-  gelu(x: Float32Array): Float32Array;
-  /** `dy · gelu'(x)` element-wise, into a new array (`dy` and `x` of one length). */
-  geluGrad(dy: Float32Array, x: Float32Array): Float32Array;
+  /**
+   * `gelu(x)` element-wise, and the gate `sigmoid(2u)` the gradient needs
+   * (exactly 0 or 1 for `|x| ≥ 20`), into new arrays.
+   */
+  gelu(x: Float32Array): { y: Float32Array; gate: Float32Array };
+  /** `dy · gelu'(x)` element-wise from the saved gate, into a new array (all of one length). */
+  geluGrad(dy: Float32Array, x: Float32Array, gate: Float32Array): Float32Array;
 }
 
 /**
@@ -28,15 +32,15 @@ export interface WasmActivation {
  * ```ts
  * import { createWasmActivation } from "./activation.ts";
  * const kernel = createWasmActivation();
- * kernel?.gelu(Float32Array.of(-1, 0, 1)); // ≈ [-0.1588, 0, 0.8412]
+ * kernel?.gelu(Float32Array.of(-1, 0, 1)).y; // ≈ [-0.1588, 0, 0.8412]
  * ```
  */
 export function createWasmActivation(): WasmActivation | undefined {
   const exports = instantiateEmbedded(ACTIVATION_WASM);
   if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
-  const gelu = exports.gelu as (out: number, x: number, n: number) => void;
-  const geluGrad = exports.gelu_grad as (out: number, dy: number, x: number, n: number) => void;
+  const gelu = exports.gelu as (out: number, gate: number, x: number, n: number) => void;
+  const geluGrad = exports.gelu_grad as (...args: number[]) => void;
   /** Byte offsets of `count` arrays of `n` floats each, padded to 16 bytes; grows memory. */
   const layout = (n: number, count: number) => {
     const stride = 16 * Math.ceil(n / 4);
@@ -49,17 +53,20 @@ export function createWasmActivation(): WasmActivation | undefined {
   const result = (at: number, n: number) => new Float32Array(memory.buffer.slice(at, at + 4 * n));
   return {
     gelu(x) {
-      const [xAt, outAt] = layout(x.length, 2);
+      const [xAt, outAt, gateAt] = layout(x.length, 3);
       new Float32Array(memory.buffer, xAt, x.length).set(x);
-      gelu(outAt, xAt, x.length);
-      return result(outAt, x.length);
+      gelu(outAt, gateAt, xAt, x.length);
+      return { y: result(outAt, x.length), gate: result(gateAt, x.length) };
     },
-    geluGrad(dy, x) {
-      if (dy.length !== x.length) throw new RangeError("geluGrad: dy and x differ in length");
-      const [dyAt, xAt, outAt] = layout(x.length, 3);
+    geluGrad(dy, x, gate) {
+      if (dy.length !== x.length || gate.length !== x.length) {
+        throw new RangeError("geluGrad: dy, x and gate differ in length");
+      }
+      const [dyAt, xAt, gateAt, outAt] = layout(x.length, 4);
       new Float32Array(memory.buffer, dyAt, dy.length).set(dy);
       new Float32Array(memory.buffer, xAt, x.length).set(x);
-      geluGrad(outAt, dyAt, xAt, x.length);
+      new Float32Array(memory.buffer, gateAt, x.length).set(gate);
+      geluGrad(outAt, dyAt, xAt, gateAt, x.length);
       return result(outAt, x.length);
     },
   };

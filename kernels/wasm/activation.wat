@@ -1,5 +1,6 @@
 ;; GELU (tanh form) and its gradient, four float32 lanes at a time, the kernel
-;; of FlowmapGelu and FlowmapGeluGrad in kernels/tfjs-fused.ts. With
+;; of FlowmapGelu and FlowmapGeluGrad in kernels/tfjs-fused.ts. The forward
+;; pass also returns the gate s, so the gradient needs no second exp. With
 ;; u = √(2/π)·(x + 0.044715·x³), 0.5·(1 + tanh(u)) = sigmoid(2u), so
 ;;   gelu(x)  = x / (1 + exp(−2u))
 ;;   gelu'(x) = s + 2·x·s·(1 − s)·du/dx,  s = sigmoid(2u).
@@ -13,7 +14,8 @@
 
 
   ;; out[i] = gelu(x[i]) for i < n (rounded up to a multiple of 4); byte addresses
-  (func (export "gelu") (param $out i32) (param $x i32) (param $n i32)
+  ;; $gate[i] = sigmoid(2u) (exactly 0 or 1 for |x| ≥ 20), saved for the gradient
+  (func (export "gelu") (param $out i32) (param $gate i32) (param $x i32) (param $n i32)
     (local $end i32) (local $v v128) (local $s v128) (local $far v128)
     (local $z v128) (local $t v128) (local $k v128) (local $r v128) (local $p v128)
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
@@ -52,55 +54,34 @@
               (i32.const 23))))))
         ;; far from 0 the gate is exactly 0 or 1 (also where x² overflows)
         (local.set $far (f32x4.ge (f32x4.abs (local.get $v)) (v128.const f32x4 20 20 20 20)))
+        (local.set $s (v128.bitselect
+          (v128.and (v128.const f32x4 1 1 1 1) (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)))
+          (local.get $s)
+          (local.get $far)))
+        (v128.store (local.get $gate) (local.get $s))
         (v128.store (local.get $out) (v128.bitselect
           (v128.and (local.get $v) (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)))
           (f32x4.mul (local.get $v) (local.get $s))
           (local.get $far)))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $gate (i32.add (local.get $gate) (i32.const 16)))
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (br $next))))
 
-  ;; out[i] = dy[i]·gelu'(x[i]) for i < n (rounded up to a multiple of 4)
-  (func (export "gelu_grad") (param $out i32) (param $dy i32) (param $x i32) (param $n i32)
+  ;; out[i] = dy[i]·gelu'(x[i]) for i < n (rounded up to a multiple of 4), from the gate
+  ;; sigmoid(2u) that "gelu" saved
+  (func (export "gelu_grad") (param $out i32) (param $dy i32) (param $x i32) (param $gate i32)
+    (param $n i32)
     (local $end i32) (local $v v128) (local $s v128) (local $far v128) (local $inner v128)
-    (local $dy_v v128) (local $z v128) (local $t v128) (local $k v128) (local $r v128) (local $p v128)
+    (local $dy_v v128)
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
         (local.set $v (v128.load (local.get $x)))
-        ;; $s = sigmoid(2u) = 1 / (1 + exp(z)), z = −2u = −2·√(2/π)·x·(1 + 0.044715·x²),
-        ;; z clamped to [−87.3, 88.3]
-        (local.set $z (f32x4.min (f32x4.max
-          (f32x4.mul
-            (f32x4.mul (local.get $v) (v128.const f32x4 -1.5957691216057308 -1.5957691216057308 -1.5957691216057308 -1.5957691216057308))
-            (f32x4.add (v128.const f32x4 1 1 1 1)
-              (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715) (f32x4.mul (local.get $v) (local.get $v)))))
-          (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.3 88.3 88.3 88.3)))
-        ;; exp(z) = 2^k·exp(r), k = round(z / ln 2) (adding 1.5·2^23 rounds, and leaves k in
-        ;; the low bits of $t), r = z − k·ln 2 in two parts
-        (local.set $t (f32x4.add
-          (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))
-          (v128.const f32x4 12582912 12582912 12582912 12582912)))
-        (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
-        (local.set $r (f32x4.sub (local.get $z) (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
-        (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
-        (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
-        (local.set $p (f32x4.add
-          (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
-          (v128.const f32x4 1 1 1 1)))
-        (local.set $s (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1)
-          (f32x4.mul (local.get $p)
-            ;; 2^k: the exponent field k + 127 from the low bits of $t (0x4B400000 + k)
-            (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 -1262485377 -1262485377 -1262485377 -1262485377))
-              (i32.const 23))))))
-        ;; far from 0 the gate is exactly 0 or 1 (also where x² overflows)
+        (local.set $s (v128.load (local.get $gate)))
+        ;; far from 0 the derivative is exactly 0 or 1 (also where x² overflows)
         (local.set $far (f32x4.ge (f32x4.abs (local.get $v)) (v128.const f32x4 20 20 20 20)))
-
         ;; du/dx = √(2/π)·(1 + 3·0.044715·x²)
         (local.set $inner (f32x4.mul (v128.const f32x4 0.7978845608028654 0.7978845608028654 0.7978845608028654 0.7978845608028654)
           (f32x4.add (v128.const f32x4 1 1 1 1)
@@ -117,5 +98,6 @@
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $gate (i32.add (local.get $gate) (i32.const 16)))
         (br $next))))
 )
