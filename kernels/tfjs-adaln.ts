@@ -143,6 +143,11 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
 function gatedResidualKernel(args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), gate = values(args, "gate"), h = values(args, "h");
   const [, tokens, width] = args.inputs.x!.shape;
+  const wasm = wasmFor(args, "x");
+  if (wasm) {
+    const out = wasm.kernel.gated(x, gate, h, wasm.shape);
+    return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
+  }
   const out = new Float32Array(x.length);
   for (let start = 0, row = 0; start < x.length; start += width, row++) {
     const at = Math.floor(row / tokens) * width;
@@ -155,6 +160,24 @@ function gatedResidualKernel(args: CpuKernelArgs): TensorInfo {
 function gatedResidualGradKernel(args: CpuKernelArgs): TensorInfo[] {
   const dy = values(args, "dy"), gate = values(args, "gate"), h = values(args, "h");
   const [, tokens, width] = args.inputs.dy!.shape;
+  const { backend } = args;
+  const wasm = wasmFor(args, "dy");
+  const [dh, dGate] = wasm
+    ? wasm.kernel.gatedBackward(dy, gate, h, wasm.shape)
+    : gatedResidualGrad(dy, gate, h, tokens, width);
+  return [
+    backend.makeTensorInfo(args.inputs.dy!.shape, "float32", dh),
+    backend.makeTensorInfo(args.inputs.gate!.shape, "float32", dGate),
+  ];
+}
+
+function gatedResidualGrad(
+  dy: Float32Array,
+  gate: Float32Array,
+  h: Float32Array,
+  tokens: number,
+  width: number,
+): [Float32Array, Float32Array] {
   const dh = new Float32Array(dy.length), dGate = new Float32Array(gate.length);
   const sums = new Float64Array(width);
   for (let start = 0, row = 0; start < dy.length; start += width, row++) {
@@ -168,20 +191,19 @@ function gatedResidualGradKernel(args: CpuKernelArgs): TensorInfo[] {
       sums.fill(0);
     }
   }
-  const { backend } = args;
-  return [
-    backend.makeTensorInfo(args.inputs.dy!.shape, "float32", dh),
-    backend.makeTensorInfo(args.inputs.gate!.shape, "float32", dGate),
-  ];
+  return [dh, dGate];
 }
 
 const wasmNorm = onFirstUse(createWasmNorm);
 
 /** The WebAssembly kernel when the rows suit it (width a multiple of 4), with the geometry. */
-function wasmFor(args: CpuKernelArgs): { kernel: WasmNorm; shape: NormShape } | undefined {
-  const [batch, tokens, width] = args.inputs.x!.shape;
+function wasmFor(
+  args: CpuKernelArgs,
+  input = "x",
+): { kernel: WasmNorm; shape: NormShape } | undefined {
+  const [batch, tokens, width] = args.inputs[input]!.shape;
   const kernel = width % 4 === 0 ? wasmNorm() : undefined;
-  const epsilon = args.attrs?.epsilon as number;
+  const epsilon = (args.attrs?.epsilon as number | undefined) ?? 0;
   return kernel && { kernel, shape: { rows: batch * tokens, tokens, width, epsilon } };
 }
 

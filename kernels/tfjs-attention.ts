@@ -21,9 +21,13 @@ import {
   hasActiveKernel,
   registerCpuKernels,
 } from "./tfjs-registry.ts";
+import { onFirstUse } from "../src/wasm/instantiate.ts";
+import { createWasmActivation } from "./wasm/activation.ts";
 
 const ATTENTION = "FlowmapAttention";
 const ATTENTION_GRAD = "FlowmapAttentionGrad";
+
+const wasmActivation = onFirstUse(createWasmActivation);
 
 /**
  * Attention by the fused kernel, or `undefined` when it is not installed on
@@ -110,43 +114,50 @@ function attentionKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const { batch, seq, width, heads, headWidth, scale } = geometry(args);
   const out = new Float32Array(batch * seq * width);
   const probs = new Float32Array(batch * heads * seq * seq);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      const at = b * seq * width + h * headWidth, p = (b * heads + h) * seq * seq;
-      const scores = probs.subarray(p, p + seq * seq);
-      blas.sgemm(
-        false,
-        true,
-        seq,
-        seq,
-        headWidth,
-        scale,
-        q.subarray(at),
-        width,
-        k.subarray(at),
-        width,
-        0,
-        scores,
-        seq,
-      );
-      softmaxRows(scores, seq);
-      blas.sgemm(
-        false,
-        false,
-        seq,
-        headWidth,
-        seq,
-        1,
-        scores,
-        seq,
-        v.subarray(at),
-        width,
-        0,
-        out.subarray(at),
-        width,
-      );
+  const head = (visit: (at: number, p: number) => void) => {
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        visit(b * seq * width + h * headWidth, (b * heads + h) * seq * seq);
+      }
     }
-  }
+  };
+  head((at, p) =>
+    blas.sgemm(
+      false,
+      true,
+      seq,
+      seq,
+      headWidth,
+      scale,
+      q.subarray(at),
+      width,
+      k.subarray(at),
+      width,
+      0,
+      probs.subarray(p, p + seq * seq),
+      seq,
+    )
+  );
+  const wasm = seq % 4 === 0 ? wasmActivation() : undefined;
+  if (wasm) wasm.softmaxRows(probs, seq);
+  else softmaxRows(probs, seq);
+  head((at, p) =>
+    blas.sgemm(
+      false,
+      false,
+      seq,
+      headWidth,
+      seq,
+      1,
+      probs.subarray(p, p + seq * seq),
+      seq,
+      v.subarray(at),
+      width,
+      0,
+      out.subarray(at),
+      width,
+    )
+  );
   const { backend } = args;
   return [
     backend.makeTensorInfo([batch, seq, width], "float32", out),

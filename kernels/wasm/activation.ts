@@ -3,7 +3,8 @@
  * (`activation.wat`), with a vectorised `exp` (Cephes' expf, within 2 ulp of
  * the exact value); the results agree with the JavaScript loops of
  * `tfjs-fused.ts`, which use `Math.exp`, to about 1e-6 relative. The forward
- * pass also returns the gate `sigmoid(2u)`, which the gradient reuses.
+ * pass also returns the gate `sigmoid(2u)`, which the gradient reuses. The
+ * same `exp` serves a row softmax (attention probabilities).
  *
  * @module
  */
@@ -22,6 +23,8 @@ export interface WasmActivation {
   gelu(x: Float32Array): { y: Float32Array; gate: Float32Array };
   /** `dy · gelu'(x)` element-wise from the saved gate, into a new array (all of one length). */
   geluGrad(dy: Float32Array, x: Float32Array, gate: Float32Array): Float32Array;
+  /** Softmax over each row of `n` values of `x` (`n` a multiple of 4), in place. */
+  softmaxRows(x: Float32Array, n: number): void;
 }
 
 /**
@@ -41,6 +44,7 @@ export function createWasmActivation(): WasmActivation | undefined {
   const memory = exports.memory as WebAssembly.Memory;
   const gelu = exports.gelu as (out: number, gate: number, x: number, n: number) => void;
   const geluGrad = exports.gelu_grad as (...args: number[]) => void;
+  const softmax = exports.softmax as (x: number, rows: number, n: number) => void;
   /** Byte offsets of `count` arrays of `n` floats each, padded to 16 bytes; grows memory. */
   const layout = (n: number, count: number) => {
     const stride = 16 * Math.ceil(n / 4);
@@ -68,6 +72,14 @@ export function createWasmActivation(): WasmActivation | undefined {
       new Float32Array(memory.buffer, gateAt, x.length).set(gate);
       geluGrad(outAt, dyAt, xAt, gateAt, x.length);
       return result(outAt, x.length);
+    },
+    softmaxRows(x, n) {
+      if (n % 4 !== 0 || x.length % n !== 0) throw new RangeError(`softmaxRows: bad row ${n}`);
+      const [xAt] = layout(x.length, 1);
+      const view = new Float32Array(memory.buffer, xAt, x.length);
+      view.set(x);
+      softmax(xAt, x.length / n, n);
+      x.set(view);
     },
   };
 }

@@ -1,5 +1,6 @@
 ;; GELU (tanh form) and its gradient, four float32 lanes at a time, the kernel
-;; of FlowmapGelu and FlowmapGeluGrad in kernels/tfjs-fused.ts. The forward
+;; of FlowmapGelu and FlowmapGeluGrad in kernels/tfjs-fused.ts, and the row
+;; softmax of FlowmapAttention (kernels/tfjs-attention.ts). The forward
 ;; pass also returns the gate s, so the gradient needs no second exp. With
 ;; u = √(2/π)·(x + 0.044715·x³), 0.5·(1 + tanh(u)) = sigmoid(2u), so
 ;;   gelu(x)  = x / (1 + exp(−2u))
@@ -14,44 +15,46 @@
 
 
   ;; out[i] = gelu(x[i]) for i < n (rounded up to a multiple of 4); byte addresses
+  ;; exp(z) per lane, z clamped to [−87.3, 88.3] so the result is finite
+  (func $exp (param $z v128) (result v128)
+    (local $t v128) (local $k v128) (local $r v128) (local $p v128)
+    (local.set $z (f32x4.min (f32x4.max (local.get $z)
+      (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.3 88.3 88.3 88.3)))
+    ;; exp(z) = 2^k·exp(r), k = round(z / ln 2) (adding 1.5·2^23 rounds, and leaves k in
+    ;; the low bits of $t), r = z − k·ln 2 in two parts
+    (local.set $t (f32x4.add
+      (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))
+      (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $r (f32x4.sub (local.get $z) (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
+    (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p (f32x4.add
+      (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+      (v128.const f32x4 1 1 1 1)))
+    ;; 2^k: the exponent field k + 127 from the low bits of $t (0x4B400000 + k)
+    (f32x4.mul (local.get $p)
+      (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 -1262485377 -1262485377 -1262485377 -1262485377))
+        (i32.const 23))))
+
   ;; $gate[i] = sigmoid(2u) (exactly 0 or 1 for |x| ≥ 20), saved for the gradient
   (func (export "gelu") (param $out i32) (param $gate i32) (param $x i32) (param $n i32)
     (local $end i32) (local $v v128) (local $s v128) (local $far v128)
-    (local $z v128) (local $t v128) (local $k v128) (local $r v128) (local $p v128)
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
         (local.set $v (v128.load (local.get $x)))
-        ;; $s = sigmoid(2u) = 1 / (1 + exp(z)), z = −2u = −2·√(2/π)·x·(1 + 0.044715·x²),
-        ;; z clamped to [−87.3, 88.3]
-        (local.set $z (f32x4.min (f32x4.max
-          (f32x4.mul
+        ;; $s = sigmoid(2u) = 1 / (1 + exp(z)), z = −2u = −2·√(2/π)·x·(1 + 0.044715·x²)
+        (local.set $s (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1)
+          (call $exp (f32x4.mul
             (f32x4.mul (local.get $v) (v128.const f32x4 -1.5957691216057308 -1.5957691216057308 -1.5957691216057308 -1.5957691216057308))
             (f32x4.add (v128.const f32x4 1 1 1 1)
-              (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715) (f32x4.mul (local.get $v) (local.get $v)))))
-          (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.3 88.3 88.3 88.3)))
-        ;; exp(z) = 2^k·exp(r), k = round(z / ln 2) (adding 1.5·2^23 rounds, and leaves k in
-        ;; the low bits of $t), r = z − k·ln 2 in two parts
-        (local.set $t (f32x4.add
-          (f32x4.mul (local.get $z) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))
-          (v128.const f32x4 12582912 12582912 12582912 12582912)))
-        (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
-        (local.set $r (f32x4.sub (local.get $z) (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
-        (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
-        (local.set $p (f32x4.add (f32x4.mul (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
-        (local.set $p (f32x4.add
-          (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
-          (v128.const f32x4 1 1 1 1)))
-        (local.set $s (f32x4.div (v128.const f32x4 1 1 1 1) (f32x4.add (v128.const f32x4 1 1 1 1)
-          (f32x4.mul (local.get $p)
-            ;; 2^k: the exponent field k + 127 from the low bits of $t (0x4B400000 + k)
-            (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 -1262485377 -1262485377 -1262485377 -1262485377))
-              (i32.const 23))))))
+              (f32x4.mul (v128.const f32x4 0.044715 0.044715 0.044715 0.044715) (f32x4.mul (local.get $v) (local.get $v)))))))))
         ;; far from 0 the gate is exactly 0 or 1 (also where x² overflows)
         (local.set $far (f32x4.ge (f32x4.abs (local.get $v)) (v128.const f32x4 20 20 20 20)))
         (local.set $s (v128.bitselect
@@ -100,4 +103,49 @@
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (local.set $gate (i32.add (local.get $gate) (i32.const 16)))
         (br $next))))
+
+  ;; softmax over each row of $n values (a multiple of 4) at $x, in place, for $rows rows
+  (func (export "softmax") (param $x i32) (param $rows i32) (param $n i32)
+    (local $end i32) (local $bytes i32) (local $j i32) (local $m v128) (local $e v128)
+    (local $sum v128) (local $max f32) (local $inverse v128)
+    (local.set $bytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $end (i32.add (local.get $x) (i32.mul (local.get $rows) (local.get $bytes))))
+    (block $rows_done
+      (loop $rows_next
+        (br_if $rows_done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $m (v128.load (local.get $x)))
+        (local.set $j (i32.const 16))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+            (local.set $m (f32x4.max (local.get $m) (v128.load (i32.add (local.get $x) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $next)))
+        (local.set $max (f32.max
+          (f32.max (f32x4.extract_lane 0 (local.get $m)) (f32x4.extract_lane 1 (local.get $m)))
+          (f32.max (f32x4.extract_lane 2 (local.get $m)) (f32x4.extract_lane 3 (local.get $m)))))
+        (local.set $m (f32x4.splat (local.get $max)))
+        (local.set $sum (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+            (local.set $e (call $exp (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $m))))
+            (v128.store (i32.add (local.get $x) (local.get $j)) (local.get $e))
+            (local.set $sum (f32x4.add (local.get $sum) (local.get $e)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $next)))
+        (local.set $inverse (f32x4.splat (f32.div (f32.const 1) (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
+          (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum)))))))
+        (local.set $j (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+            (v128.store (i32.add (local.get $x) (local.get $j))
+              (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $j))) (local.get $inverse)))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $next)))
+        (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+        (br $rows_next))))
 )

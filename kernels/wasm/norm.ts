@@ -1,6 +1,7 @@
 /**
- * The WebAssembly SIMD kernel of the modulated LayerNorm and its gradient
- * (`norm.wat`), for rows whose width is a multiple of 4. Sums run in float32
+ * The WebAssembly SIMD kernels of the modulated LayerNorm, the gated
+ * residual and their gradients (`norm.wat`), for rows whose width is a
+ * multiple of 4. Sums run in float32
  * lanes, so results agree with the JavaScript loops of `tfjs-adaln.ts`
  * (float64 sums) to about 1e-6 relative.
  *
@@ -12,7 +13,7 @@ import { NORM_WASM } from "./norm_wasm.ts";
 
 const PAGE = 65536;
 
-/** The geometry of a modulated LayerNorm: `rows = B·tokens` rows of `width` values. */
+/** The geometry of an adaLN op: `rows = B·tokens` rows of `width` values. */
 export interface NormShape {
   /** Rows of `x` (samples times tokens). */
   readonly rows: number;
@@ -20,12 +21,21 @@ export interface NormShape {
   readonly tokens: number;
   /** Values per row, a multiple of 4. */
   readonly width: number;
-  /** Added to the variance. */
+  /** Added to the variance (LayerNorm only). */
   readonly epsilon: number;
 }
 
-/** The modulated LayerNorm on float32 arrays. */
+/** The modulated LayerNorm and the gated residual on float32 arrays. */
 export interface WasmNorm {
+  /** `x + gate·h` per row (the gate row of the row's sample), into a new array. */
+  gated(x: Float32Array, gate: Float32Array, h: Float32Array, shape: NormShape): Float32Array;
+  /** `[dh, dGate]` of the gated residual for the output gradient `dy`. */
+  gatedBackward(
+    dy: Float32Array,
+    gate: Float32Array,
+    h: Float32Array,
+    shape: NormShape,
+  ): [Float32Array, Float32Array];
   /** `LN(x)·(1 + scale) + shift` per row, into a new array. */
   forward(
     x: Float32Array,
@@ -61,6 +71,8 @@ export function createWasmNorm(): WasmNorm | undefined {
   const memory = exports.memory as WebAssembly.Memory;
   const forward = exports.modnorm as (...args: number[]) => void;
   const backward = exports.modnorm_grad as (...args: number[]) => void;
+  const gated = exports.gated as (...args: number[]) => void;
+  const gatedGrad = exports.gated_grad as (...args: number[]) => void;
   /** Copies `inputs` in after room for `outputs` (zeroed) floats each; returns all offsets. */
   const place = (outputs: number[], inputs: Float32Array[]) => {
     const sizes = [...outputs, ...inputs.map((a) => a.length)];
@@ -84,6 +96,19 @@ export function createWasmNorm(): WasmNorm | undefined {
     }
   };
   return {
+    gated(x, gate, h, shape) {
+      check(shape, x, gate);
+      const [outAt, xAt, gateAt, hAt] = place([x.length], [x, gate, h]);
+      gated(outAt, xAt, gateAt, hAt, shape.rows, shape.tokens, shape.width);
+      return read(outAt, x.length);
+    },
+    gatedBackward(dy, gate, h, shape) {
+      check(shape, dy, gate);
+      const n = dy.length, m = gate.length;
+      const [dhAt, dGateAt, dyAt, gateAt, hAt] = place([n, m], [dy, gate, h]);
+      gatedGrad(dhAt, dGateAt, dyAt, gateAt, hAt, shape.rows, shape.tokens, shape.width);
+      return [read(dhAt, n), read(dGateAt, m)];
+    },
     forward(x, shift, scale, shape) {
       check(shape, x, scale);
       const [outAt, xAt, shiftAt, scaleAt] = place([x.length], [x, shift, scale]);

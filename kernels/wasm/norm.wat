@@ -5,6 +5,7 @@
 ;;   y  = x̂·(1 + scale) + shift,  x̂ = (x − mean)·rstd,  rstd = 1/√(var + ε)
 ;;   dx = rstd·(g − mean(g) − x̂·mean(g·x̂)),  g = dy·(1 + scale)
 ;;   dshift += dy,  dscale += dy·x̂  (summed over the sample's rows)
+;; and the gated residual of adaLN-Zero, out = x + gate·h, with its gradient.
 ;; Sums run in float32 lanes; all addresses are in bytes.
 
 (module
@@ -136,6 +137,59 @@
         (local.set $x (i32.add (local.get $x) (local.get $bytes)))
         (local.set $dy (i32.add (local.get $dy) (local.get $bytes)))
         (local.set $dx (i32.add (local.get $dx) (local.get $bytes)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rows_next))))
+;; out = x + gate·h per row, gate row floor(r / tokens)
+  (func (export "gated") (param $out i32) (param $x i32) (param $gate i32) (param $h i32)
+    (param $rows i32) (param $tokens i32) (param $width i32)
+    (local $row i32) (local $j i32) (local $bytes i32) (local $mod i32)
+    (local.set $bytes (i32.shl (local.get $width) (i32.const 2)))
+    (block $rows_done
+      (loop $rows_next
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $mod (i32.add (local.get $gate)
+          (i32.mul (i32.div_u (local.get $row) (local.get $tokens)) (local.get $bytes))))
+        (local.set $j (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+            (v128.store (i32.add (local.get $out) (local.get $j))
+              (f32x4.add (v128.load (i32.add (local.get $x) (local.get $j)))
+                (f32x4.mul (v128.load (i32.add (local.get $mod) (local.get $j)))
+                  (v128.load (i32.add (local.get $h) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $next)))
+        (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+        (local.set $h (i32.add (local.get $h) (local.get $bytes)))
+        (local.set $out (i32.add (local.get $out) (local.get $bytes)))
+        (local.set $row (i32.add (local.get $row) (i32.const 1)))
+        (br $rows_next))))
+
+  ;; dh = gate·dy, dgate += dy·h (summed over the sample's rows); $dgate must hold zeros
+  (func (export "gated_grad") (param $dh i32) (param $dgate i32) (param $dy i32) (param $gate i32)
+    (param $h i32) (param $rows i32) (param $tokens i32) (param $width i32)
+    (local $row i32) (local $j i32) (local $bytes i32) (local $mod i32) (local $d v128) (local $at i32)
+    (local.set $bytes (i32.shl (local.get $width) (i32.const 2)))
+    (block $rows_done
+      (loop $rows_next
+        (br_if $rows_done (i32.ge_u (local.get $row) (local.get $rows)))
+        (local.set $mod (i32.mul (i32.div_u (local.get $row) (local.get $tokens)) (local.get $bytes)))
+        (local.set $j (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+            (local.set $at (i32.add (local.get $mod) (local.get $j)))
+            (local.set $d (v128.load (i32.add (local.get $dy) (local.get $j))))
+            (v128.store (i32.add (local.get $dh) (local.get $j))
+              (f32x4.mul (local.get $d) (v128.load (i32.add (local.get $gate) (local.get $at)))))
+            (v128.store (i32.add (local.get $dgate) (local.get $at))
+              (f32x4.add (v128.load (i32.add (local.get $dgate) (local.get $at)))
+                (f32x4.mul (local.get $d) (v128.load (i32.add (local.get $h) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $next)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $bytes)))
+        (local.set $h (i32.add (local.get $h) (local.get $bytes)))
+        (local.set $dh (i32.add (local.get $dh) (local.get $bytes)))
         (local.set $row (i32.add (local.get $row) (i32.const 1)))
         (br $rows_next))))
 )
