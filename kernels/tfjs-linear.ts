@@ -2,8 +2,11 @@
  * A fused linear layer for TF.js, `y = x·Wᵀ + b`, optionally with a LoRA
  * update `scaling · (x·Aᵀ)·Bᵀ` (docs/math.md §7). With
  * {@link installLinearKernels} (part of `installBlasKernels`) the forward
- * pass is one kernel: the bias is written into the output and the products
- * accumulate onto it with `sgemm`'s `beta = 1`. Its gradient is lazy per
+ * pass is one kernel: the update is merged into the weight first,
+ * `W + scaling·B·A` (a product of weight size, cheaper than two of
+ * activation size), the bias is written into the output and the product
+ * accumulates onto it with `sgemm`'s `beta = 1`; `dx` uses the same merged
+ * weight. Its gradient is lazy per
  * input, so a frozen base weight costs no `dW` product (TF.js only asks for
  * the gradients of inputs on a path to the trained variables). On any other
  * backend it runs as the composite TF.js ops.
@@ -132,37 +135,39 @@ function loraOf(args: CpuKernelArgs): { a: Float32Array; b: Float32Array; r: num
   return { a: values(args, "loraA"), b: values(args, "loraB"), r: args.inputs.loraA.shape[0] };
 }
 
+/**
+ * `W + scaling·B·A` (`[out, in]`), or `W` itself without LoRA: one rank-r
+ * product of weight size instead of two of activation size per use.
+ */
+function effectiveWeight(blas: Blas, args: CpuKernelArgs, w: Float32Array): Float32Array {
+  const lora = loraOf(args);
+  if (!lora) return w;
+  const [m, k] = args.inputs.weight!.shape;
+  const merged = w.slice();
+  const scaling = args.attrs?.scaling as number;
+  blas.sgemm(false, false, m, k, lora.r, scaling, lora.b, lora.r, lora.a, k, 1, merged, k);
+  return merged;
+}
+
 function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
-  const x = values(args, "x"), w = values(args, "weight"), bias = values(args, "bias");
+  const x = values(args, "x"), bias = values(args, "bias");
+  const w = effectiveWeight(blas, args, values(args, "weight"));
   const [n, k] = args.inputs.x!.shape;
   const m = args.inputs.weight!.shape[0];
   const out = new Float32Array(n * m);
   for (let row = 0; row < n; row++) out.set(bias, row * m);
   blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
-  const lora = loraOf(args);
-  if (lora) {
-    const scaling = args.attrs?.scaling as number;
-    const down = new Float32Array(n * lora.r);
-    blas.sgemm(false, true, n, lora.r, k, 1, x, k, lora.a, k, 0, down, lora.r);
-    blas.sgemm(false, true, n, m, lora.r, scaling, down, lora.r, lora.b, lora.r, 1, out, m);
-  }
   return args.backend.makeTensorInfo([n, m], "float32", out);
 }
 
-/** `dx = dy·W + scaling·(dy·B)·A`. */
+/** `dx = dy·(W + scaling·B·A)`. */
 function linearGradXKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
-  const dy = values(args, "dy"), w = values(args, "weight");
+  const dy = values(args, "dy");
+  const w = effectiveWeight(blas, args, values(args, "weight"));
   const [n, m] = args.inputs.dy!.shape;
   const k = args.inputs.weight!.shape[1];
   const dx = new Float32Array(n * k);
   blas.sgemm(false, false, n, k, m, 1, dy, m, w, k, 0, dx, k);
-  const lora = loraOf(args);
-  if (lora) {
-    const scaling = args.attrs?.scaling as number;
-    const up = new Float32Array(n * lora.r);
-    blas.sgemm(false, false, n, lora.r, m, 1, dy, m, lora.b, lora.r, 0, up, lora.r);
-    blas.sgemm(false, false, n, k, lora.r, scaling, up, lora.r, lora.a, k, 1, dx, k);
-  }
   return args.backend.makeTensorInfo([n, k], "float32", dx);
 }
 
