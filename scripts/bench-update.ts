@@ -137,7 +137,9 @@ async function run(options: Options): Promise<void> {
   const batch = options.batch ?? config.rollout.microBatch;
   installBlasKernels(countingBlas(blas, count));
   const pass: UpdatePass = buildUpdatePass(config, base.config, base.parameters, batch);
-  pass.run(); // warm-up (compiles the kernels' loops)
+  const loadBefore = await loadAverage();
+  const sgemmBefore = rawSgemm(blas);
+  for (let i = 0; i < 3; i++) pass.run(); // warm-up (compiles the kernels' loops)
   count.flops = 0;
   pass.run();
   const passFlops = count.flops;
@@ -193,8 +195,11 @@ async function run(options: Options): Promise<void> {
     torchPass: torch ? median(torchTimes.pass) : undefined,
     torchForward: torch ? median(torchTimes.forward) : undefined,
   };
-  const load = (await Deno.readTextFile("/proc/loadavg").catch(() => "? ? ?")).split(" ")
-    .slice(0, 3).join(" ");
+  const machine = {
+    cpu: await cpuModel(),
+    load: [loadBefore, await loadAverage()],
+    sgemm: [sgemmBefore, rawSgemm(blas)],
+  };
   const section = report({
     options,
     batch,
@@ -208,13 +213,16 @@ async function run(options: Options): Promise<void> {
       calls: k.calls / options.passes,
     })),
     profiledMs,
-    load,
+    machine,
     torchVersion: torch?.version,
     library: blas.library,
   });
   console.log(`\n${section}`);
   if (options.write) {
     await writeDocsSection("docs/benchmarks.md", "bench-update", section);
+    // the committed file must pass `deno fmt --check`
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", "docs/benchmarks.md"] })
+      .output();
     console.log("wrote docs/benchmarks.md");
   }
 }
@@ -228,9 +236,31 @@ interface ReportInput {
   ms: { pass: number; forward: number; ort: number; torchPass?: number; torchForward?: number };
   profile: KernelTime[];
   profiledMs: number;
-  load: string;
+  machine: { cpu: string; load: string[]; sgemm: number[] };
   torchVersion?: string;
   library: string;
+}
+
+async function loadAverage(): Promise<string> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "? ? ?");
+  return text.split(" ").slice(0, 3).join(" ");
+}
+
+async function cpuModel(): Promise<string> {
+  const text = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  return text.match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? Deno.build.arch;
+}
+
+/** GFLOP/s of a 512×512×512 \`sgemm\`, best of 5: the machine's speed at this moment. */
+function rawSgemm(blas: Blas): number {
+  const n = 512, a = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const start = performance.now();
+    blas.sgemm(false, false, n, n, n, 1, a, n, a, n, 0, c, n);
+    best = Math.min(best, performance.now() - start);
+  }
+  return (2 * n ** 3) / best / 1e6;
 }
 
 function report(r: ReportInput): string {
@@ -243,14 +273,17 @@ function report(r: ReportInput): string {
     ` --rounds ${options.rounds} --passes ${options.passes}`,
     options.threads === 1 ? "" : ` --threads ${options.threads}`,
     options.torch ? " --torch" : "",
+    options.torch && options.python !== "python3" ? ` --python ${options.python}` : "",
   ].join("");
   const lines = [
     "## Trainer update: `deno task bench-update`",
     "",
-    `Measured with \`deno task bench-update${flags} --write\` on ${new Date().toISOString()}, ` +
-    `${navigator.hardwareConcurrency} CPU threads, load average ${r.load} at the end ` +
-    `(other jobs may have shared the machine; ratios come from the same run, engines alternating ` +
-    `round by round). One update pass of \`${options.config}\`: batch ${r.batch}, ` +
+    `Measured with \`deno task bench-update${flags} --write\` on ${new Date().toISOString()}: ` +
+    `${r.machine.cpu}, ${navigator.hardwareConcurrency} CPU threads; load average (1, 5, 15 min) ` +
+    `${r.machine.load[0]} before and ${r.machine.load[1]} after; raw \`sgemm\` 512³ on one ` +
+    `thread ${r.machine.sgemm.map((g) => g.toFixed(0)).join(" then ")} GFLOP/s (a quiet ` +
+    `machine's state; other jobs sharing it lower both). Ratios come from one run, the engines ` +
+    `alternating round by round. One update pass of \`${options.config}\`: batch ${r.batch}, ` +
     `${r.trainable.toLocaleString("en")} LoRA parameters, forward + GRPO objective + backward + ` +
     `AdamW, ${options.threads} thread(s), OpenBLAS \`${r.library}\`. Medians of ` +
     `${options.rounds * options.passes} passes.`,
@@ -280,9 +313,13 @@ function report(r: ReportInput): string {
   const inKernels = r.profile.reduce((sum, k) => sum + k.ms, 0);
   lines.push(
     "",
-    `Per-kernel profile of one pass (mean of ${options.passes}; a profiled pass takes ` +
-      `${r.profiledMs.toFixed(1)} ms, ${inKernels.toFixed(1)} ms of it in kernels, ` +
-      `the rest is TF.js bookkeeping, the objective's glue and AdamW):`,
+    "GFLOP: the matrix products the project's kernels run, counted at their `sgemm` calls " +
+      "(PyTorch's GFLOP/s divide the same count by its time). ORT forward: ONNX Runtime running " +
+      "the bundled model's forward pass on the same batch and threads, the in-repo reference.",
+    "",
+    `Per-kernel profile of one pass (mean of ${options.passes} timed kernel by kernel, which ` +
+      `adds overhead: the kernels sum to ${inKernels.toFixed(1)} ms; an untimed pass right after ` +
+      `took ${r.profiledMs.toFixed(1)} ms, including TF.js's bookkeeping and AdamW):`,
     "",
     "| kernel | ms | calls | share of pass |",
     "| ------ | -: | ----: | ------------: |",
