@@ -139,7 +139,7 @@ async function run(options: Options): Promise<void> {
   const pass: UpdatePass = buildUpdatePass(config, base.config, base.parameters, batch);
   const loadBefore = await loadAverage();
   const sgemmBefore = rawSgemm(blas);
-  for (let i = 0; i < 3; i++) pass.run(); // warm-up (compiles the kernels' loops)
+  for (let i = 0; i < 10; i++) pass.run(); // warm-up: V8 compiles the kernels' loops
   count.flops = 0;
   pass.run();
   const passFlops = count.flops;

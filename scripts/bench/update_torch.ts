@@ -54,7 +54,11 @@ export async function startTorchReference(
   );
   const child = new Deno.Command(python, {
     args: [SCRIPT.pathname, manifestPath, String(threads)],
-    env: { OMP_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
+    env: {
+      OMP_NUM_THREADS: String(threads),
+      MKL_NUM_THREADS: String(threads),
+      OPENBLAS_NUM_THREADS: String(threads),
+    },
     stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
