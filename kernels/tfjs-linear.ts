@@ -41,9 +41,10 @@ export interface LowRankFactors {
 }
 
 /**
- * `x·Wᵀ + bias (+ scaling·(x·Aᵀ)·Bᵀ)` for `x: [n, in]`, `weight: [out, in]`,
- * `bias: [out]`. The composite form multiplies the rank-r product `x·Aᵀ` by
- * the scale (skipped when it is 1).
+ * `x·Wᵀ + bias (+ scaling·(x·Aᵀ)·Bᵀ)` over the last axis of `x: [..., in]`,
+ * with `weight: [out, in]` and `bias: [out]`; the result is `[..., out]`. The
+ * composite form runs on `x` flattened to `[n, in]` and multiplies the rank-r
+ * product `x·Aᵀ` by the scale (skipped when it is 1).
  *
  * @example
  * ```ts
@@ -53,26 +54,32 @@ export interface LowRankFactors {
  * ```
  */
 export function linear(
-  x: tf.Tensor2D,
+  x: tf.Tensor,
   weight: tf.Tensor2D,
   bias: tf.Tensor1D,
   lora?: LowRankFactors,
-): tf.Tensor2D {
+): tf.Tensor {
   if (hasActiveKernel(LINEAR) && x.dtype === "float32") {
     const run = (kernel: string, inputs: NamedTensorMap, scaling: number) =>
-      tf.engine().runKernel(kernel, inputs, { scaling }) as tf.Tensor2D;
+      tf.engine().runKernel(kernel, inputs, { scaling }) as tf.Tensor;
     return lora === undefined
       ? run(LINEAR, { x, weight, bias }, 1)
       : run(LORA_LINEAR, { x, weight, bias, loraA: lora.a, loraB: lora.b }, lora.scaling);
   }
   return tf.tidy(() => {
-    const y = tf.add(tf.matMul(x, weight, false, true), bias) as tf.Tensor2D;
-    if (lora === undefined) return y;
-    const down = tf.matMul(x, lora.a, false, true);
-    const scaled = lora.scaling === 1 ? down : tf.mul(down, tf.scalar(lora.scaling));
-    return tf.add(y, tf.matMul(scaled, lora.b, false, true));
+    const flat = tf.reshape(x, [-1, weight.shape[1]]) as tf.Tensor2D;
+    let y = tf.add(tf.matMul(flat, weight, false, true), bias);
+    if (lora !== undefined) {
+      const down = tf.matMul(flat, lora.a, false, true);
+      const scaled = lora.scaling === 1 ? down : tf.mul(down, tf.scalar(lora.scaling));
+      y = tf.add(y, tf.matMul(scaled, lora.b, false, true));
+    }
+    return tf.reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
   });
 }
+
+/** `t` as the matrix `[n, last]` of its rows. */
+const rows = (t: tf.Tensor) => tf.reshape(t, [-1, t.shape[t.rank - 1]]) as tf.Tensor2D;
 
 for (const lora of [false, true]) {
   tf.registerGradient({
@@ -80,15 +87,14 @@ for (const lora of [false, true]) {
     inputsToSave: lora ? ["x", "weight", "loraA", "loraB"] : ["x", "weight"],
     gradFunc: (dy, saved, attrs) => {
       const [x, weight, a, b] = saved as tf.Tensor2D[];
-      const dy2 = dy as tf.Tensor2D;
       const scaling = (attrs as { scaling: number }).scaling;
       const xInputs = lora ? { dy, weight, loraA: a, loraB: b } : { dy, weight };
       const dx = () =>
         tf.engine().runKernel(LINEAR_GRAD_X, xInputs as NamedTensorMap, { scaling }) as tf.Tensor;
       const base = {
         x: dx,
-        weight: () => tf.matMul(dy2, x, true, false),
-        bias: () => tf.sum(dy2, 0),
+        weight: () => tf.matMul(rows(dy as tf.Tensor), rows(x), true, false),
+        bias: () => tf.sum(rows(dy as tf.Tensor), 0),
       };
       if (!lora) return base;
       // both factors are trained together, so one kernel computes both gradients
@@ -152,31 +158,34 @@ function effectiveWeight(blas: Blas, args: CpuKernelArgs, w: Float32Array): Floa
 function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), bias = values(args, "bias");
   const w = effectiveWeight(blas, args, values(args, "weight"));
-  const [n, k] = args.inputs.x!.shape;
-  const m = args.inputs.weight!.shape[0];
+  const [m, k] = args.inputs.weight!.shape;
+  const n = x.length / k;
   const out = new Float32Array(n * m);
   for (let row = 0; row < n; row++) out.set(bias, row * m);
   blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
-  return args.backend.makeTensorInfo([n, m], "float32", out);
+  const shape = [...args.inputs.x!.shape.slice(0, -1), m];
+  return args.backend.makeTensorInfo(shape, "float32", out);
 }
 
 /** `dx = dy·(W + scaling·B·A)`. */
 function linearGradXKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const dy = values(args, "dy");
   const w = effectiveWeight(blas, args, values(args, "weight"));
-  const [n, m] = args.inputs.dy!.shape;
-  const k = args.inputs.weight!.shape[1];
+  const [m, k] = args.inputs.weight!.shape;
+  const n = dy.length / m;
   const dx = new Float32Array(n * k);
   blas.sgemm(false, false, n, k, m, 1, dy, m, w, k, 0, dx, k);
-  return args.backend.makeTensorInfo([n, k], "float32", dx);
+  const shape = [...args.inputs.dy!.shape.slice(0, -1), k];
+  return args.backend.makeTensorInfo(shape, "float32", dx);
 }
 
 /** `dA = scaling·(dy·B)ᵀ·x` and `dB = scaling·dyᵀ·(x·Aᵀ)`. */
 function loraGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const dy = values(args, "dy"), x = values(args, "x");
   const { a, b, r } = loraOf(args)!;
-  const [n, m] = args.inputs.dy!.shape;
-  const k = args.inputs.x!.shape[1];
+  const dyShape = args.inputs.dy!.shape, xShape = args.inputs.x!.shape;
+  const m = dyShape[dyShape.length - 1], k = xShape[xShape.length - 1];
+  const n = dy.length / m;
   const scaling = args.attrs?.scaling as number;
   const up = new Float32Array(n * r), down = new Float32Array(n * r);
   blas.sgemm(false, false, n, r, m, 1, dy, m, b, r, 0, up, r);

@@ -115,24 +115,28 @@ Deno.test({
   name: "fused linear layers with and without LoRA equal the composite form",
   ignore,
   fn() {
-    const x = seeded([12, 16], 1), w = seeded([24, 16], 2, 0.3), b = seeded([24], 3);
+    const w = seeded([24, 16], 2, 0.3), b = seeded([24], 3);
     const a = seeded([4, 16], 4, 0.3), up = seeded([24, 4], 5, 0.3);
-    for (const scaling of [1, 0.5]) {
-      const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, a: tf.Tensor, up: tf.Tensor) =>
-        linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D, {
-          a: a as tf.Tensor2D,
-          b: up as tf.Tensor2D,
-          scaling,
-        });
-      const fused = f as (...xs: tf.Tensor[]) => tf.Tensor;
-      assertMatchesComposite(`LoRA scaling ${scaling}`, [x, w, b, a, up], fused, fused);
-      assertFiniteDifferences(`LoRA scaling ${scaling}`, [x, w, b, a, up], fused);
+    // rows as a matrix, and as [batch, tokens, in]
+    for (const x of [seeded([12, 16], 1), seeded([3, 4, 16], 6)]) {
+      for (const scaling of [1, 0.5]) {
+        const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, a: tf.Tensor, up: tf.Tensor) =>
+          linear(x, w as tf.Tensor2D, b as tf.Tensor1D, {
+            a: a as tf.Tensor2D,
+            b: up as tf.Tensor2D,
+            scaling,
+          });
+        const fused = f as (...xs: tf.Tensor[]) => tf.Tensor;
+        const label = `LoRA rank-${x.rank} scaling ${scaling}`;
+        assertMatchesComposite(label, [x, w, b, a, up], fused, fused);
+        assertFiniteDifferences(label, [x, w, b, a, up], fused);
+      }
+      const plain = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+        linear(x, w as tf.Tensor2D, b as tf.Tensor1D);
+      const fused = plain as (...xs: tf.Tensor[]) => tf.Tensor;
+      assertMatchesComposite(`plain rank-${x.rank}`, [x, w, b], fused, fused);
+      assertFiniteDifferences(`plain rank-${x.rank}`, [x, w, b], fused);
     }
-    const plain = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
-      linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
-    const fused = plain as (...xs: tf.Tensor[]) => tf.Tensor;
-    assertMatchesComposite("plain", [x, w, b], fused, fused);
-    assertFiniteDifferences("plain", [x, w, b], fused);
   },
 });
 

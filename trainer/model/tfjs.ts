@@ -142,10 +142,8 @@ export function tfOps(
   const ops: GraphOps<tf.Tensor> = {
     linear(module, x) {
       const weight = param(`${module}.weight`) as tf.Tensor2D;
-      const flat = tf.reshape(x, [-1, weight.shape[1]]) as tf.Tensor2D;
       const bias = param(`${module}.bias`) as tf.Tensor1D;
-      const y = linear(flat, weight, bias, adapter?.factors(module));
-      return tf.reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
+      return linear(x, weight, bias, adapter?.factors(module));
     },
     embed: (name, ids) => tf.gather(param(name), ids),
     parameter: param,
