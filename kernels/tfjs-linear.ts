@@ -148,12 +148,26 @@ function loraOf(args: CpuKernelArgs): { a: Float32Array; b: Float32Array; r: num
 function effectiveWeight(blas: Blas, args: CpuKernelArgs, w: Float32Array): Float32Array {
   const lora = loraOf(args);
   if (!lora) return w;
-  const [m, k] = args.inputs.weight!.shape;
-  const merged = w.slice();
+  // a pass's backward reuses its forward's merge: tensors are immutable, so the
+  // same data of W, A and B (and the same scale) give the same merged weight
+  const { weight, loraA, loraB } = args.inputs;
   const scaling = args.attrs?.scaling as number;
+  const cached = merges.get(loraA!.dataId);
+  if (cached && cached.weight === weight!.dataId && cached.b === loraB!.dataId) {
+    if (cached.scaling === scaling) return cached.merged;
+  }
+  const [m, k] = weight!.shape;
+  const merged = w.slice();
   blas.sgemm(false, false, m, k, lora.r, scaling, lora.b, lora.r, lora.a, k, 1, merged, k);
+  merges.set(loraA!.dataId, { weight: weight!.dataId, b: loraB!.dataId, scaling, merged });
   return merged;
 }
+
+/** The last merged weight per `A` (by data identity); dropped with `A`'s data. */
+const merges = new WeakMap<
+  object,
+  { weight: object; b: object; scaling: number; merged: Float32Array }
+>();
 
 function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), bias = values(args, "bias");
