@@ -11,6 +11,7 @@ import {
   composedAttention,
   composedGatedResidual,
   composedModulatedLayerNorm,
+  composedSplit,
   type GraphOps,
 } from "./ops.ts";
 import { countParameters, modelLayout, size } from "./parameters.ts";
@@ -83,6 +84,7 @@ export function forwardCost(config: ModelConfig, batch = 1): ForwardCost {
     modulatedLayerNorm(x, shift, scale, width, epsilon) {
       return composedModulatedLayerNorm(ops, x, shift, scale, width, epsilon);
     },
+    split: (x, axis, pieces, width) => composedSplit(ops, x, axis, pieces, width),
     gatedResidual: (x, gate, h, width) => composedGatedResidual(ops, x, gate, h, width),
     attention: (q, k, v, seq, heads, width) => composedAttention(ops, q, k, v, seq, heads, width),
     mean(x, axis) {

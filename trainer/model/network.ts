@@ -109,7 +109,7 @@ export function flowMapNetwork<T>(
     text = out.text ?? text;
   }
 
-  const [scale, shift] = chunks(ops, ops.linear("norm_out.linear", cond), 2, d);
+  const [scale, shift] = ops.split(ops.linear("norm_out.linear", cond), 1, 2, d);
   const head = ops.modulatedLayerNorm(image, shift, scale, d, LAYER_NORM_EPSILON);
   const out = ops.linear(
     "proj_out",
@@ -193,7 +193,7 @@ function doubleStreamBlock<T>(
   const adaNorm = (x: T, shift: T, scale: T) =>
     ops.modulatedLayerNorm(x, shift, scale, d, LAYER_NORM_EPSILON);
   const modulation = (names: StreamModules, pieces: number) =>
-    chunks(ops, ops.linear(`${block}.${names.norm}.linear`, streams.cond), pieces, d);
+    ops.split(ops.linear(`${block}.${names.norm}.linear`, streams.cond), 1, pieces, d);
   const project = (names: StreamModules, x: T) =>
     names.qkv.map((proj) => ops.linear(`${block}.${proj}`, x));
 
@@ -239,11 +239,6 @@ function sinusoid<T>(ops: GraphOps<T>, t: T, width: number, timeScale: number): 
   );
   const angles = ops.mul(ops.reshape(t, [-1, 1]), ops.constant(frequencies, [1, half]));
   return ops.concat([ops.cos(angles), ops.sin(angles)], 1);
-}
-
-/** Splits the last axis of a `[B, n·width]` tensor into `n` pieces. */
-function chunks<T>(ops: GraphOps<T>, x: T, n: number, width: number): T[] {
-  return Array.from({ length: n }, (_, i) => ops.slice(x, 1, i * width, (i + 1) * width));
 }
 
 function silu<T>(ops: GraphOps<T>, x: T): T {

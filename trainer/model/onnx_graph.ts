@@ -10,6 +10,7 @@ import {
   composedAttention,
   composedGatedResidual,
   composedModulatedLayerNorm,
+  composedSplit,
   geluTanh,
   type GraphOps,
 } from "./ops.ts";
@@ -147,6 +148,11 @@ export class OnnxGraphBuilder implements GraphOps<string> {
     epsilon: number,
   ): string {
     return composedModulatedLayerNorm(this, x, shift, scale, width, epsilon);
+  }
+
+  /** Equal parts of an axis as `Slice` nodes. */
+  split(x: string, axis: number, pieces: number, width: number): string[] {
+    return composedSplit(this, x, axis, pieces, width);
   }
 
   /** The gated residual as `Reshape`, `Mul` and `Add` nodes. */

@@ -77,6 +77,8 @@ export interface GraphOps<T> {
   concat(xs: readonly T[], axis: number): T;
   /** Entries `[start, end)` of `axis`. */
   slice(x: T, axis: number, start: number, end: number): T;
+  /** `axis` cut into `pieces` consecutive parts of `width` entries; see {@link composedSplit}. */
+  split(x: T, axis: number, pieces: number, width: number): T[];
 }
 
 /**
@@ -168,4 +170,24 @@ export function composedAttention<T>(
     ops.transpose(ops.reshape(heads3, [-1, heads, seq, headDim]), [0, 2, 1, 3]),
     [-1, seq, width],
   );
+}
+
+/**
+ * `axis` of `x` cut into `pieces` consecutive parts of `width` entries, as
+ * one `slice` per part (the reference `split`).
+ *
+ * @example
+ * ```ts
+ * import { composedSplit, type GraphOps } from "./ops.ts";
+ * const halves = <T>(ops: GraphOps<T>, x: T) => composedSplit(ops, x, 1, 2, 64);
+ * ```
+ */
+export function composedSplit<T>(
+  ops: GraphOps<T>,
+  x: T,
+  axis: number,
+  pieces: number,
+  width: number,
+): T[] {
+  return Array.from({ length: pieces }, (_, i) => ops.slice(x, axis, i * width, (i + 1) * width));
 }

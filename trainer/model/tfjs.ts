@@ -174,6 +174,7 @@ export function tfOps(
     transpose: (x, perm) => tf.transpose(x, [...perm]),
     matMul: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
     concat: (xs, axis) => tf.concat([...xs], axis),
+    split: (x, axis, pieces) => tf.split(x, pieces, axis),
     slice(x, axis, start, end) {
       const begin = x.shape.map((_, i) => (i === axis ? start : 0));
       const extent = x.shape.map((s, i) => (i === axis ? end - start : s));
