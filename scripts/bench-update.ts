@@ -16,7 +16,7 @@ import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Blas, loadBlas, threadsFromEnv } from "../kernels/blas.ts";
 import { installBlasKernels } from "../kernels/tfjs-blas.ts";
-import { type KernelTime, profileCpuKernels } from "../kernels/tfjs-profile.ts";
+import { profileCpuKernels } from "../kernels/tfjs-profile.ts";
 import { loadTrainConfig } from "../trainer/config.ts";
 import { loadBaseModel } from "../trainer/setup.ts";
 import { loadModel } from "../src/onnx/model.ts";
@@ -25,6 +25,7 @@ import { runCommand } from "../cli/command.ts";
 import { buildUpdatePass, type UpdatePass } from "./bench/update_pass.ts";
 import { startTorchReference, type TorchReference } from "./bench/update_torch.ts";
 import { writeDocsSection } from "./bench/docs_section.ts";
+import { type GemmTotals, updateReport } from "./bench/update_report.ts";
 
 const HELP = `Usage: deno task bench-update [options]
 
@@ -88,8 +89,16 @@ function positiveInt(value: string, flag: string): number {
   return n;
 }
 
-/** `blas` with every `sgemm` counted as `2·m·n·k` FLOPs into `count.flops`. */
-function countingBlas(blas: Blas, count: { flops: number }): Blas {
+/** What {@link countingBlas} records. */
+interface GemmCount {
+  /** FLOPs (`2·m·n·k` per call). */
+  flops: number;
+  /** Per shape (`NT 512×128×128`), when set. */
+  shapes?: Map<string, GemmTotals>;
+}
+
+/** `blas` with every `sgemm` counted into `count` (and timed by shape when `count.shapes` is set). */
+function countingBlas(blas: Blas, count: GemmCount): Blas {
   return {
     ...blas,
     get threads() {
@@ -97,7 +106,15 @@ function countingBlas(blas: Blas, count: { flops: number }): Blas {
     },
     sgemm(transA, transB, m, n, k, ...rest) {
       count.flops += 2 * m * n * k;
+      if (!count.shapes) return blas.sgemm(transA, transB, m, n, k, ...rest);
+      const start = performance.now();
       blas.sgemm(transA, transB, m, n, k, ...rest);
+      const key = `${transA ? "T" : "N"}${transB ? "T" : "N"} ${m}×${n}×${k}`;
+      const totals = count.shapes.get(key) ?? { calls: 0, ms: 0, flops: 0 };
+      totals.calls++;
+      totals.ms += performance.now() - start;
+      totals.flops += 2 * m * n * k;
+      count.shapes.set(key, totals);
     },
   };
 }
@@ -131,7 +148,7 @@ async function run(options: Options): Promise<void> {
   tf.env().set("PROD", true);
   const blas = loadBlas({ threads: options.threads });
   await tf.setBackend("cpu");
-  const count = { flops: 0 };
+  const count: GemmCount = { flops: 0 };
   const config = await loadTrainConfig(options.config);
   const base = await loadBaseModel(config.model);
   const batch = options.batch ?? config.rollout.microBatch;
@@ -184,6 +201,16 @@ async function run(options: Options): Promise<void> {
     for (let i = 0; i < options.passes; i++) pass.run();
   });
   const profiledMs = median(timeEach(options.passes, () => pass.run()));
+  count.shapes = new Map();
+  installBlasKernels(countingBlas(blas, count));
+  for (let i = 0; i < options.passes; i++) pass.run();
+  installBlasKernels(blas);
+  const gemms = [...count.shapes].map(([shape, t]) => ({
+    shape,
+    calls: t.calls / options.passes,
+    ms: t.ms / options.passes,
+    flops: t.flops / options.passes,
+  })).sort((a, b) => b.ms - a.ms);
   await torch?.close();
   await ort.dispose();
   pass.dispose();
@@ -200,7 +227,7 @@ async function run(options: Options): Promise<void> {
     load: [loadBefore, await loadAverage()],
     sgemm: [sgemmBefore, rawSgemm(blas)],
   };
-  const section = report({
+  const section = updateReport({
     options,
     batch,
     trainable: pass.trainable,
@@ -213,6 +240,7 @@ async function run(options: Options): Promise<void> {
       calls: k.calls / options.passes,
     })),
     profiledMs,
+    gemms,
     machine,
     torchVersion: torch?.version,
     library: blas.library,
@@ -225,20 +253,6 @@ async function run(options: Options): Promise<void> {
       .output();
     console.log("wrote docs/benchmarks.md");
   }
-}
-
-interface ReportInput {
-  options: Options;
-  batch: number;
-  trainable: number;
-  passFlops: number;
-  forwardFlops: number;
-  ms: { pass: number; forward: number; ort: number; torchPass?: number; torchForward?: number };
-  profile: KernelTime[];
-  profiledMs: number;
-  machine: { cpu: string; load: string[]; sgemm: number[] };
-  torchVersion?: string;
-  library: string;
 }
 
 async function loadAverage(): Promise<string> {
@@ -261,75 +275,6 @@ function rawSgemm(blas: Blas): number {
     best = Math.min(best, performance.now() - start);
   }
   return (2 * n ** 3) / best / 1e6;
-}
-
-function report(r: ReportInput): string {
-  const { ms, options } = r;
-  const gflops = (flops: number, time: number) => (flops / time / 1e6).toFixed(1);
-  const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}×`;
-  const flags = [
-    options.config === "trainer/configs/shapes-meanflow.json" ? "" : ` --config ${options.config}`,
-    options.batch === undefined ? "" : ` --batch ${options.batch}`,
-    ` --rounds ${options.rounds} --passes ${options.passes}`,
-    options.threads === 1 ? "" : ` --threads ${options.threads}`,
-    options.torch ? " --torch" : "",
-    options.torch && options.python !== "python3" ? ` --python ${options.python}` : "",
-  ].join("");
-  const lines = [
-    "## Trainer update: `deno task bench-update`",
-    "",
-    `Measured with \`deno task bench-update${flags} --write\` on ${new Date().toISOString()}: ` +
-    `${r.machine.cpu}, ${navigator.hardwareConcurrency} CPU threads; load average (1, 5, 15 min) ` +
-    `${r.machine.load[0]} before and ${r.machine.load[1]} after; raw \`sgemm\` 512³ on one ` +
-    `thread ${r.machine.sgemm.map((g) => g.toFixed(0)).join(" then ")} GFLOP/s (a quiet ` +
-    `machine's state; other jobs sharing it lower both). Ratios come from one run, the engines ` +
-    `alternating round by round. One update pass of \`${options.config}\`: batch ${r.batch}, ` +
-    `${r.trainable.toLocaleString("en")} LoRA parameters, forward + GRPO objective + backward + ` +
-    `AdamW, ${options.threads} thread(s), OpenBLAS \`${r.library}\`. Medians of ` +
-    `${options.rounds * options.passes} passes.`,
-    "",
-    "| per pass | ms | GFLOP | GFLOP/s | ÷ ORT forward |" + (ms.torchPass ? " ÷ PyTorch |" : ""),
-    "| -------- | -: | ----: | ------: | ------------: |" + (ms.torchPass ? " --------: |" : ""),
-    `| update pass (ours) | ${ms.pass.toFixed(1)} | ${(r.passFlops / 1e9).toFixed(2)} | ${
-      gflops(r.passFlops, ms.pass)
-    } | ${ratio(ms.pass, ms.ort)} |` + (ms.torchPass ? ` ${ratio(ms.pass, ms.torchPass)} |` : ""),
-    `| forward + objective (ours) | ${ms.forward.toFixed(1)} | ${
-      (r.forwardFlops / 1e9).toFixed(2)
-    } | ${gflops(r.forwardFlops, ms.forward)} | ${ratio(ms.forward, ms.ort)} |` +
-    (ms.torchForward ? ` ${ratio(ms.forward, ms.torchForward)} |` : ""),
-    `| ONNX Runtime forward | ${ms.ort.toFixed(1)} | | | 1× |` +
-    (ms.torchPass ? " |" : ""),
-  ];
-  if (ms.torchPass && ms.torchForward) {
-    lines.push(
-      `| PyTorch ${r.torchVersion} update pass | ${ms.torchPass.toFixed(1)} | | ${
-        gflops(r.passFlops, ms.torchPass)
-      } | ${ratio(ms.torchPass, ms.ort)} | 1× |`,
-      `| PyTorch forward + objective | ${ms.torchForward.toFixed(1)} | | ${
-        gflops(r.forwardFlops, ms.torchForward)
-      } | ${ratio(ms.torchForward, ms.ort)} | 1× |`,
-    );
-  }
-  const inKernels = r.profile.reduce((sum, k) => sum + k.ms, 0);
-  lines.push(
-    "",
-    "GFLOP: the matrix products the project's kernels run, counted at their `sgemm` calls " +
-      "(PyTorch's GFLOP/s divide the same count by its time). ORT forward: ONNX Runtime running " +
-      "the bundled model's forward pass on the same batch and threads, the in-repo reference.",
-    "",
-    `Per-kernel profile of one pass (mean of ${options.passes} timed kernel by kernel, which ` +
-      `adds overhead: the kernels sum to ${inKernels.toFixed(1)} ms; an untimed pass right after ` +
-      `took ${r.profiledMs.toFixed(1)} ms, including TF.js's bookkeeping and AdamW):`,
-    "",
-    "| kernel | ms | calls | share of pass |",
-    "| ------ | -: | ----: | ------------: |",
-    ...r.profile.filter((k) => k.ms >= 0.1).map((k) =>
-      `| ${k.kernelName} | ${k.ms.toFixed(1)} | ${k.calls} | ${
-        (100 * k.ms / r.profiledMs).toFixed(1)
-      } % |`
-    ),
-  );
-  return lines.join("\n");
 }
 
 if (import.meta.main) {

@@ -63,7 +63,7 @@ export async function startTorchReference(
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = readLines(child.stdout);
+  const lines = readLines(child.stdout.pipeThrough(new TextDecoderStream()));
   const writer = child.stdin.getWriter();
   const next = async () => {
     const { value, done } = await lines.next();
@@ -87,9 +87,9 @@ export async function startTorchReference(
   };
 }
 
-async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+async function* readLines(text: ReadableStream<string>): AsyncGenerator<string> {
   let buffer = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+  for await (const chunk of text) {
     buffer += chunk;
     let newline;
     while ((newline = buffer.indexOf("\n")) >= 0) {
