@@ -55,9 +55,10 @@ export function fusedAttention(
   if (width % heads !== 0) {
     throw new RangeError(`attention: width ${width} is not divisible by ${heads} heads`);
   }
-  const [out] = tf.engine().runKernel(ATTENTION, { q, k, v } as NamedTensorMap, {
+  const [out, probs] = tf.engine().runKernel(ATTENTION, { q, k, v } as NamedTensorMap, {
     heads,
   }) as tf.Tensor[];
+  probs.dispose(); // the tape keeps its own reference when it records
   return out;
 }
 

@@ -42,7 +42,8 @@ const GELU_CUBIC = 0.044715;
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (hasActiveKernel(GELU) && x.dtype === "float32") {
-    const [y] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
+    const [y, gate] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
+    gate.dispose(); // the tape keeps its own reference when it records
     return y as T;
   }
   return tf.tidy(() => {

@@ -269,3 +269,27 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "fused ops with extra outputs (GELU's gate, attention's probabilities) leave no tensors",
+  ignore,
+  fn() {
+    installBlasKernels(blas as Exclude<typeof blas, Error>);
+    try {
+      const x = seeded([4, 8, 8], 51);
+      const v = tf.variable(x, true, "transformer_test_v");
+      const before = tf.memory().numTensors;
+      gelu(x).dispose();
+      fusedAttention(x, x, x, 2)!.dispose();
+      const { value, grads } = tf.variableGrads(
+        () => tf.sum(gelu(fusedAttention(v, v, v, 2)!)) as tf.Scalar,
+        [v],
+      );
+      tf.dispose([value, ...Object.values(grads)]);
+      assert.equal(tf.memory().numTensors, before);
+      v.dispose();
+    } finally {
+      uninstallBlasKernels();
+    }
+  },
+});
