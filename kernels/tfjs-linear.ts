@@ -141,37 +141,67 @@ function loraOf(args: CpuKernelArgs): { a: Float32Array; b: Float32Array; r: num
   return { a: values(args, "loraA"), b: values(args, "loraB"), r: args.inputs.loraA.shape[0] };
 }
 
+/** A weight as used: `W + scaling·B·A` (or `W`), and its transpose once asked for. */
+interface UsedWeight {
+  readonly merged: Float32Array;
+  transposed?: Float32Array;
+}
+
 /**
  * `W + scaling·B·A` (`[out, in]`), or `W` itself without LoRA: one rank-r
- * product of weight size instead of two of activation size per use.
+ * product of weight size instead of two of activation size per use. Tensors
+ * are immutable, so the result is cached by the identity of their data: a
+ * pass's backward reuses its forward's merge, and a frozen `W` is the same
+ * object every pass.
  */
-function effectiveWeight(blas: Blas, args: CpuKernelArgs, w: Float32Array): Float32Array {
-  const lora = loraOf(args);
-  if (!lora) return w;
-  // a pass's backward reuses its forward's merge: tensors are immutable, so the
-  // same data of W, A and B (and the same scale) give the same merged weight
+function usedWeight(blas: Blas, args: CpuKernelArgs): UsedWeight {
   const { weight, loraA, loraB } = args.inputs;
+  const w = values(args, "weight");
+  const lora = loraOf(args);
+  if (!lora) {
+    const known = plain.get(weight!.dataId);
+    if (known) return known;
+    const used = { merged: w };
+    plain.set(weight!.dataId, used);
+    return used;
+  }
   const scaling = args.attrs?.scaling as number;
   const cached = merges.get(loraA!.dataId);
-  if (cached && cached.weight === weight!.dataId && cached.b === loraB!.dataId) {
-    if (cached.scaling === scaling) return cached.merged;
+  if (
+    cached && cached.weight === weight!.dataId && cached.b === loraB!.dataId &&
+    cached.scaling === scaling
+  ) {
+    return cached.used;
   }
   const [m, k] = weight!.shape;
   const merged = w.slice();
   blas.sgemm(false, false, m, k, lora.r, scaling, lora.b, lora.r, lora.a, k, 1, merged, k);
-  merges.set(loraA!.dataId, { weight: weight!.dataId, b: loraB!.dataId, scaling, merged });
-  return merged;
+  const used = { merged };
+  merges.set(loraA!.dataId, { weight: weight!.dataId, b: loraB!.dataId, scaling, used });
+  return used;
 }
 
+/** Weights without LoRA, by their data. */
+const plain = new WeakMap<object, UsedWeight>();
 /** The last merged weight per `A` (by data identity); dropped with `A`'s data. */
 const merges = new WeakMap<
   object,
-  { weight: object; b: object; scaling: number; merged: Float32Array }
+  { weight: object; b: object; scaling: number; used: UsedWeight }
 >();
+
+/** The `[in, out]` transpose of a used weight (`sgemm` is faster with a transposed right operand). */
+function transposed(used: UsedWeight, m: number, k: number): Float32Array {
+  if (used.transposed) return used.transposed;
+  const w = used.merged, t = new Float32Array(m * k);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < k; j++) t[j * m + i] = w[i * k + j];
+  }
+  return (used.transposed = t);
+}
 
 function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), bias = values(args, "bias");
-  const w = effectiveWeight(blas, args, values(args, "weight"));
+  const w = usedWeight(blas, args).merged;
   const [m, k] = args.inputs.weight!.shape;
   const n = x.length / k;
   const out = new Float32Array(n * m);
@@ -184,11 +214,11 @@ function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
 /** `dx = dy·(W + scaling·B·A)`. */
 function linearGradXKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const dy = values(args, "dy");
-  const w = effectiveWeight(blas, args, values(args, "weight"));
   const [m, k] = args.inputs.weight!.shape;
+  const wT = transposed(usedWeight(blas, args), m, k);
   const n = dy.length / m;
   const dx = new Float32Array(n * k);
-  blas.sgemm(false, false, n, k, m, 1, dy, m, w, k, 0, dx, k);
+  blas.sgemm(false, true, n, k, m, 1, dy, m, wT, m, 0, dx, k);
   const shape = [...args.inputs.dy!.shape.slice(0, -1), k];
   return args.backend.makeTensorInfo(shape, "float32", dx);
 }
