@@ -44,6 +44,9 @@ Options:
   --write         write the tables into docs/benchmarks.md
   --help          show this help`;
 
+/** Pause between engines (ms). */
+const SETTLE_MS = 300;
+
 interface Options {
   readonly config: string;
   readonly batch?: number;
@@ -182,12 +185,18 @@ async function run(options: Options): Promise<void> {
   }
   const times = { pass: [] as number[], forward: [] as number[], ort: [] as number[] };
   const torchTimes = { pass: [] as number[], forward: [] as number[] };
+  // V8's garbage collector keeps working on other threads after a pass; it
+  // finishes before the next engine's turn, so that engine is not slowed by it
+  const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   for (let round = 0; round < options.rounds; round++) {
     times.pass.push(...timeEach(options.passes, () => pass.run()));
     times.forward.push(...timeEach(options.passes, () => pass.forward()));
+    await settle();
     times.ort.push(...await timeEachAsync(options.passes, ortForward));
+    await settle();
     if (torch) {
       const r = await torch.time(options.passes);
+      await settle();
       torchTimes.pass.push(...r.pass);
       torchTimes.forward.push(...r.forward);
     }
