@@ -90,8 +90,8 @@ export function updateReport(r: ReportInput): string {
     `Measured with \`deno task bench-update${flags} --write\` on ${new Date().toISOString()}: ` +
     `${r.machine.cpu}, ${navigator.hardwareConcurrency} CPU threads; load average (1, 5, 15 min) ` +
     `${r.machine.load[0]} before and ${r.machine.load[1]} after; raw \`sgemm\` 512³ on one ` +
-    `thread ${r.machine.sgemm.map((g) => g.toFixed(0)).join(" then ")} GFLOP/s (a quiet ` +
-    `machine's state; other jobs sharing it lower both). Ratios come from one run, the engines ` +
+    `thread ${r.machine.sgemm.map((g) => g.toFixed(0)).join(" then ")} GFLOP/s (measured ` +
+    `alone each time; a core shared with other jobs lowers it). Ratios come from one run, the engines ` +
     `alternating round by round. One update pass of \`${options.config}\`: batch ${r.batch}, ` +
     `${r.trainable.toLocaleString("en")} LoRA parameters, forward + GRPO objective + backward + ` +
     `AdamW, ${options.threads} thread(s), OpenBLAS \`${r.library}\`. Medians of ` +
