@@ -16,6 +16,9 @@ import { elementwiseKernels } from "./tfjs-elementwise.ts";
 import { reductionKernels } from "./tfjs-reduce.ts";
 import { layoutKernels } from "./tfjs-layout.ts";
 import { installFusedKernels } from "./tfjs-fused.ts";
+import { installLinearKernels } from "./tfjs-linear.ts";
+import { installAdaLnKernels } from "./tfjs-adaln.ts";
+import { installAttentionKernels } from "./tfjs-attention.ts";
 import { type InstalledKernels, replaceCpuKernels } from "./tfjs-registry.ts";
 
 export type { InstalledKernels } from "./tfjs-registry.ts";
@@ -46,12 +49,17 @@ export function installBlasKernels(blas: Blas): InstalledKernels {
     ...reductionKernels(),
     ...layoutKernels(),
   ]);
-  const uninstallFused = installFusedKernels();
+  const uninstallFused = [
+    installFusedKernels(),
+    installAdaLnKernels(),
+    installLinearKernels(blas),
+    installAttentionKernels(blas),
+  ];
   active = {
     kernelNames: installed.kernelNames,
     uninstall() {
       installed.uninstall();
-      uninstallFused();
+      for (const uninstall of uninstallFused) uninstall();
       if (active === this) active = undefined;
     },
   };

@@ -173,13 +173,19 @@ function transpose({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   if (!x || !values || !perm) return undefined;
   const outShape = perm.map((axis) => x.shape[axis]);
   const out = new Float32Array(values.length);
-  const plan = planTranspose(x.shape, perm);
-  const stride = plan.strides[0][plan.shape.length - 1];
-  let start = 0;
-  forEachRow(plan, (offsets, length) => {
-    const from = offsets[0];
+  const { shape, strides: [strides] } = planTranspose(x.shape, perm);
+  // the rows of the plan, walked inline: a callback per row costs more than
+  // copying the short rows of e.g. a patchify transpose
+  const rank = shape.length, length = shape[rank - 1], stride = strides[rank - 1];
+  const index = new Int32Array(rank);
+  for (let start = 0, from = 0; start < out.length; start += length) {
     for (let i = 0; i < length; i++) out[start + i] = values[from + i * stride];
-    start += length;
-  });
+    for (let d = rank - 2; d >= 0; d--) {
+      from += strides[d];
+      if (++index[d] < shape[d]) break;
+      from -= strides[d] * shape[d];
+      index[d] = 0;
+    }
+  }
   return backend.makeTensorInfo(outShape, "float32", out);
 }

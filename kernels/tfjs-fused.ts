@@ -11,15 +11,23 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedTensorMap, TensorInfo } from "@tensorflow/tfjs-core";
-import { type CpuKernelArgs, float32Values } from "./tfjs-registry.ts";
+import {
+  type CpuKernelArgs,
+  float32Values,
+  hasActiveKernel,
+  registerCpuKernels,
+} from "./tfjs-registry.ts";
+import { onFirstUse } from "../src/wasm/instantiate.ts";
+import { createWasmActivation } from "./wasm/activation.ts";
 
 const GELU = "FlowmapGelu";
 const GELU_GRAD = "FlowmapGeluGrad";
 const LAYER_NORM = "FlowmapLayerNorm";
 const LAYER_NORM_GRAD = "FlowmapLayerNormGrad";
-const KERNELS = [GELU, GELU_GRAD, LAYER_NORM, LAYER_NORM_GRAD];
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+/** Below this many values GELU runs in JavaScript (copying into WebAssembly costs more). */
+const WASM_MIN_SIZE = 256;
 const GELU_CUBIC = 0.044715;
 
 /**
@@ -33,8 +41,10 @@ const GELU_CUBIC = 0.044715;
  * ```
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  if (hasKernel(GELU) && x.dtype === "float32") {
-    return tf.engine().runKernel(GELU, { x } as NamedTensorMap) as T;
+  if (hasActiveKernel(GELU) && x.dtype === "float32") {
+    const [y, gate] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
+    gate.dispose(); // the tape keeps its own reference when it records
+    return y as T;
   }
   return tf.tidy(() => {
     const inner = tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), GELU_CUBIC)), SQRT_2_OVER_PI);
@@ -66,7 +76,7 @@ export function layerNorm<T extends tf.Tensor>(
         `(the last dim of x [${x.shape}])`,
     );
   }
-  if (hasKernel(LAYER_NORM) && x.dtype === "float32") {
+  if (hasActiveKernel(LAYER_NORM) && x.dtype === "float32") {
     const inputs = { x, gamma, beta } as NamedTensorMap;
     return tf.engine().runKernel(LAYER_NORM, inputs, { epsilon }) as T;
   }
@@ -77,15 +87,17 @@ export function layerNorm<T extends tf.Tensor>(
   });
 }
 
-function hasKernel(kernelName: string): boolean {
-  return tf.getKernel(kernelName, tf.getBackend()) !== undefined;
-}
-
 tf.registerGradient({
   kernelName: GELU,
   inputsToSave: ["x"],
-  gradFunc: (dy, [x]) => ({
-    x: () => tf.engine().runKernel(GELU_GRAD, { dy, x } as NamedTensorMap) as tf.Tensor,
+  outputsToSave: [false, true],
+  gradFunc: (dy, [x, gate]) => ({
+    x: () =>
+      tf.engine().runKernel(GELU_GRAD, {
+        dy: Array.isArray(dy) ? dy[0] : dy,
+        x,
+        gate,
+      } as NamedTensorMap) as tf.Tensor,
   }),
 });
 
@@ -115,27 +127,12 @@ tf.registerGradient({
  * ```
  */
 export function installFusedKernels(): () => void {
-  const funcs: Record<string, (args: CpuKernelArgs) => TensorInfo | TensorInfo[]> = {
+  return registerCpuKernels({
     [GELU]: geluKernel,
     [GELU_GRAD]: geluGradKernel,
     [LAYER_NORM]: layerNormKernel,
     [LAYER_NORM_GRAD]: layerNormGradKernel,
-  };
-  for (const kernelName of KERNELS) {
-    if (tf.getKernel(kernelName, "cpu")) tf.unregisterKernel(kernelName, "cpu");
-    tf.registerKernel({
-      kernelName,
-      backendName: "cpu",
-      kernelFunc: funcs[kernelName] as unknown as tf.KernelFunc,
-    });
-  }
-  return () => {
-    for (const kernelName of KERNELS) {
-      if (tf.getKernel(kernelName, "cpu")?.kernelFunc === (funcs[kernelName] as unknown)) {
-        tf.unregisterKernel(kernelName, "cpu");
-      }
-    }
-  };
+  });
 }
 
 function values(args: CpuKernelArgs, name: string): Float32Array {
@@ -144,33 +141,58 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
   return result;
 }
 
-function geluKernel(args: CpuKernelArgs): TensorInfo {
+const wasmActivation = onFirstUse(createWasmActivation);
+
+/** Outputs `[gelu(x), gate]` with the gate `s = sigmoid(2u)` that the gradient reuses. */
+function geluKernel(args: CpuKernelArgs): TensorInfo[] {
   const x = values(args, "x");
-  const out = new Float32Array(x.length);
-  // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    out[i] = v / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+  const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
+  const shape = args.inputs.x!.shape;
+  let y: Float32Array, gate: Float32Array;
+  if (wasm) {
+    ({ y, gate } = wasm.gelu(x));
+  } else {
+    y = new Float32Array(x.length);
+    gate = new Float32Array(x.length);
+    // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
+    for (let i = 0; i < x.length; i++) {
+      const v = x[i];
+      gate[i] = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+      y[i] = v * gate[i];
+    }
   }
-  return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
+  const { backend } = args;
+  return [
+    backend.makeTensorInfo(shape, "float32", y),
+    backend.makeTensorInfo(shape, "float32", gate),
+  ];
 }
 
 function geluGradKernel(args: CpuKernelArgs): TensorInfo {
-  const dy = values(args, "dy");
-  const x = values(args, "x");
+  const dy = values(args, "dy"), x = values(args, "x"), gate = values(args, "gate");
+  const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
+  const shape = args.inputs.x!.shape;
+  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.geluGrad(dy, x, gate));
   const out = new Float32Array(x.length);
   // With s = sigmoid(2u) = 0.5·(1 + tanh(u)): d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx.
   for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+    const v = x[i], s = gate[i];
     const dInner = SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
     out[i] = dy[i] * (s + 2 * v * s * (1 - s) * dInner);
   }
-  return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
+  return args.backend.makeTensorInfo(shape, "float32", out);
 }
 
-/** Mean and 1/std of one row. */
-function rowStats(
+/**
+ * Mean and 1/std of the `width` values of `x` from `start`.
+ *
+ * @example
+ * ```ts
+ * import { rowStats } from "./tfjs-fused.ts";
+ * rowStats(Float32Array.of(1, 3), 0, 2, 0); // [2, 1]
+ * ```
+ */
+export function rowStats(
   x: Float32Array,
   start: number,
   width: number,

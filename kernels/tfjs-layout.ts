@@ -1,5 +1,5 @@
 /**
- * Fast `Slice`, `SplitV`, `Concat`, `PadV2` and `UnsortedSegmentSum` for TF.js's CPU backend. The stock
+ * Fast `Slice`, `SplitV`, `Concat`, `PadV2`, `GatherV2` and `UnsortedSegmentSum` for TF.js's CPU backend. The stock
  * kernels move one element at a time through coordinate conversions when a
  * slice is not contiguous (e.g. a transformer's per-sample chunks of a
  * `[B, 6·D]` modulation, or the `[text; image]` split in attention), and the
@@ -84,6 +84,7 @@ export function layoutKernels(): KernelReplacement[] {
     { kernelName: "SplitV", create: (previous) => (args) => splitV(args) ?? previous(args) },
     { kernelName: "Concat", create: (previous) => (args) => concat(args) ?? previous(args) },
     { kernelName: "PadV2", create: (previous) => (args) => pad(args) ?? previous(args) },
+    { kernelName: "GatherV2", create: (previous) => (args) => gather(args) ?? previous(args) },
     {
       kernelName: "UnsortedSegmentSum",
       create: (previous) => (args) => segmentSum(args) ?? previous(args),
@@ -168,6 +169,20 @@ function pad({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   if (constant !== 0) out.fill(constant);
   copyBox(values, x.shape, x.shape.map(() => 0), out, outShape, paddings.map((p) => p[0]), x.shape);
   return backend.makeTensorInfo(outShape, "float32", out);
+}
+
+/** Rows of `x` along axis 0 (an embedding lookup), copied whole. */
+function gather({ inputs, backend, attrs = {} }: CpuKernelArgs) {
+  const { x, indices } = inputs;
+  const values = float32Values(backend, x);
+  if (!x || !values || !indices || indices.dtype !== "int32") return undefined;
+  if (attrs.axis !== 0 || (attrs.batchDims ?? 0) !== 0 || x.shape.length < 1) return undefined;
+  const ids = backend.data.get(indices.dataId).values as Int32Array;
+  const rows = x.shape[0], inner = values.length / Math.max(rows, 1);
+  if (ids.some((id) => id < 0 || id >= rows)) return undefined; // the stock kernel reports it
+  const out = new Float32Array(ids.length * inner);
+  ids.forEach((id, i) => out.set(values.subarray(id * inner, (id + 1) * inner), i * inner));
+  return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], "float32", out);
 }
 
 function segmentSum({ inputs, backend, attrs = {} }: CpuKernelArgs) {

@@ -8,6 +8,7 @@
  */
 
 import {
+  getBackend,
   getKernel,
   type KernelConfig,
   type KernelFunc,
@@ -101,4 +102,44 @@ export function float32Values(
   if (!info || info.dtype !== "float32") return undefined;
   const values = backend.data.get(info.dataId).values;
   return values instanceof Float32Array ? values : undefined;
+}
+
+/**
+ * Registers new kernels (names TF.js does not define, e.g. `FlowmapGelu`) on
+ * the CPU backend, replacing earlier registrations of the same names; returns
+ * a function that unregisters them (those still registered by this call).
+ *
+ * @example
+ * ```ts
+ * import { registerCpuKernels } from "./tfjs-registry.ts";
+ * const uninstall = registerCpuKernels({ MyIdentity: ({ inputs }) => inputs.x! });
+ * uninstall();
+ * ```
+ */
+export function registerCpuKernels(kernels: Readonly<Record<string, CpuKernel>>): () => void {
+  for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
+    if (getKernel(kernelName, BACKEND)) unregisterKernel(kernelName, BACKEND);
+    registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as never });
+  }
+  return () => {
+    for (const [kernelName, kernelFunc] of Object.entries(kernels)) {
+      if (getKernel(kernelName, BACKEND)?.kernelFunc === (kernelFunc as unknown)) {
+        unregisterKernel(kernelName, BACKEND);
+      }
+    }
+  };
+}
+
+/**
+ * Whether the active backend has a kernel of this name (a fused op runs it,
+ * else its composite form).
+ *
+ * @example
+ * ```ts
+ * import { hasActiveKernel } from "./tfjs-registry.ts";
+ * hasActiveKernel("FlowmapGelu"); // true once the fused kernels are installed on the active backend
+ * ```
+ */
+export function hasActiveKernel(kernelName: string): boolean {
+  return getKernel(kernelName, getBackend()) !== undefined;
 }

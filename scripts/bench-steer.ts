@@ -29,6 +29,7 @@ import {
   type SteeringOptions,
 } from "../mod.ts";
 import { runCommand } from "../cli/command.ts";
+import { writeDocsSection } from "./bench/docs_section.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
 import { splitPrompts } from "../trainer/data/splits.ts";
 import { heldOutPrompts } from "../trainer/eval/evaluate.ts";
@@ -200,23 +201,6 @@ function equalBudgets(rows: readonly Row[]): string[] {
   return out;
 }
 
-async function writeSection(path: string, section: string): Promise<void> {
-  const begin = "<!-- bench-steer:begin -->", end = "<!-- bench-steer:end -->";
-  let text = "";
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    text = "# Benchmarks\n";
-  }
-  const block = `${begin}\n${section}\n${end}`;
-  const i = text.indexOf(begin), j = text.indexOf(end);
-  text = i >= 0 && j > i
-    ? text.slice(0, i) + block + text.slice(j + end.length)
-    : `${text.trimEnd()}\n\n${block}\n`;
-  await Deno.writeTextFile(path, text);
-}
-
 interface Options {
   readonly prompts: string;
   readonly tune: string;
@@ -289,7 +273,7 @@ async function main(values: Options): Promise<void> {
     `metric: strict accuracy; best-of-N and posterior on the model's default K = 2 grid; ` +
     `ms / image is wall time on the shared 2-core machine, batches of ${CHUNK} prompts).\n\n` +
     parts.join("\n\n");
-  await writeSection(`${values.out}/benchmarks.md`, section);
+  await writeDocsSection(`${values.out}/benchmarks.md`, "bench-steer", section);
 }
 
 if (import.meta.main) {

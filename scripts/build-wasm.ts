@@ -19,6 +19,8 @@ export const WASM_MODULES = [
   "src/wasm/pixels",
   "src/wasm/sampling_noise",
   "kernels/wasm/elementwise",
+  "kernels/wasm/activation",
+  "kernels/wasm/norm",
 ] as const;
 
 const ROOT = new URL("../", import.meta.url);

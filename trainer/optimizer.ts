@@ -94,7 +94,9 @@ export class AdamW {
   step(lr: number = this.#options.lr): number {
     const { betas: [b1, b2], weightDecay, eps, gradClip, decays } = this.#options;
     let squares = 0;
-    for (const sum of this.#sums) for (const g of sum) squares += g * g;
+    for (const sum of this.#sums) {
+      for (let j = 0; j < sum.length; j++) squares += sum[j] * sum[j];
+    }
     const norm = Math.sqrt(squares);
     // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when above
     const scale = norm > gradClip ? gradClip / (norm + 1e-6) : 1;

@@ -7,7 +7,13 @@
 
 import type { ModelConfig } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
-import type { GraphOps } from "./ops.ts";
+import {
+  composedAttention,
+  composedGatedResidual,
+  composedModulatedLayerNorm,
+  composedSplit,
+  type GraphOps,
+} from "./ops.ts";
 import { countParameters, modelLayout, size } from "./parameters.ts";
 
 /** Cost of one forward pass. */
@@ -75,6 +81,12 @@ export function forwardCost(config: ModelConfig, batch = 1): ForwardCost {
       expect(x[x.length - 1] === width, `layerNorm over width ${width} got [${x}]`);
       return elementwise(x, 5);
     },
+    modulatedLayerNorm(x, shift, scale, width, epsilon) {
+      return composedModulatedLayerNorm(ops, x, shift, scale, width, epsilon);
+    },
+    split: (x, axis, pieces, width) => composedSplit(ops, x, axis, pieces, width),
+    gatedResidual: (x, gate, h, width) => composedGatedResidual(ops, x, gate, h, width),
+    attention: (q, k, v, seq, heads, width) => composedAttention(ops, q, k, v, seq, heads, width),
     mean(x, axis) {
       otherFlops += size(x);
       return x.filter((_, i) => i !== axis);

@@ -17,6 +17,7 @@ import {
   type ParameterTable,
 } from "./parameters.ts";
 import type { LinearAdapter } from "./tfjs.ts";
+import type { LowRankFactors } from "../../kernels/tfjs-linear.ts";
 
 /** Rank, alpha and the modules to adapt. */
 export interface LoraOptions {
@@ -142,16 +143,14 @@ export class LoraAdapter implements LinearAdapter {
   }
 
   /**
-   * `(alpha / r) · (x Aᵀ) Bᵀ` for an adapted module, `undefined` otherwise.
-   * The scale multiplies the rank-r product `x Aᵀ`, r columns instead of
-   * the output's, and is skipped when it is 1.
+   * The factors of an adapted module's update `(alpha / r) · B·A`, applied
+   * as `(alpha / r) · (x Aᵀ) Bᵀ` (see `kernels/tfjs-linear.ts`); `undefined`
+   * for other modules.
    */
-  delta(module: string, x: tf.Tensor2D): tf.Tensor2D | undefined {
+  factors(module: string): LowRankFactors | undefined {
     const a = this.a.get(module), b = this.b.get(module);
     if (a === undefined || b === undefined) return undefined;
-    const down = tf.matMul(x, a as tf.Tensor2D, false, true);
-    const scaled = this.scaling === 1 ? down : tf.mul(down, tf.scalar(this.scaling));
-    return tf.matMul(scaled, b as tf.Tensor2D, false, true);
+    return { a: a as tf.Tensor2D, b: b as tf.Tensor2D, scaling: this.scaling };
   }
 
   /**

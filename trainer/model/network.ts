@@ -109,8 +109,8 @@ export function flowMapNetwork<T>(
     text = out.text ?? text;
   }
 
-  const [scale, shift] = chunks(ops, ops.linear("norm_out.linear", cond), 2, d);
-  const head = modulate(ops, ops.layerNorm(image, d, LAYER_NORM_EPSILON), shift, scale, d);
+  const [scale, shift] = ops.split(ops.linear("norm_out.linear", cond), 1, 2, d);
+  const head = ops.modulatedLayerNorm(image, shift, scale, d, LAYER_NORM_EPSILON);
   const out = ops.linear(
     "proj_out",
     (config.outputHidden ?? 0) > 0 ? ops.gelu(ops.linear("proj_hidden", head)) : head,
@@ -190,35 +190,32 @@ function doubleStreamBlock<T>(
   contextPreOnly: boolean,
 ): { image: T; text?: T } {
   const d = config.hiddenDim;
-  const norm = (x: T) => ops.layerNorm(x, d, LAYER_NORM_EPSILON);
+  const adaNorm = (x: T, shift: T, scale: T) =>
+    ops.modulatedLayerNorm(x, shift, scale, d, LAYER_NORM_EPSILON);
   const modulation = (names: StreamModules, pieces: number) =>
-    chunks(ops, ops.linear(`${block}.${names.norm}.linear`, streams.cond), pieces, d);
+    ops.split(ops.linear(`${block}.${names.norm}.linear`, streams.cond), 1, pieces, d);
   const project = (names: StreamModules, x: T) =>
     names.qkv.map((proj) => ops.linear(`${block}.${proj}`, x));
 
   const imageMod = modulation(IMAGE_STREAM, 6);
   const textMod = modulation(TEXT_STREAM, contextPreOnly ? 2 : 6);
   const [textShift, textScale] = contextPreOnly ? [textMod[1], textMod[0]] : textMod;
-  const imageQkv = project(
-    IMAGE_STREAM,
-    modulate(ops, norm(streams.image), imageMod[0], imageMod[1], d),
-  );
-  const textQkv = project(TEXT_STREAM, modulate(ops, norm(streams.text), textShift, textScale, d));
+  const imageQkv = project(IMAGE_STREAM, adaNorm(streams.image, imageMod[0], imageMod[1]));
+  const textQkv = project(TEXT_STREAM, adaNorm(streams.text, textShift, textScale));
   const textLength = config.textLength;
   const seq = textLength + imageTokens;
   const joint = [0, 1, 2].map((i) => ops.concat([textQkv[i], imageQkv[i]], 1));
-  const attended = attention(ops, joint[0], joint[1], joint[2], seq, config.heads, d);
+  const attended = ops.attention(joint[0], joint[1], joint[2], seq, config.heads, d);
 
   const update = (names: StreamModules, x: T, mod: T[], attn: T) => {
     const [, , gateA, shiftM, scaleM, gateM] = mod;
-    const gated = (gate: T, h: T) => ops.mul(ops.reshape(gate, [-1, 1, d]), h);
-    const mid = ops.add(x, gated(gateA, ops.linear(`${block}.${names.out}`, attn)));
-    const hidden = modulate(ops, norm(mid), shiftM, scaleM, d);
+    const mid = ops.gatedResidual(x, gateA, ops.linear(`${block}.${names.out}`, attn), d);
+    const hidden = adaNorm(mid, shiftM, scaleM);
     const ff = ops.linear(
       `${block}.${names.ff}.net.2`,
       ops.gelu(ops.linear(`${block}.${names.ff}.net.0.proj`, hidden)),
     );
-    return ops.add(mid, gated(gateM, ff));
+    return ops.gatedResidual(mid, gateM, ff, d);
   };
   const image = update(
     IMAGE_STREAM,
@@ -233,29 +230,6 @@ function doubleStreamBlock<T>(
   };
 }
 
-/** Multi-head softmax attention on `[B, S, D]` tensors, as rank-3 matmuls over `B·heads`. */
-function attention<T>(
-  ops: GraphOps<T>,
-  q: T,
-  k: T,
-  v: T,
-  seq: number,
-  heads: number,
-  d: number,
-): T {
-  const headDim = d / heads;
-  const split = (x: T, perm: number[], shape: number[]) =>
-    ops.reshape(ops.transpose(ops.reshape(x, [-1, seq, heads, headDim]), perm), shape);
-  const qh = split(ops.scale(q, 1 / Math.sqrt(headDim)), [0, 2, 1, 3], [-1, seq, headDim]);
-  const kh = split(k, [0, 2, 3, 1], [-1, headDim, seq]);
-  const vh = split(v, [0, 2, 1, 3], [-1, seq, headDim]);
-  const heads3 = ops.matMul(ops.softmax(ops.matMul(qh, kh)), vh);
-  return ops.reshape(
-    ops.transpose(ops.reshape(heads3, [-1, heads, seq, headDim]), [0, 2, 1, 3]),
-    [-1, seq, d],
-  );
-}
-
 /** FLUX/diffusers `Timesteps(flip_sin_to_cos=True)`: `[cos(s·t·ω_i), sin(s·t·ω_i)]`, `ω_i = 10000^(−i/half)`. */
 function sinusoid<T>(ops: GraphOps<T>, t: T, width: number, timeScale: number): T {
   const half = width / 2;
@@ -265,17 +239,6 @@ function sinusoid<T>(ops: GraphOps<T>, t: T, width: number, timeScale: number): 
   );
   const angles = ops.mul(ops.reshape(t, [-1, 1]), ops.constant(frequencies, [1, half]));
   return ops.concat([ops.cos(angles), ops.sin(angles)], 1);
-}
-
-/** `x · (1 + scale) + shift` with per-sample `[B, D]` modulation broadcast over tokens. */
-function modulate<T>(ops: GraphOps<T>, x: T, shift: T, scale: T, d: number): T {
-  const perSample = (v: T) => ops.reshape(v, [-1, 1, d]);
-  return ops.add(ops.mul(x, ops.offset(perSample(scale), 1)), perSample(shift));
-}
-
-/** Splits the last axis of a `[B, n·width]` tensor into `n` pieces. */
-function chunks<T>(ops: GraphOps<T>, x: T, n: number, width: number): T[] {
-  return Array.from({ length: n }, (_, i) => ops.slice(x, 1, i * width, (i + 1) * width));
 }
 
 function silu<T>(ops: GraphOps<T>, x: T): T {

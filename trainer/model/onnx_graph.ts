@@ -6,7 +6,14 @@
  */
 
 import onnxProto from "onnx-proto";
-import { geluTanh, type GraphOps } from "./ops.ts";
+import {
+  composedAttention,
+  composedGatedResidual,
+  composedModulatedLayerNorm,
+  composedSplit,
+  geluTanh,
+  type GraphOps,
+} from "./ops.ts";
 
 const { onnx } = onnxProto;
 
@@ -130,6 +137,32 @@ export class OnnxGraphBuilder implements GraphOps<string> {
       int("axis", -1),
       { name: "epsilon", type: onnx.AttributeProto.AttributeType.FLOAT, f: epsilon },
     ]);
+  }
+
+  /** Adaptive LayerNorm as `LayerNormalization`, `Mul` and `Add` nodes. */
+  modulatedLayerNorm(
+    x: string,
+    shift: string,
+    scale: string,
+    width: number,
+    epsilon: number,
+  ): string {
+    return composedModulatedLayerNorm(this, x, shift, scale, width, epsilon);
+  }
+
+  /** Equal parts of an axis as `Slice` nodes. */
+  split(x: string, axis: number, pieces: number, width: number): string[] {
+    return composedSplit(this, x, axis, pieces, width);
+  }
+
+  /** The gated residual as `Reshape`, `Mul` and `Add` nodes. */
+  gatedResidual(x: string, gate: string, h: string, width: number): string {
+    return composedGatedResidual(this, x, gate, h, width);
+  }
+
+  /** Multi-head attention as `Transpose`, `MatMul` and `Softmax` nodes. */
+  attention(q: string, k: string, v: string, seq: number, heads: number, width: number): string {
+    return composedAttention(this, q, k, v, seq, heads, width);
   }
 
   /** `ReduceMean` over one axis, dropping it (axes as an attribute: opset 17). */

@@ -12,8 +12,16 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs";
 import type { ModelConfig } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
-import type { GraphOps } from "./ops.ts";
+import {
+  composedAttention,
+  composedGatedResidual,
+  composedModulatedLayerNorm,
+  type GraphOps,
+} from "./ops.ts";
 import { gelu, layerNorm } from "../../kernels/tfjs-fused.ts";
+import { fusedGatedResidual, fusedModulatedLayerNorm } from "../../kernels/tfjs-adaln.ts";
+import { fusedAttention } from "../../kernels/tfjs-attention.ts";
+import { linear, type LowRankFactors } from "../../kernels/tfjs-linear.ts";
 import { checkParameters, type HostTensor, type ParameterTable } from "./parameters.ts";
 
 /** Network inputs as tensors; see {@link FlowMapInputs}. */
@@ -30,8 +38,8 @@ export interface TfFlowMapInputs {
 
 /** Something that adds a low-rank update to some linear layers (see lora.ts). */
 export interface LinearAdapter {
-  /** The update to add to `module`'s output for flattened input `x: [n, in]`, if adapted. */
-  delta(module: string, x: tf.Tensor2D): tf.Tensor2D | undefined;
+  /** The factors of `module`'s update `scaling · B·A`, if it is adapted. */
+  factors(module: string): LowRankFactors | undefined;
 }
 
 /**
@@ -111,9 +119,10 @@ export class TfFlowMap {
 
 /**
  * {@link GraphOps} over TF.js tensors, reading parameters from `variables`.
- * Linear layers run as rank-2 `tf.matMul(x, W, false, true)`, the shape the
- * BLAS kernels accelerate; GELU and LayerNorm use the fused kernels of
- * `kernels/tfjs-fused.ts` when they are installed.
+ * Linear layers (with their LoRA update) run as rank-2 products through
+ * `kernels/tfjs-linear.ts`; GELU, LayerNorm, adaptive LayerNorm and attention
+ * use the fused kernels of `kernels/` when they are installed, and their
+ * composite forms otherwise.
  *
  * @example
  * ```ts
@@ -133,11 +142,8 @@ export function tfOps(
   const ops: GraphOps<tf.Tensor> = {
     linear(module, x) {
       const weight = param(`${module}.weight`) as tf.Tensor2D;
-      const flat = tf.reshape(x, [-1, weight.shape[1]]) as tf.Tensor2D;
-      let y = tf.add(tf.matMul(flat, weight, false, true), param(`${module}.bias`));
-      const delta = adapter?.delta(module, flat);
-      if (delta !== undefined) y = tf.add(y, delta);
-      return tf.reshape(y, [...x.shape.slice(0, -1), weight.shape[0]]);
+      const bias = param(`${module}.bias`) as tf.Tensor1D;
+      return linear(x, weight, bias, adapter?.factors(module));
     },
     embed: (name, ids) => tf.gather(param(name), ids),
     parameter: param,
@@ -156,11 +162,19 @@ export function tfOps(
     sin: (x) => tf.sin(x),
     softmax: (x) => tf.softmax(x),
     layerNorm: (x, width, epsilon) => layerNorm(x, tf.ones([width]), tf.zeros([width]), epsilon),
+    modulatedLayerNorm: (x, shift, scale, width, epsilon) =>
+      fusedModulatedLayerNorm(x, shift, scale, epsilon) ??
+        composedModulatedLayerNorm(ops, x, shift, scale, width, epsilon),
+    gatedResidual: (x, gate, h, width) =>
+      fusedGatedResidual(x, gate, h) ?? composedGatedResidual(ops, x, gate, h, width),
+    attention: (q, k, v, seq, heads, width) =>
+      fusedAttention(q, k, v, heads) ?? composedAttention(ops, q, k, v, seq, heads, width),
     mean: (x, axis) => tf.mean(x, axis),
     reshape: (x, shape) => tf.reshape(x, [...shape]),
     transpose: (x, perm) => tf.transpose(x, [...perm]),
     matMul: (a, b) => tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
     concat: (xs, axis) => tf.concat([...xs], axis),
+    split: (x, axis, pieces) => tf.split(x, pieces, axis),
     slice(x, axis, start, end) {
       const begin = x.shape.map((_, i) => (i === axis ? start : 0));
       const extent = x.shape.map((s, i) => (i === axis ? end - start : s));
