@@ -7,6 +7,7 @@ const COMMANDS: [file: string, name: string][] = [
   ["scripts/bench-kernels.ts", "bench-kernels"],
   ["scripts/bench-sdk.ts", "bench-sdk"],
   ["scripts/bench-train.ts", "bench-train"],
+  ["scripts/bench-update.ts", "bench-update"],
   ["scripts/build-wasm.ts", "build-wasm"],
   ["scripts/eval-adapter.ts", "eval-adapter"],
   ["scripts/generate.ts", "generate"],
