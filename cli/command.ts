@@ -3,8 +3,41 @@
  * `--help`, run, and turn every failure into one line on stderr with an exit
  * code (2 for bad arguments, 1 for failures) — never a stack trace.
  *
+ * Failures the user can act on are {@link ExpectedError}s (a bad config, a
+ * missing checkpoint, an unavailable backend): their class says so, and may
+ * add a hint; no command recognises an error by its message.
+ *
  * @module
  */
+
+/**
+ * A failure the user caused or can fix (as opposed to a bug): `runCommand`
+ * prints its message and {@link ExpectedError.hint} on one line and exits 1.
+ *
+ * @example
+ * ```ts
+ * import { ExpectedError } from "./command.ts";
+ * class ResumeError extends ExpectedError {}
+ * new ResumeError("cannot resume: runs/x/config.json is missing") instanceof ExpectedError; // true
+ * ```
+ */
+export class ExpectedError extends Error {
+  /** "ExpectedError" (subclasses name themselves). */
+  override name = "ExpectedError";
+  /** What to do about it, appended to the message (e.g. "(the last checkpoint is kept: --resume)"). */
+  readonly hint?: string;
+
+  /**
+   * An expected failure.
+   *
+   * @param message what went wrong
+   * @param options `hint`: what to do about it; `cause`: the underlying error
+   */
+  constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    if (options.hint !== undefined) this.hint = options.hint;
+  }
+}
 
 /**
  * A bad flag or value: `runCommand` prints its message and exits 2.
@@ -15,12 +48,15 @@
  * new UsageError("--n must be a positive integer").name; // "UsageError"
  * ```
  */
-export class UsageError extends Error {
+export class UsageError extends ExpectedError {
+  /** "UsageError". */
   override name = "UsageError";
 }
 
 /**
- * Runs a command and returns its exit code.
+ * Runs a command and returns its exit code: 0, 2 for a {@link UsageError}
+ * (parsing throws only those, or errors it meant as such), 1 for any other
+ * failure. Every failure is one line `name: message`.
  *
  * @example
  * ```ts
@@ -34,7 +70,7 @@ export class UsageError extends Error {
  */
 export async function runCommand<C>(
   name: string,
-  args: string[],
+  args: readonly string[],
   command: {
     /** Text printed for `--help`. */
     help: string;
@@ -46,7 +82,7 @@ export async function runCommand<C>(
 ): Promise<number> {
   let parsed: C | "help";
   try {
-    parsed = command.parse(args);
+    parsed = command.parse([...args]);
   } catch (error) {
     console.error(`${name}: ${oneLine(error)}`);
     return 2;
@@ -60,11 +96,13 @@ export async function runCommand<C>(
     return 0;
   } catch (error) {
     console.error(`${name}: ${oneLine(error)}`);
-    return 1;
+    return error instanceof UsageError ? 2 : 1;
   }
 }
 
-/** An error's message on one line. */
+/** An error's message (and an {@link ExpectedError}'s hint) on one line. */
 export function oneLine(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
+  const message = error instanceof Error ? error.message : String(error);
+  const hint = error instanceof ExpectedError && error.hint !== undefined ? ` ${error.hint}` : "";
+  return (message + hint).replace(/\s*\n\s*/g, " ");
 }

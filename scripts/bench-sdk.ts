@@ -34,6 +34,7 @@ import { emitOnnx } from "../trainer/model/onnx.ts";
 import { initParameters } from "../trainer/model/parameters.ts";
 import { shapesTokenizer } from "../src/text.ts";
 import { runCommand } from "../cli/command.ts";
+import { integer, oneOf, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task bench-sdk [--threads T] [--reps R] [--runtime node|web]
 
@@ -62,20 +63,11 @@ function parseCommand(args: string[]): Options | "help" {
     },
   });
   if (values.help) return "help";
-  const count = (name: string, text: string) => {
-    const value = Number(text);
-    if (!Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(`--${name} must be an integer ≥ 1, got "${text}"`);
-    }
-    return value;
-  };
-  if (values.runtime !== "node" && values.runtime !== "web") {
-    throw new RangeError(`--runtime must be node or web, got "${values.runtime}"`);
-  }
+  const runtime = readFlag(oneOf(["node", "web"] as const), values.runtime, "--runtime");
   return {
-    threads: count("threads", values.threads),
-    reps: count("reps", values.reps),
-    runtimeName: values.runtime,
+    threads: readFlag(integer({ min: 1 }), values.threads, "--threads"),
+    reps: readFlag(integer({ min: 1 }), values.reps, "--reps"),
+    runtimeName: runtime,
   };
 }
 

@@ -18,10 +18,14 @@
 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { runCommand, UsageError } from "../cli/command.ts";
+import { number, readFlag } from "../cli/readers.ts";
+import { exists } from "../cli/files.ts";
 import { BLAS_THREADS_ENV } from "../kernels/blas.ts";
 import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
 import type { EvalReport } from "../trainer/eval/table.ts";
 import { readMetrics } from "../trainer/metrics.ts";
+import { RunDirectory } from "../trainer/run_directory.ts";
 
 const HEADLINE = [
   "trainer/configs/shapes-meanflow.json",
@@ -42,9 +46,19 @@ at every evaluated K, out-of-domain signals, trajectories/s and time shares.
   --out FILE      where the table goes (default scripts/bench-train-results.md)
   --help          show this help`;
 
-function parseOptions() {
+/** What the command line asks for. */
+interface Options {
+  readonly configs: string;
+  readonly minutes: number;
+  readonly parallel: boolean;
+  readonly out: string;
+}
+
+function parse(args: string[]): Options | "help" {
+  let values;
   try {
-    return parseArgs({
+    ({ values } = parseArgs({
+      args,
       options: {
         configs: { type: "string", default: HEADLINE.join(",") },
         minutes: { type: "string", default: "45" },
@@ -52,46 +66,33 @@ function parseOptions() {
         out: { type: "string", default: "scripts/bench-train-results.md" },
         help: { type: "boolean", default: false },
       },
-    }).values;
+    }));
   } catch (error) {
-    console.error(`bench-train: ${(error as Error).message}\n\n${HELP}`);
-    Deno.exit(2);
+    throw new UsageError((error as Error).message);
   }
+  if (values.help) return "help";
+  const minutes = readFlag(number({ min: 0, open: "min" }), values.minutes, "--minutes");
+  return { configs: values.configs, minutes, parallel: values.parallel, out: values.out };
 }
-
-const values = parseOptions();
-if (values.help) {
-  console.log(HELP);
-  Deno.exit(0);
-}
-
-const minutes = Number(values.minutes);
-if (!(minutes > 0)) {
-  console.error(`bench-train: --minutes must be a positive number, got ${values.minutes}`);
-  Deno.exit(2);
-}
-const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-const root = `runs/bench-train-${stamp}`;
-await Deno.mkdir(root, { recursive: true });
 
 /** Trains one config with the time budget in its own process; returns its section. */
-async function bench(path: string): Promise<string> {
+async function bench(path: string, options: Options, root: string): Promise<string> {
+  const { minutes, parallel } = options;
   const loaded = await loadTrainConfig(path);
   const config: TrainConfig = { ...loaded, train: { ...loaded.train, maxMinutes: minutes } };
   if ("onnx" in config.model) {
-    try {
-      await Deno.stat(config.model.onnx);
-    } catch {
+    if (!(await exists(config.model.onnx))) {
       console.log(`${config.name}: base model ${config.model.onnx} is missing — run pending`);
       return `## ${config.name}\n\nPending: the base model \`${config.model.onnx}\` is not in the repository yet.\n`;
     }
   }
-  const configPath = join(root, `${config.name}.json`), outDir = join(root, config.name);
+  const configPath = join(root, `${config.name}.json`);
+  const run = new RunDirectory(join(root, config.name));
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2) + "\n");
   const started = performance.now();
-  const threads = Deno.env.get(BLAS_THREADS_ENV) ?? (values.parallel ? "1" : undefined);
+  const threads = Deno.env.get(BLAS_THREADS_ENV) ?? (parallel ? "1" : undefined);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "trainer/train.ts", "--config", configPath, "--out", outDir],
+    args: ["run", "-A", "trainer/train.ts", "--config", configPath, "--out", run.path],
     env: threads === undefined ? undefined : { [BLAS_THREADS_ENV]: threads },
     stdout: "piped",
     stderr: "inherit",
@@ -102,16 +103,16 @@ async function bench(path: string): Promise<string> {
   }
   const status = await child.status;
   if (!status.success) throw new Error(`${config.name}: training failed (exit ${status.code})`);
-  return await section(config, outDir, (performance.now() - started) / 1000);
+  return await section(config, run, (performance.now() - started) / 1000);
 }
 
-async function section(config: TrainConfig, outDir: string, seconds: number): Promise<string> {
-  const summary = JSON.parse(await Deno.readTextFile(join(outDir, "summary.json"))) as {
+async function section(config: TrainConfig, run: RunDirectory, seconds: number): Promise<string> {
+  const summary = JSON.parse(await Deno.readTextFile(run.summary)) as {
     iterations: number;
     evaluation: EvalReport;
     seconds: { rollout: number; reward: number; update: number; eval: number };
   };
-  const metrics = await readMetrics(join(outDir, "metrics.jsonl"));
+  const metrics = await readMetrics(run.metrics);
   const trajectories = metrics.reduce((n, m) => n + m.trajectories, 0);
   const s = summary.seconds, report = summary.evaluation;
   const training = s.rollout + s.reward + s.update;
@@ -129,7 +130,7 @@ async function section(config: TrainConfig, outDir: string, seconds: number): Pr
     "",
     `Anchor ${anchor}; ${config.rollout.prompts} prompts × G = ${config.rollout.groupSize}, ` +
     `P = ${config.rollout.stochasticSteps}; reward ${reward}; ${summary.iterations} iterations in ` +
-    `${(seconds / 60).toFixed(1)} min; run directory \`${outDir}\`.`,
+    `${(seconds / 60).toFixed(1)} min; run directory \`${run.path}\`.`,
     "",
     "| K | strict base | strict trained | Δ | partial base | partial trained | JPEG kB base | JPEG kB trained | diversity base | diversity trained |",
     "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
@@ -152,26 +153,37 @@ async function section(config: TrainConfig, outDir: string, seconds: number): Pr
   ].join("\n");
 }
 
-const paths = values.configs.split(",");
-const sections = values.parallel
-  ? await Promise.all(paths.map(bench))
-  : await paths.reduce<Promise<string[]>>(
-    async (done, path) => [...await done, await bench(path)],
-    Promise.resolve([]),
-  );
-const header = [
-  "# Flow-Map GRPO benchmark (trainer, issue 7)",
-  "",
-  `Command: \`deno task bench-train --minutes ${minutes}${values.parallel ? " --parallel" : ""}${
-    values.configs === HEADLINE.join(",") ? "" : ` --configs ${values.configs}`
-  }\` — ${new Date().toISOString()}, ${navigator.hardwareConcurrency} CPU threads.`,
-  "Held-out prompts of the fixed split (`trainer/data/splits.ts`), deterministic K-step samplers",
-  "through the SDK, the same seeds for base and trained (EMA adapter). Accuracies in %; JPEG in kB",
-  "(quality 95, lower = more compressible); diversity = mean pairwise pixel distance between a",
-  "prompt's seeds (0–1). Time shares are of the run's wall time.",
-  "",
-];
-await Deno.writeTextFile(values.out, header.join("\n") + "\n" + sections.join("\n"));
-// the committed results file must pass `deno fmt --check`
-await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", values.out] }).output();
-console.log(`wrote ${values.out}`);
+async function main(options: Options): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  const root = `runs/bench-train-${stamp}`;
+  await Deno.mkdir(root, { recursive: true });
+  const paths = options.configs.split(",");
+  const sections = options.parallel
+    ? await Promise.all(paths.map((path) => bench(path, options, root)))
+    : await paths.reduce<Promise<string[]>>(
+      async (done, path) => [...await done, await bench(path, options, root)],
+      Promise.resolve([]),
+    );
+  const header = [
+    "# Flow-Map GRPO benchmark (trainer, issue 7)",
+    "",
+    `Command: \`deno task bench-train --minutes ${options.minutes}${
+      options.parallel ? " --parallel" : ""
+    }${options.configs === HEADLINE.join(",") ? "" : ` --configs ${options.configs}`}\` — ${
+      new Date().toISOString()
+    }, ${navigator.hardwareConcurrency} CPU threads.`,
+    "Held-out prompts of the fixed split (`trainer/data/splits.ts`), deterministic K-step samplers",
+    "through the SDK, the same seeds for base and trained (EMA adapter). Accuracies in %; JPEG in kB",
+    "(quality 95, lower = more compressible); diversity = mean pairwise pixel distance between a",
+    "prompt's seeds (0–1). Time shares are of the run's wall time.",
+    "",
+  ];
+  await Deno.writeTextFile(options.out, header.join("\n") + "\n" + sections.join("\n"));
+  // the committed results file must pass `deno fmt --check`
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", options.out] }).output();
+  console.log(`wrote ${options.out}`);
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCommand("bench-train", Deno.args, { help: HELP, parse, run: main }));
+}

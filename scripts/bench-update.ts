@@ -22,6 +22,7 @@ import { loadBaseModel } from "../trainer/setup.ts";
 import { loadModel } from "../src/onnx/model.ts";
 import { endpointOf } from "../src/flowmap.ts";
 import { runCommand } from "../cli/command.ts";
+import { integer, readFlag } from "../cli/readers.ts";
 import { buildUpdatePass, type UpdatePass } from "./bench/update_pass.ts";
 import { startTorchReference, type TorchReference } from "./bench/update_torch.ts";
 import { writeDocsSection } from "./bench/docs_section.ts";
@@ -74,22 +75,17 @@ function parseCommand(args: string[]): Options | "help" {
     },
   });
   if (values.help) return "help";
+  const count = integer({ min: 1 });
   return {
     config: values.config,
-    batch: values.batch === undefined ? undefined : positiveInt(values.batch, "--batch"),
-    rounds: positiveInt(values.rounds, "--rounds"),
-    passes: positiveInt(values.passes, "--passes"),
-    threads: positiveInt(values.threads, "--threads"),
+    batch: readFlag(count, values.batch, "--batch"),
+    rounds: readFlag(count, values.rounds, "--rounds"),
+    passes: readFlag(count, values.passes, "--passes"),
+    threads: readFlag(count, values.threads, "--threads"),
     torch: values.torch,
     python: values.python,
     write: values.write,
   };
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${flag} must be a positive integer`);
-  return n;
 }
 
 /** What {@link countingBlas} records. */
@@ -156,7 +152,7 @@ async function run(options: Options): Promise<void> {
   const base = await loadBaseModel(config.model);
   const batch = options.batch ?? config.rollout.microBatch;
   installBlasKernels(countingBlas(blas, count));
-  const pass: UpdatePass = buildUpdatePass(config, base.config, base.parameters, batch);
+  const pass: UpdatePass = buildUpdatePass(config, base, batch);
   const loadBefore = await loadAverage();
   const sgemmBefore = rawSgemm(blas);
   for (let i = 0; i < 10; i++) pass.run(); // warm-up: V8 compiles the kernels' loops

@@ -23,6 +23,7 @@ import {
   type SteeringMethod,
 } from "../mod.ts";
 import { runCommand, UsageError } from "../cli/command.ts";
+import { integer, number, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
 
@@ -114,21 +115,21 @@ function parseCommand(args: string[]): Command | "help" {
   if (format !== "png" && format !== "webp") {
     throw new UsageError(`--format must be png or webp, got ${format}`);
   }
-  const n = integer("--n", values.n, 1) ?? 1;
+  const n = readFlag(integer({ min: 1 }), values.n, "--n") ?? 1;
   const runtime = values.runtime ?? "node";
   if (runtime !== "node" && runtime !== "web") {
     throw new UsageError(`--runtime must be node or web, got ${runtime}`);
   }
   return {
     prompt: values.prompt,
-    steps: integer("--steps", values.steps, 1),
-    shift: shiftOf(values.shift),
+    steps: readFlag(integer({ min: 1 }), values.steps, "--steps"),
+    shift: readFlag(number({ min: 1 }), values.shift, "--shift"),
     grid: values.grid === undefined ? undefined : values.grid.split(",").map((t) => {
       const value = t.trim() === "" ? NaN : Number(t);
       if (!Number.isFinite(value)) throw new UsageError(`--grid lists numbers, got ${values.grid}`);
       return value;
     }),
-    seed: integer("--seed", values.seed, 0) ?? 0,
+    seed: readFlag(integer({ min: 0 }), values.seed, "--seed") ?? 0,
     n,
     outputs: n === 1
       ? [out]
@@ -137,7 +138,7 @@ function parseCommand(args: string[]): Command | "help" {
     adapters: (values.adapter ?? []).map(adapterSpec),
     model: values.model,
     runtime,
-    threads: integer("--threads", values.threads, 1),
+    threads: readFlag(integer({ min: 1 }), values.threads, "--threads"),
     steering: steeringOf(values),
   };
 }
@@ -163,10 +164,8 @@ function steeringOf(values: {
   if (!(STEERING_METHODS as readonly string[]).includes(method)) {
     throw new UsageError(`--method must be best-of-n or posterior, got ${method}`);
   }
-  const particles = integer("--particles", values.particles, 1) ?? 8;
-  if (particles > MAX_PARTICLES) {
-    throw new UsageError(`--particles must be at most ${MAX_PARTICLES}, got ${particles}`);
-  }
+  const particles =
+    readFlag(integer({ min: 1, max: MAX_PARTICLES }), values.particles, "--particles") ?? 8;
   if (strength !== undefined && (method !== "posterior" || !Number.isFinite(Number(strength)))) {
     throw new UsageError(`--strength takes a finite number, with --method posterior`);
   }
@@ -176,24 +175,6 @@ function steeringOf(values: {
     particles,
     strength: strength === undefined ? undefined : Number(strength),
   };
-}
-
-function shiftOf(text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = text.trim() === "" ? NaN : Number(text);
-  if (!(Number.isFinite(value) && value >= 1)) {
-    throw new UsageError(`--shift must be a number ≥ 1, got ${text}`);
-  }
-  return value;
-}
-
-function integer(flag: string, text: string | undefined, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${flag} must be an integer ≥ ${min}, got ${text}`);
-  }
-  return value;
 }
 
 function adapterSpec(text: string): AdapterSpec {

@@ -18,9 +18,11 @@
 
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
+import { runCommand, UsageError } from "../cli/command.ts";
+import { integer, list, number, readFlag } from "../cli/readers.ts";
 import { computeAdvantages } from "../trainer/advantages.ts";
 import { parseBackendRequest, selectBackend } from "../trainer/backend.ts";
-import { ConfigError, loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
+import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
 import { splitPrompts } from "../trainer/data/splits.ts";
 import { LoraAdapter } from "../trainer/model/lora.ts";
 import { TfFlowMap } from "../trainer/model/tfjs.ts";
@@ -48,9 +50,19 @@ share of the rewards' variance that lies within groups.
 /** Seed of the line search's fixed scoring rollouts (distinct from the gradient batches). */
 const SCORE_SEED = 99;
 
-function parseOptions() {
+/** What the command line asks for. */
+interface Options {
+  readonly config: string;
+  readonly batches: number;
+  readonly seed: number;
+  readonly steps: number[];
+}
+
+function parse(args: string[]): Options | "help" {
+  let values;
   try {
-    const { values } = parseArgs({
+    ({ values } = parseArgs({
+      args,
       options: {
         config: { type: "string" },
         batches: { type: "string", default: "16" },
@@ -58,27 +70,21 @@ function parseOptions() {
         seed: { type: "string", default: "7" },
         help: { type: "boolean", default: false },
       },
-    });
-    if (values.help) {
-      console.log(HELP);
-      Deno.exit(0);
-    }
-    const batches = Number(values.batches);
-    const seed = Number(values.seed);
-    const steps = values["line-search"]?.split(",").map(Number) ?? [];
-    if (values.config === undefined) throw new Error("--config is required");
-    if (!Number.isInteger(batches) || batches < 2) {
-      throw new Error("--batches must be an integer ≥ 2");
-    }
-    if (!Number.isInteger(seed) || seed < 0) throw new Error("--seed must be an integer ≥ 0");
-    if (steps.some((s) => !Number.isFinite(s) || s < 0)) {
-      throw new Error("--line-search takes non-negative numbers, e.g. 0,1,3");
-    }
-    return { config: values.config, batches, seed, steps };
+    }));
   } catch (error) {
-    console.error(`grpo-signal: ${(error as Error).message}\n\n${HELP}`);
-    Deno.exit(2);
+    throw new UsageError((error as Error).message);
   }
+  if (values.help) return "help";
+  if (values.config === undefined) throw new UsageError("--config is required");
+  const lineSearch = values["line-search"];
+  return {
+    config: values.config,
+    batches: readFlag(integer({ min: 2 }), values.batches, "--batches"),
+    seed: readFlag(integer({ min: 0 }), values.seed, "--seed"),
+    steps: lineSearch === undefined
+      ? []
+      : readFlag(list(number({ min: 0 })), lineSearch, "--line-search"),
+  };
 }
 
 /** Sums the gradients `updatePolicy` hands to its optimiser instead of stepping. */
@@ -177,16 +183,8 @@ function dot(a: Float64Array, b: Float64Array): number {
   return sum;
 }
 
-async function main() {
-  const options = parseOptions();
-  let config: TrainConfig;
-  try {
-    config = await loadTrainConfig(options.config);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    console.error(`grpo-signal: ${error.message}`);
-    Deno.exit(1);
-  }
+async function main(options: Options): Promise<void> {
+  const config = await loadTrainConfig(options.config);
   await selectBackend(parseBackendRequest("auto"), (m) => console.log(m));
   const base = await loadBaseModel(config.model);
   const model = new TfFlowMap(base.config, base.parameters, { trainable: false });
@@ -270,4 +268,6 @@ async function lineSearch(setup: Setup, gradients: Float64Array[], steps: number
   }
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  Deno.exit(await runCommand("grpo-signal", Deno.args, { help: HELP, parse, run: main }));
+}

@@ -25,7 +25,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { UsageError } from "../cli/command.ts";
+import { ExpectedError, runCommand, UsageError } from "../cli/command.ts";
+import { integer, readFlag } from "../cli/readers.ts";
+import { exists } from "../cli/files.ts";
 import { encodeImage, generate, loadModel, type Model, type ModelSource } from "../mod.ts";
 import { AdapterStore } from "../serve/adapters.ts";
 import { createApp, DEFAULT_SERVE_LIMITS } from "../serve/app.ts";
@@ -102,12 +104,15 @@ function parseOptions(args: string[]): Options | "help" {
   return {
     url: values.url === undefined ? undefined : loopbackUrl(values.url),
     model: values.model,
-    seconds: integer("--seconds", values.seconds, 1, 600) ?? 60,
-    warmUpSeconds: integer("--warm-up", values["warm-up"], 0, 600) ?? 90,
-    maxRequests: integer("--max-requests", values["max-requests"], 1, 1e9) ?? 1_000_000,
-    threads: integer("--threads", values.threads, 1, 256),
-    concurrency: integer("--max-concurrency", values["max-concurrency"], 1, 1024) ??
-      DEFAULT_SERVE_LIMITS.concurrency,
+    seconds: readFlag(integer({ min: 1, max: 600 }), values.seconds, "--seconds") ?? 60,
+    warmUpSeconds: readFlag(integer({ min: 0, max: 600 }), values["warm-up"], "--warm-up") ?? 90,
+    maxRequests:
+      readFlag(integer({ min: 1, max: 1e9 }), values["max-requests"], "--max-requests") ??
+        1_000_000,
+    threads: readFlag(integer({ min: 1, max: 256 }), values.threads, "--threads"),
+    concurrency:
+      readFlag(integer({ min: 1, max: 1024 }), values["max-concurrency"], "--max-concurrency") ??
+        DEFAULT_SERVE_LIMITS.concurrency,
     prompt: values.prompt ?? "two red circles",
   };
 }
@@ -127,25 +132,13 @@ function loopbackUrl(text: string): URL {
   return url;
 }
 
-function integer(flag: string, text: string | undefined, min: number, max: number) {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new UsageError(`${flag} must be an integer in ${min}..${max}, got ${text}`);
-  }
-  return value;
-}
-
 /** The model to load and a description: `--model`, the bundled model, or random weights. */
 async function modelSource(
   path: string | undefined,
 ): Promise<{ source: ModelSource; description: string }> {
   if (path !== undefined) return { source: path, description: path };
-  try {
-    await Deno.stat(BUNDLED);
+  if (await exists(BUNDLED)) {
     return { source: BUNDLED, description: "bundled shapes-meanflow" };
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   const files = emitOnnx(meanFlowConfig, initParameters(meanFlowConfig, 0), {
     name: "model",
@@ -357,19 +350,10 @@ async function run(options: Options): Promise<boolean> {
   return checks.every(([, ok]) => ok);
 }
 
-async function main(args: string[]): Promise<number> {
-  let options;
-  try {
-    options = parseOptions(args);
-  } catch (error) {
-    console.error(`load: ${(error as Error).message}`);
-    return 2;
-  }
-  if (options === "help") {
-    console.log(HELP);
-    return 0;
-  }
-  return (await run(options)) ? 0 : 1;
+async function main(options: Options): Promise<void> {
+  if (!(await run(options))) throw new ExpectedError("a check failed (see FAIL above)");
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  Deno.exit(await runCommand("load", Deno.args, { help: HELP, parse: parseOptions, run: main }));
+}

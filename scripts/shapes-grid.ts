@@ -16,6 +16,7 @@ import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../src/shapes
 import { type Split, splitPrompts } from "../trainer/data/splits.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
 import { runCommand } from "../cli/command.ts";
+import { integer, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-grid.ts [options]
 
@@ -56,13 +57,8 @@ function parseCommand(args: string[]): Options | "help" {
     },
   });
   if (values.help) return "help";
-  const int = (name: keyof typeof values, min: number): number => {
-    const v = Number(values[name]);
-    if (!Number.isInteger(v) || v < min) {
-      throw new Error(`--${name} must be an integer ≥ ${min}, got ${values[name]}`);
-    }
-    return v;
-  };
+  const int = (name: "cells" | "columns" | "mismatch" | "seed" | "scale", min: number) =>
+    readFlag(integer({ min }), values[name], `--${name}`);
   if (!["train", "eval", "all"].includes(values.split)) {
     throw new Error(`--split must be train, eval or all, got ${values.split}`);
   }

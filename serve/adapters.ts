@@ -10,6 +10,7 @@
  */
 
 import { checkLoraAdapters, type LoraAdapter, type LoraTarget, parseLoraAdapter } from "../mod.ts";
+import { exists } from "../cli/files.ts";
 
 /** Adapter names: lower-case letters, digits, `_` and `-`, 1–64 characters, no dots or slashes. */
 export const ADAPTER_NAME: RegExp = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -206,16 +207,6 @@ function checkedName(name: string): string {
     throw new RangeError(`adapter name ${JSON.stringify(name)} does not match ${ADAPTER_NAME}`);
   }
   return name;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
 
 async function sha256(bytes: Uint8Array): Promise<string> {

@@ -19,6 +19,7 @@ import { createApp, DEFAULT_SERVE_LIMITS } from "./app.ts";
 import { ADMIN_TOKEN_ENV } from "./middleware/admin.ts";
 import { serveApp } from "./server.ts";
 import { runCommand, UsageError } from "../cli/command.ts";
+import { integer, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task serve [options]
 
@@ -88,29 +89,20 @@ function parseCommand(args: string[]): Command | "help" {
     throw new UsageError((error as Error).message.split("\n")[0]);
   }
   if (values.help) return "help";
-  const port = integer("--port", values.port, 0) ?? 8000;
-  if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
+  const port = readFlag(integer({ min: 0, max: 65535 }), values.port, "--port") ?? 8000;
   return {
     port,
     hostname: values.host ?? "127.0.0.1",
     adaptersDir: values.adapters ?? "adapters",
     model: values.model,
-    threads: integer("--threads", values.threads, 1),
+    threads: readFlag(integer({ min: 1 }), values.threads, "--threads"),
     browserModels: values["browser-models"],
-    concurrency: integer("--max-concurrency", values["max-concurrency"], 1) ??
+    concurrency: readFlag(integer({ min: 1 }), values["max-concurrency"], "--max-concurrency") ??
       DEFAULT_SERVE_LIMITS.concurrency,
-    queue: integer("--queue", values.queue, 0) ?? DEFAULT_SERVE_LIMITS.queue,
-    timeoutMs: integer("--timeout-ms", values["timeout-ms"], 1) ?? DEFAULT_SERVE_LIMITS.timeoutMs,
+    queue: readFlag(integer({ min: 0 }), values.queue, "--queue") ?? DEFAULT_SERVE_LIMITS.queue,
+    timeoutMs: readFlag(integer({ min: 1 }), values["timeout-ms"], "--timeout-ms") ??
+      DEFAULT_SERVE_LIMITS.timeoutMs,
   };
-}
-
-function integer(flag: string, text: string | undefined, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`${flag} must be an integer ≥ ${min}, got ${text}`);
-  }
-  return value;
 }
 
 function adminToken(): string | undefined {

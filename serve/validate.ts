@@ -20,6 +20,7 @@ import {
   steeringNfe,
   type Tokenizer,
 } from "../mod.ts";
+import { type Field, FieldError, integer, number, oneOf } from "../cli/readers.ts";
 import { ADAPTER_NAME } from "./adapters.ts";
 import { ApiError } from "./errors.ts";
 
@@ -210,14 +211,7 @@ function steeringField(value: unknown): SteeringRequest {
       "steering.reward",
     );
   }
-  const method = fields.method ?? "best-of-n";
-  if (!isString(method) || !(STEERING_METHODS as readonly string[]).includes(method)) {
-    throw invalid(
-      "invalid_value",
-      `steering.method must be "best-of-n" or "posterior", got ${kindOf(method)}`,
-      "steering.method",
-    );
-  }
+  const method = read(oneOf(STEERING_METHODS), fields.method ?? "best-of-n", "steering.method");
   const particles = integerField(fields, "particles", 1, MAX_PARTICLES, "steering.particles");
   if (particles === undefined) {
     throw invalid("missing_field", "steering.particles is required", "steering.particles");
@@ -232,7 +226,7 @@ function steeringField(value: unknown): SteeringRequest {
       );
     }
   }
-  return { reward, method: method as SteeringMethod, particles, strength };
+  return { reward, method, particles, strength };
 }
 
 /**
@@ -310,16 +304,17 @@ function integerField(
   param = field,
 ): number | undefined {
   const value = fields[field];
-  if (value === undefined) return undefined;
-  if (typeof value !== "number") throw wrongType(param, "an integer", value);
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw invalid(
-      "out_of_range",
-      `${param} must be an integer in ${min}..${max}, got ${value}`,
-      param,
-    );
+  return value === undefined ? undefined : read(integer({ min, max }), value, param);
+}
+
+/** Reads a value with a shared field reader; its error becomes a 400 with the same code. */
+function read<T>(type: Field<T>, value: unknown, param: string): T {
+  try {
+    return type.read(value, param);
+  } catch (error) {
+    if (error instanceof FieldError) throw invalid(error.problem, error.message, error.path);
+    throw error;
   }
-  return value;
 }
 
 function formatField(fields: Fields, param: string): ImageFormat | undefined {
@@ -363,16 +358,8 @@ function adapterChoice(item: unknown, limits: RequestLimits, param: string): Ada
   }
   const fields = objectOf(item, ["name", "scale"]);
   if (!isString(fields.name)) throw wrongType(`${param}.name`, "a string", fields.name);
-  const scale = fields.scale ?? 1;
-  if (typeof scale !== "number") throw wrongType(`${param}.scale`, "a number", scale);
   const max = limits.maxAdapterScale;
-  if (!Number.isFinite(scale) || Math.abs(scale) > max) {
-    throw invalid(
-      "out_of_range",
-      `${param}.scale must be a number in -${max}..${max}, got ${scale}`,
-      `${param}.scale`,
-    );
-  }
+  const scale = read(number({ min: -max, max }), fields.scale ?? 1, `${param}.scale`);
   return { name: adapterName(fields.name, `${param}.name`), scale };
 }
 

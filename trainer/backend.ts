@@ -17,6 +17,7 @@ import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-cpu";
 import { tryLoadBlas } from "../kernels/blas.ts";
 import { installBlasKernels, uninstallBlasKernels } from "../kernels/tfjs-blas.ts";
+import { ExpectedError } from "../cli/command.ts";
 
 /** A backend a user can ask for. */
 export type BackendRequest = "auto" | BackendName;
@@ -51,7 +52,7 @@ export interface SelectBackendOptions {
 }
 
 /** Thrown when a requested backend cannot be used; the message says how to install it. */
-export class BackendUnavailableError extends Error {
+export class BackendUnavailableError extends ExpectedError {
   /**
    * Wraps a message that names the missing backend and how to install it.
    *

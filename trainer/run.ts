@@ -2,30 +2,17 @@
  * A training run (docs/math.md §6): iterations of
  * rollout → reward → advantages → update, with JSONL metrics, a progress
  * line, atomic checkpoints, periodic held-out evaluation, and the EMA adapter
- * exported as safetensors. A run directory holds everything:
- *
- *     config.json             the validated configuration
- *     metrics.jsonl           one line per iteration
- *     checkpoint.safetensors  LoRA + EMA + AdamW state + iteration (resume point)
- *     adapter.safetensors     the EMA adapter (PEFT keys), loadable by the SDK; rewritten
- *                             with every checkpoint and evaluation
- *     eval.md, eval.json      the latest evaluation table; eval/ keeps each one
- *     samples.png             per K: base row over trained row
- *     reward-curve.png        mean reward per iteration (blue), held-out strict accuracy (orange)
- *     summary.json            time split, throughput, final table
+ * exported as safetensors. A {@link RunDirectory} holds everything (the
+ * adapter is rewritten with every checkpoint and evaluation; `samples.png`
+ * shows per K a base row over a trained row; `reward-curve.png` the mean
+ * reward per iteration in blue and held-out strict accuracy in orange).
  *
  * @module
  */
 
-import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { computeAdvantages } from "./advantages.ts";
-import {
-  CHECKPOINT_FILE,
-  decodeCheckpoint,
-  encodeCheckpoint,
-  writeFileAtomic,
-} from "./checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint, writeFileAtomic } from "./checkpoint.ts";
 import type { TrainConfig } from "./config.ts";
 import { splitPrompts } from "./data/splits.ts";
 import { evaluateSampler, heldOutPrompts } from "./eval/evaluate.ts";
@@ -41,7 +28,8 @@ import { kRepeatPrompts, type RolloutMaps, scoredRollout, tfjsRolloutMaps } from
 import { OnnxRollouts } from "./rollout_onnx.ts";
 import type { BaseModel } from "./setup.ts";
 import { updatePolicy } from "./update.ts";
-import { type IterationMetrics, progressLine, readMetrics } from "./metrics.ts";
+import { type IterationMetrics, progressLine } from "./metrics.ts";
+import { ResumeError, RunDirectory } from "./run_directory.ts";
 
 /** Options of {@link Trainer.create}. */
 export interface TrainerOptions {
@@ -77,6 +65,7 @@ export interface RunSummary {
 export class Trainer {
   readonly #config: TrainConfig;
   readonly #options: TrainerOptions;
+  readonly #run: RunDirectory;
   readonly #model: TfFlowMap;
   readonly #adapter: LoraAdapter;
   readonly #policy: FlowMapPolicy;
@@ -93,6 +82,7 @@ export class Trainer {
   private constructor(config: TrainConfig, base: BaseModel, options: TrainerOptions) {
     this.#config = config;
     this.#options = options;
+    this.#run = new RunDirectory(options.outDir);
     this.#base = base;
     this.#model = new TfFlowMap(base.config, base.parameters, { trainable: false });
     this.#adapter = new LoraAdapter(base.config, config.lora);
@@ -116,17 +106,9 @@ export class Trainer {
     options: TrainerOptions,
   ): Promise<Trainer> {
     const trainer = new Trainer(config, base, options);
-    await Deno.mkdir(join(options.outDir, "eval"), { recursive: true });
-    const configPath = join(options.outDir, "config.json");
     const configText = JSON.stringify(config, null, 2) + "\n";
-    if (options.resume) await trainer.#restore(configPath, configText);
-    else {
-      if (await exists(join(options.outDir, CHECKPOINT_FILE))) {
-        throw new Error(`${options.outDir} already holds a run; pass --resume or another --out`);
-      }
-      await writeFileAtomic(configPath, configText);
-      await Deno.writeTextFile(join(options.outDir, "metrics.jsonl"), "");
-    }
+    if (options.resume) await trainer.#restore(await trainer.#run.resume(configText));
+    else await trainer.#run.start(configText);
     return trainer;
   }
 
@@ -166,7 +148,6 @@ export class Trainer {
     let evaluation: EvalReport | undefined;
     const started = performance.now();
     const startIteration = this.#iteration;
-    const metricsPath = join(this.#options.outDir, "metrics.jsonl");
     let savedAt = this.#iteration;
     const overBudget = () =>
       train.maxMinutes > 0 && (performance.now() - started) / 60_000 >= train.maxMinutes;
@@ -185,7 +166,7 @@ export class Trainer {
       for (const key of Object.keys(seconds) as (keyof typeof seconds)[]) {
         seconds[key] += line.seconds[key];
       }
-      await Deno.writeTextFile(metricsPath, JSON.stringify(line) + "\n", { append: true });
+      await this.#run.appendMetrics(line);
       const elapsed = (performance.now() - started) / 1000;
       const byCount = (elapsed / (this.#iteration - startIteration)) *
         (train.iterations - this.#iteration);
@@ -195,7 +176,7 @@ export class Trainer {
       if (savedAt === this.#iteration) await this.saveCheckpoint();
     }
     if (savedAt !== this.#iteration) await this.saveCheckpoint();
-    await writeRewardCurve(this.#options.outDir);
+    await writeRewardCurve(this.#run);
     const summary = {
       iterations: this.#iteration,
       interrupted: this.#stop,
@@ -204,7 +185,7 @@ export class Trainer {
       seconds,
     };
     await writeFileAtomic(
-      join(this.#options.outDir, "summary.json"),
+      this.#run.summary,
       JSON.stringify({ ...summary, metrics: undefined }, null, 2) + "\n",
     );
     return summary;
@@ -300,7 +281,7 @@ export class Trainer {
   async evaluate(): Promise<EvalReport> {
     const e = this.#config.eval;
     const adapterBytes = this.exportAdapter();
-    await writeFileAtomic(join(this.#options.outDir, "adapter.safetensors"), adapterBytes);
+    await writeFileAtomic(this.#run.adapter, adapterBytes);
     const served = await this.#served();
     const plan = {
       prompts: heldOutPrompts(e.prompts),
@@ -313,7 +294,7 @@ export class Trainer {
     const trainedSampler = await served.withAdapter(adapterBytes);
     const trained = await evaluateSampler(trainedSampler, plan);
     await trainedSampler.dispose();
-    const report = await writeEvaluation(this.#options.outDir, {
+    const report = await writeEvaluation(this.#run, {
       iteration: this.#iteration,
       seedsPerPrompt: plan.seedsPerPrompt,
       base: this.#baseEval,
@@ -324,7 +305,7 @@ export class Trainer {
 
   /** Writes the checkpoint and the EMA adapter, each atomically. */
   async saveCheckpoint(): Promise<void> {
-    await writeFileAtomic(join(this.#options.outDir, "adapter.safetensors"), this.exportAdapter());
+    await writeFileAtomic(this.#run.adapter, this.exportAdapter());
     const state = this.#optimizer.state();
     const bytes = encodeCheckpoint({
       iteration: this.#iteration,
@@ -337,7 +318,7 @@ export class Trainer {
       m: state.m,
       v: state.v,
     });
-    await writeFileAtomic(join(this.#options.outDir, CHECKPOINT_FILE), bytes);
+    await writeFileAtomic(this.#run.checkpoint, bytes);
   }
 
   /** Frees the model, the adapter and the evaluation's inference session. */
@@ -358,26 +339,13 @@ export class Trainer {
     return this.#adapter.variables.map((v) => (v.dataSync() as Float32Array).slice());
   }
 
-  async #restore(configPath: string, configText: string): Promise<void> {
-    const dir = this.#options.outDir;
-    let saved: string;
-    try {
-      saved = await Deno.readTextFile(configPath);
-    } catch {
-      throw new Error(`cannot resume: ${configPath} is missing`);
-    }
-    if (saved !== configText) {
-      throw new Error(`cannot resume: the config differs from the run's ${configPath}`);
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(join(dir, CHECKPOINT_FILE));
-    } catch {
-      throw new Error(`cannot resume: ${join(dir, CHECKPOINT_FILE)} is missing`);
-    }
+  /** Restores weights, EMA, optimiser and iteration from a checkpoint's bytes. */
+  async #restore(bytes: Uint8Array): Promise<void> {
     const state = decodeCheckpoint(bytes);
     if (state.names.join() !== this.#names.join() || state.seed !== this.#config.train.seed) {
-      throw new Error("cannot resume: the checkpoint's adapter or seed differs from the config");
+      throw new ResumeError(
+        "cannot resume: the checkpoint's adapter or seed differs from the config",
+      );
     }
     tf.tidy(() =>
       this.#adapter.variables.forEach((v, i) => v.assign(tf.tensor(state.weights[i], v.shape)))
@@ -385,18 +353,6 @@ export class Trainer {
     this.#ema.load(state.ema);
     this.#optimizer.load({ step: state.optimizerStep, m: state.m, v: state.v });
     this.#iteration = state.iteration;
-    // metrics written after the checkpoint belong to iterations that will run again
-    const metricsPath = join(dir, "metrics.jsonl");
-    const kept = (await readMetrics(metricsPath)).filter((m) => m.iteration <= state.iteration);
-    await writeFileAtomic(metricsPath, kept.map((m) => JSON.stringify(m) + "\n").join(""));
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
+    await this.#run.keepMetricsUpTo(state.iteration);
   }
 }

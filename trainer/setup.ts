@@ -8,11 +8,7 @@
 
 import { dirname, join } from "node:path";
 import onnxProto from "onnx-proto";
-import { compositionReward } from "./rewards/composition.ts";
-import { jpegCompressibility } from "./rewards/compressibility.ts";
-import { httpReward } from "./rewards/http.ts";
-import { brightness } from "./rewards/brightness.ts";
-import { randomControl } from "./rewards/random.ts";
+import { createReward } from "./rewards/registry.ts";
 import { type Reward, weightedSum } from "./rewards/reward.ts";
 import { ConfigError, type ModelSourceConfig, type RewardTermConfig } from "./config.ts";
 import {
@@ -110,8 +106,9 @@ function externalDataName(model: Uint8Array): string | undefined {
 }
 
 /**
- * The reward a config's terms describe: the single term itself when its
- * weight is 1, else their weighted sum.
+ * The reward a config's terms describe (each built by its kind's entry in
+ * `REWARDS`): the single term itself when its weight is 1, else their
+ * weighted sum.
  *
  * @example
  * ```ts
@@ -120,20 +117,6 @@ function externalDataName(model: Uint8Array): string | undefined {
  * ```
  */
 export function buildReward(terms: readonly RewardTermConfig[]): Reward {
-  const make = (term: RewardTermConfig): Reward => {
-    switch (term.kind) {
-      case "composition":
-        return compositionReward({ mode: term.mode });
-      case "jpeg-compressibility":
-        return jpegCompressibility();
-      case "brightness":
-        return brightness();
-      case "random":
-        return randomControl();
-      case "http":
-        return httpReward({ url: term.url });
-    }
-  };
-  if (terms.length === 1 && terms[0].weight === 1) return make(terms[0]);
-  return weightedSum(terms.map((term) => ({ reward: make(term), weight: term.weight })));
+  if (terms.length === 1 && terms[0].weight === 1) return createReward(terms[0]);
+  return weightedSum(terms.map((term) => ({ reward: createReward(term), weight: term.weight })));
 }

@@ -11,8 +11,10 @@
 
 import { parseArgs } from "node:util";
 import { threadsFromEnv } from "../kernels/blas.ts";
-import { BackendUnavailableError, parseBackendRequest, selectBackend } from "./backend.ts";
-import { ConfigError, loadTrainConfig } from "./config.ts";
+import { ExpectedError, runCommand, UsageError } from "../cli/command.ts";
+import { type BackendRequest, parseBackendRequest, selectBackend } from "./backend.ts";
+import { fieldDocs } from "../cli/fields.ts";
+import { loadTrainConfig, TRAIN_CONFIG } from "./config.ts";
 import { RewardError } from "./rewards/reward.ts";
 import { Trainer } from "./run.ts";
 import { buildReward, loadBaseModel } from "./setup.ts";
@@ -32,14 +34,25 @@ adapter.safetensors (the EMA adapter), eval.md/eval.json, samples.png,
 reward-curve.png and summary.json. Ctrl-C saves a checkpoint and exits.
 
 FLOWMAP_BLAS_THREADS sets the threads of OpenBLAS and of the ONNX Runtime
-rollout sessions (e.g. 1 per process when two runs share a machine).`;
+rollout sessions (e.g. 1 per process when two runs share a machine).
 
-/** Parses arguments, runs training, and returns the process exit code. */
-export async function main(args: readonly string[]): Promise<number> {
+Config fields (path: what it must be, default. meaning; <kind> marks a variant):
+
+${fieldDocs(TRAIN_CONFIG).map((line) => `  ${line}`).join("\n")}`;
+
+/** What the command line asks for. */
+interface Command {
+  readonly config: string;
+  readonly out: string | undefined;
+  readonly resume: boolean;
+  readonly backend: BackendRequest;
+}
+
+function parse(args: string[]): Command | "help" {
   let values;
   try {
     ({ values } = parseArgs({
-      args: [...args],
+      args,
       options: {
         config: { type: "string" },
         out: { type: "string" },
@@ -50,64 +63,68 @@ export async function main(args: readonly string[]): Promise<number> {
       strict: true,
     }));
   } catch (error) {
-    console.error(`train: ${(error as Error).message} (see --help)`);
-    return 2;
+    throw new UsageError(`${(error as Error).message} (see --help)`);
   }
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
+  if (values.help) return "help";
   if (values.config === undefined) {
-    console.error("train: --config <file.json> is required (see --help)");
-    return 2;
+    throw new UsageError("--config <file.json> is required (see --help)");
   }
   if (values.resume && values.out === undefined) {
-    console.error("train: --resume needs --out <run directory>");
-    return 2;
+    throw new UsageError("--resume needs --out <run directory>");
   }
+  return {
+    config: values.config,
+    out: values.out,
+    resume: values.resume,
+    backend: parseBackendRequest(values.backend),
+  };
+}
+
+async function run(command: Command): Promise<void> {
+  const config = await loadTrainConfig(command.config);
+  const backend = await selectBackend(command.backend, (m) => console.log(m));
+  const base = await loadBaseModel(config.model);
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+  const outDir = command.out ?? `runs/${config.name}-${stamp}`;
+  const trainer = await Trainer.create(config, base, {
+    outDir,
+    resume: command.resume,
+    reward: buildReward(config.reward),
+    log: (line) => console.log(line),
+    rolloutThreads: threadsFromEnv(),
+  });
+  console.log(
+    `run ${outDir}: ${base.config.kind} model (${base.description}), ` +
+      `backend ${backend.name}, from iteration ${trainer.iteration}`,
+  );
+  const onInterrupt = () => {
+    if (trainer.stopRequested) Deno.exit(130);
+    console.log("interrupt: finishing this iteration, then saving (Ctrl-C again to quit now)");
+    trainer.requestStop();
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
   try {
-    const config = await loadTrainConfig(values.config);
-    const backend = await selectBackend(parseBackendRequest(values.backend), (m) => console.log(m));
-    const base = await loadBaseModel(config.model);
-    const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
-    const outDir = values.out ?? `runs/${config.name}-${stamp}`;
-    const trainer = await Trainer.create(config, base, {
-      outDir,
-      resume: values.resume,
-      reward: buildReward(config.reward),
-      log: (line) => console.log(line),
-      rolloutThreads: threadsFromEnv(),
-    });
+    const summary = await trainer.run();
     console.log(
-      `run ${outDir}: ${base.config.kind} model (${base.description}), ` +
-        `backend ${backend.name}, from iteration ${trainer.iteration}`,
+      summary.interrupted || summary.iterations < config.train.iterations
+        ? `stopped after iteration ${summary.iterations}; resume with --resume --out ${outDir}`
+        : `done: ${summary.iterations} iterations; adapter ${outDir}/adapter.safetensors`,
     );
-    const onInterrupt = () => {
-      if (trainer.stopRequested) Deno.exit(130);
-      console.log("interrupt: finishing this iteration, then saving (Ctrl-C again to quit now)");
-      trainer.requestStop();
-    };
-    Deno.addSignalListener("SIGINT", onInterrupt);
-    try {
-      const summary = await trainer.run();
-      console.log(
-        summary.interrupted || summary.iterations < config.train.iterations
-          ? `stopped after iteration ${summary.iterations}; resume with --resume --out ${outDir}`
-          : `done: ${summary.iterations} iterations; adapter ${outDir}/adapter.safetensors`,
-      );
-    } finally {
-      Deno.removeSignalListener("SIGINT", onInterrupt);
-      await trainer.dispose();
-    }
-    return 0;
   } catch (error) {
-    // config, backend, reward and resume problems are one line; anything else keeps its stack
-    const expected = error instanceof ConfigError || error instanceof BackendUnavailableError ||
-      error instanceof RewardError || (error as Error).message?.startsWith("cannot resume");
-    const hint = error instanceof RewardError ? " (the last checkpoint is kept: --resume)" : "";
-    console.error(`train: ${expected ? (error as Error).message : (error as Error).stack}${hint}`);
-    return 1;
+    if (!(error instanceof RewardError)) throw error;
+    throw new ExpectedError(error.message, {
+      hint: "(the last checkpoint is kept: --resume)",
+      cause: error,
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    await trainer.dispose();
   }
+}
+
+/** Parses arguments, runs training, and returns the process exit code. */
+export function main(args: readonly string[]): Promise<number> {
+  return runCommand("train", args, { help: HELP, parse, run });
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -15,11 +15,11 @@ import { NormalStream, UniformStream } from "../../src/rng.ts";
 import type { TrainConfig } from "../../trainer/config.ts";
 import { grpoObjective, type TransitionBatch } from "../../trainer/grpo.ts";
 import { LoraAdapter } from "../../trainer/model/lora.ts";
-import type { ParameterTable } from "../../trainer/model/parameters.ts";
 import { TfFlowMap } from "../../trainer/model/tfjs.ts";
 import { AdamW } from "../../trainer/optimizer.ts";
-import { FlowMapPolicy, tensorGaussianLogProb } from "../../trainer/policy.ts";
-import { type ModelConfig, pathOf } from "../../trainer/model/config.ts";
+import { FlowMapPolicy, rolloutGrid, tensorGaussianLogProb } from "../../trainer/policy.ts";
+import type { BaseModel } from "../../trainer/setup.ts";
+import { pathOf } from "../../trainer/model/config.ts";
 import { twoTimeJump } from "../../src/anchor.ts";
 
 /** The built pass: call {@link UpdatePass.run} repeatedly, then dispose. */
@@ -53,18 +53,21 @@ export interface HostArray {
  */
 export function buildUpdatePass(
   config: TrainConfig,
-  modelConfig: ModelConfig,
-  base: ParameterTable,
+  base: BaseModel,
   batch: number,
 ): UpdatePass {
-  const model = new TfFlowMap(modelConfig, base, { trainable: false });
+  const modelConfig = base.config;
+  const model = new TfFlowMap(modelConfig, base.parameters, { trainable: false });
   const adapter = new LoraAdapter(modelConfig, config.lora);
   const normals = new NormalStream(7, 1);
   for (const b of adapter.b.values()) {
     b.assign(tf.tensor(normals.fill(new Float32Array(b.size)).map((v) => 0.01 * v), b.shape));
   }
-  const { anchor, stochasticSteps, shift, grid } = config.rollout;
-  const policy = new FlowMapPolicy(model, anchor, stochasticSteps, shift, grid);
+  const policy = new FlowMapPolicy(
+    model,
+    config.rollout.anchor,
+    rolloutGrid(base.info, config.rollout),
+  );
   const optimizer = new AdamW(adapter.variables, config.optimizer);
   const { channels: c, imageSize: s, textLength, vocabSize } = modelConfig;
   const shape = [batch, c, s, s];

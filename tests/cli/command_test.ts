@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { ExpectedError, runCommand, UsageError } from "../../cli/command.ts";
 import { runDeno } from "../_fixtures.ts";
 
 /** Every command-line entry point, with the name its error lines start with. */
@@ -6,6 +7,7 @@ const COMMANDS: [file: string, name: string][] = [
   ["scripts/bench-kernels.ts", "bench-kernels"],
   ["scripts/bench-sdk.ts", "bench-sdk"],
   ["scripts/bench-train.ts", "bench-train"],
+  ["scripts/bench-update.ts", "bench-update"],
   ["scripts/build-wasm.ts", "build-wasm"],
   ["scripts/eval-adapter.ts", "eval-adapter"],
   ["scripts/generate.ts", "generate"],
@@ -37,4 +39,41 @@ Deno.test("cli: --help exits 0 and prints the usage", async () => {
     assert.equal(result.code, 0, `${file}: ${result.stderr}`);
     assert.match(result.stdout, /usage/i, file);
   }
+});
+
+Deno.test("runCommand: typed errors decide the exit code; every failure is one line", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (line: string) => errors.push(line);
+  try {
+    const exit = (run: () => void) =>
+      runCommand("demo", [], { help: "usage: demo", parse: () => ({}), run });
+    const hint = "(the last checkpoint is kept: --resume)";
+    assert.equal(
+      await exit(() => {
+        throw new ExpectedError("reward failed", { hint });
+      }),
+      1,
+    );
+    assert.equal(
+      await exit(() => {
+        throw new UsageError("--resume needs --out");
+      }),
+      2,
+    );
+    assert.equal(
+      await exit(() => {
+        throw new Error("a bug\nover lines");
+      }),
+      1,
+    );
+    assert.equal(await exit(() => {}), 0);
+  } finally {
+    console.error = original;
+  }
+  assert.deepEqual(errors, [
+    "demo: reward failed (the last checkpoint is kept: --resume)",
+    "demo: --resume needs --out",
+    "demo: a bug over lines",
+  ]);
 });

@@ -48,7 +48,7 @@ Deno.test("cli: bad arguments exit 2, failed generation exits 1, each with one l
     [["--steps", "2"], 2, /--prompt is required/],
     [["--prompt", "a", "--steps", "two"], 2, /--steps must be an integer ≥ 1, got two/],
     [["--prompt", "a", "--grid", "1,,0"], 2, /--grid lists numbers/],
-    [["--prompt", "a", "--shift", "0.5"], 2, /--shift must be a number ≥ 1, got 0.5/],
+    [["--prompt", "a", "--shift", "0.5"], 2, /--shift must be ≥ 1, got 0.5/],
     [["--prompt", "a", "--shift", "2", "--model", path], 1, /TrigFlow grids are angular/],
     [["--prompt", "a", "--format", "gif"], 2, /--format must be png or webp/],
     [["--prompt", "a", "--runtime", "gpu"], 2, /--runtime must be node or web/],

@@ -4,7 +4,7 @@ import { runDeno } from "../_fixtures.ts";
 const signal = (...args: string[]) =>
   runDeno(["run", "-A", "--no-lock", "scripts/grpo-signal.ts", ...args]);
 
-Deno.test("grpo-signal: --help, and bad arguments exit 2 with one line and the usage", async () => {
+Deno.test("grpo-signal: --help, and bad arguments exit 2 with one line", async () => {
   const help = await signal("--help");
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^Usage: deno task grpo-signal --config FILE/);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadTrainConfig, validateTrainConfig } from "../../trainer/config.ts";
+import { FieldError, loadTrainConfig, validateTrainConfig } from "../../trainer/config.ts";
 
 const minimal = {
   name: "t",
@@ -35,7 +35,7 @@ Deno.test("config: defaults follow docs/math.md §6", () => {
 Deno.test("config: errors name the bad field", () => {
   const bad = (patch: Record<string, unknown>, pattern: RegExp) =>
     assert.throws(() => validateTrainConfig({ ...minimal, ...patch }), (e: Error) => {
-      assert.ok(e instanceof ConfigError, `${e}`);
+      assert.ok(e instanceof FieldError, `${e}`);
       assert.match(e.message, pattern);
       return true;
     });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { generate } from "../../src/generate.ts";
 import { modelGrid, timeGrid } from "../../src/grid.ts";
 import { loadModel } from "../../src/onnx/model.ts";
-import { ConfigError, validateTrainConfig } from "../../trainer/config.ts";
+import { FieldError, validateTrainConfig } from "../../trainer/config.ts";
 import { servedModel } from "../../trainer/eval/sampler.ts";
 import { rolloutGrid } from "../../trainer/policy.ts";
 import { loadBaseModel } from "../../trainer/setup.ts";
@@ -71,7 +71,7 @@ for (const name of ["shapes-meanflow", "shapes-scm"]) {
 Deno.test("grids: a config gives a shift or an explicit grid, not both", () => {
   assert.throws(
     () => rolloutOf("m.onnx", { stochasticSteps: 1, shift: 3, grid: [1, 0.5, 0] }),
-    (error) => error instanceof ConfigError && /rollout.grid takes none/.test(error.message),
+    (error) => error instanceof FieldError && /rollout.grid takes none/.test(error.message),
   );
   assert.equal(rolloutOf("m.onnx", {}).shift, undefined, "absent: the model's own");
 });

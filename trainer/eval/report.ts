@@ -1,5 +1,5 @@
 /**
- * Writes an evaluation into a run directory: `eval.json` and `eval.md` (the
+ * Writes an evaluation into a {@link RunDirectory}: `eval.json` and `eval.md` (the
  * latest, and a copy per iteration under `eval/`), `samples.png` (per K, the
  * base row over the trained row, first seed of the first eight prompts), and
  * the reward curve `reward-curve.png`.
@@ -8,6 +8,7 @@
  */
 
 import { join } from "node:path";
+import type { RunDirectory } from "../run_directory.ts";
 import { encodeImage, type Image } from "../../src/image.ts";
 import { writeFileAtomic } from "../checkpoint.ts";
 import { readMetrics } from "../metrics.ts";
@@ -29,7 +30,7 @@ export interface EvaluationResults {
 
 /** Builds the report and writes its table, JSON and sample grid; returns the report. */
 export async function writeEvaluation(
-  dir: string,
+  run: RunDirectory,
   results: EvaluationResults,
 ): Promise<EvalReport> {
   const { base, trained, seedsPerPrompt } = results;
@@ -40,16 +41,15 @@ export async function writeEvaluation(
     rows: trained.map((t, i) => ({ steps: t.steps, base: base[i].scores, trained: t.scores })),
   };
   const json = JSON.stringify(report, null, 2) + "\n", md = markdownTable(report);
-  const tag = String(report.iteration).padStart(5, "0");
-  await writeFileAtomic(join(dir, "eval", `eval-${tag}.json`), json);
-  await writeFileAtomic(join(dir, "eval", `eval-${tag}.md`), md);
-  await writeFileAtomic(join(dir, "eval.json"), json);
-  await writeFileAtomic(join(dir, "eval.md"), md);
+  await writeFileAtomic(run.evaluation("json", report.iteration), json);
+  await writeFileAtomic(run.evaluation("md", report.iteration), md);
+  await writeFileAtomic(run.evaluation("json"), json);
+  await writeFileAtomic(run.evaluation("md"), md);
   const columns = Math.min(8, report.prompts);
   const firstSeed = (images: readonly Image[]) =>
     Array.from({ length: columns }, (_, i) => images[i * seedsPerPrompt]);
   const rows = trained.flatMap((t, i) => [firstSeed(base[i].images), firstSeed(t.images)]);
-  await writeFileAtomic(join(dir, "samples.png"), await encodeImage(imageGrid(rows, 2, 2)));
+  await writeFileAtomic(run.samples, await encodeImage(imageGrid(rows, 2, 2)));
   return report;
 }
 
@@ -58,13 +58,14 @@ export async function writeEvaluation(
  * held-out strict accuracy at K = 2, or the first K evaluated (orange), on
  * shared axes, into `reward-curve.png`.
  */
-export async function writeRewardCurve(dir: string): Promise<void> {
-  const rewards = (await readMetrics(join(dir, "metrics.jsonl")))
+export async function writeRewardCurve(run: RunDirectory): Promise<void> {
+  const rewards = (await readMetrics(run.metrics))
     .map((m) => [m.iteration, m.rewardMean] as [number, number]);
   const evaluations: [number, number][] = [];
-  for await (const entry of Deno.readDir(join(dir, "eval"))) {
+  for await (const entry of Deno.readDir(run.evaluations)) {
     if (!/^eval-\d+\.json$/.test(entry.name)) continue;
-    const report = JSON.parse(await Deno.readTextFile(join(dir, "eval", entry.name))) as EvalReport;
+    const file = join(run.evaluations, entry.name);
+    const report = JSON.parse(await Deno.readTextFile(file)) as EvalReport;
     const row = report.rows.find((r) => r.steps === 2) ?? report.rows[0];
     evaluations.push([report.iteration, row.trained.strict]);
   }
@@ -73,5 +74,5 @@ export async function writeRewardCurve(dir: string): Promise<void> {
     { points: rewards, color: [40, 90, 220] },
     { points: evaluations, color: [240, 130, 20] },
   ]);
-  await writeFileAtomic(join(dir, "reward-curve.png"), await encodeImage(plot));
+  await writeFileAtomic(run.rewardCurve, await encodeImage(plot));
 }

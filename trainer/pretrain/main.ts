@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { type BackendRequest, parseBackendRequest, selectBackend } from "../backend.ts";
 import { runCommand } from "../../cli/command.ts";
+import { integer, list, number, oneOf, readFlag } from "../../cli/readers.ts";
 import { exampleSeed } from "./batches.ts";
 import { runBundle, runEvaluate } from "./bundle.ts";
 import { type PretrainSettings, runStudent, runTeacher, runTrajectories } from "./stages.ts";
@@ -44,20 +45,6 @@ prompts through the SDK sampler and writes src/models/shapes-{meanflow,scm}.
 OpenBLAS threads: FLOWMAP_BLAS_THREADS (e.g. 1 per process when running the
 two students side by side).`;
 
-const number = (name: string, text: string | undefined, integer = true): number => {
-  const value = Number(text);
-  if (!Number.isFinite(value) || (integer && !Number.isInteger(value)) || value < 0) {
-    throw new RangeError(`--${name} must be a non-negative ${integer ? "integer" : "number"}`);
-  }
-  return value;
-};
-const finite = (name: string, text: string): number => {
-  const value = Number(text);
-  if (text.trim() === "" || !Number.isFinite(value)) {
-    throw new RangeError(`--${name} must be a number`);
-  }
-  return value;
-};
 const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 interface Command {
@@ -92,30 +79,28 @@ function parseCommand(args: string[]): Command | "help" {
     },
   });
   if (values.help) return "help";
-  const stage = values.stage as Stage | "all";
-  if (stage !== "all" && !STAGES.includes(stage)) {
-    throw new RangeError(`--stage must be one of ${[...STAGES, "all"].join(", ")}`);
-  }
+  const stage = readFlag(oneOf([...STAGES, "all"] as const), values.stage, "--stage");
+  const count = integer({ min: 0 }), size = number({ min: 0 });
   const settings: PretrainSettings = {
     out: values.out,
-    seed: number("seed", values.seed),
+    seed: readFlag(count, values.seed, "--seed"),
     resume: values.resume,
-    batch: number("batch", values.batch),
-    lr: values.lr === undefined ? undefined : number("lr", values.lr, false),
-    minutes: values.minutes === undefined ? undefined : number("minutes", values.minutes, false),
-    steps: values.steps === undefined ? Infinity : number("steps", values.steps),
-    dropout: number("dropout", values.dropout, false),
-    timeMean: finite("time-mean", values["time-mean"]),
-    trajectories: number("trajectories", values.trajectories),
-    odeSteps: number("ode-steps", values["ode-steps"]),
-    guidance: values.guidance.split(",").map((w) => number("guidance", w, false)),
+    batch: readFlag(count, values.batch, "--batch"),
+    lr: readFlag(size, values.lr, "--lr"),
+    minutes: readFlag(size, values.minutes, "--minutes"),
+    steps: readFlag(count, values.steps, "--steps") ?? Infinity,
+    dropout: readFlag(size, values.dropout, "--dropout"),
+    timeMean: readFlag(number(), values["time-mean"], "--time-mean"),
+    trajectories: readFlag(count, values.trajectories, "--trajectories"),
+    odeSteps: readFlag(count, values["ode-steps"], "--ode-steps"),
+    guidance: readFlag(list(size), values.guidance, "--guidance"),
     log,
   };
   exampleSeed(settings.seed, 0);
   return {
     stage,
     settings,
-    evalPrompts: number("eval-prompts", values["eval-prompts"]),
+    evalPrompts: readFlag(count, values["eval-prompts"], "--eval-prompts"),
     backend: parseBackendRequest(values.backend),
     models: values.models,
   };

@@ -24,6 +24,7 @@ import {
   trajectoryNoise,
 } from "./trajectories.ts";
 import { train, type TrainResult } from "./train.ts";
+import { exists } from "../../cli/files.ts";
 
 /** Settings shared by all stages (the CLI's flags). */
 export interface PretrainSettings {
@@ -354,14 +355,4 @@ async function saveWeights(
       ...extra,
     },
   });
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
