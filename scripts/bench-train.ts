@@ -6,7 +6,7 @@
  * out-of-domain signals, trajectories per second and where the time went.
  *
  *     deno task bench-train [--configs a.json,b.json] [--minutes 45] [--parallel]
- *                           [--out scripts/bench-train-results.md]
+ *                           [--out runs/bench-train.md]
  *
  * `--parallel` runs the configs at the same time, each with a share of the
  * CPU and one OpenBLAS thread unless `FLOWMAP_BLAS_THREADS` is set, so the
@@ -33,7 +33,7 @@ const HEADLINE = [
 ];
 
 const HELP = `Usage: deno task bench-train [--configs a.json,b.json] [--minutes 45] [--parallel]
-                             [--out scripts/bench-train-results.md]
+                             [--out runs/bench-train.md]
 
 Runs Flow-Map GRPO (deno task train) on each config with a time budget, then
 writes a markdown table: held-out strict and partial accuracy, base vs trained
@@ -43,7 +43,7 @@ at every evaluated K, out-of-domain signals, trajectories/s and time shares.
   --minutes M     training budget per run in minutes (default 45)
   --parallel      run the configs at the same time, one process each (one
                   OpenBLAS thread each unless FLOWMAP_BLAS_THREADS is set)
-  --out FILE      where the table goes (default scripts/bench-train-results.md)
+  --out FILE      where the table goes (default runs/bench-train.md)
   --help          show this help`;
 
 /** What the command line asks for. */
@@ -63,7 +63,7 @@ function parse(args: string[]): Options | "help" {
         configs: { type: "string", default: HEADLINE.join(",") },
         minutes: { type: "string", default: "45" },
         parallel: { type: "boolean", default: false },
-        out: { type: "string", default: "scripts/bench-train-results.md" },
+        out: { type: "string", default: "runs/bench-train.md" },
         help: { type: "boolean", default: false },
       },
     }));
