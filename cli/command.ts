@@ -10,6 +10,8 @@
  * @module
  */
 
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
 /**
  * A failure the user caused or can fix (as opposed to a bug): `runCommand`
  * prints its message and {@link ExpectedError.hint} on one line and exits 1.
@@ -97,6 +99,39 @@ export async function runCommand<C>(
   } catch (error) {
     console.error(`${name}: ${oneLine(error)}`);
     return error instanceof UsageError ? 2 : 1;
+  }
+}
+
+/** `parseArgs` option declarations: flag name → `{ type, short?, multiple? }`. */
+export type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/** The values {@link parseFlags} returns for `O`, typed per flag. */
+export type Flags<O extends FlagOptions> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>
+>["values"];
+
+/**
+ * Reads command-line flags strictly (no positionals, no unknown flags); a bad
+ * one is a {@link UsageError} whose one line ends "(see --help)". Values stay
+ * strings: the field readers of `readers.ts` check them.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags } from "./command.ts";
+ * const flags = parseFlags(["--n", "4"], { n: { type: "string" }, help: { type: "boolean" } });
+ * flags.n; // "4"
+ * ```
+ */
+export function parseFlags<const O extends FlagOptions>(
+  args: string[],
+  options: O,
+  { allowNegative = false }: { allowNegative?: boolean } = {},
+): Flags<O> {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false, allowNegative })
+      .values as Flags<O>;
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message.split("\n")[0]} (see --help)`);
   }
 }
 

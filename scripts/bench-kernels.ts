@@ -6,14 +6,13 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "../trainer/backend.ts";
 import { type Blas, loadBlas } from "../kernels/blas.ts";
 import { installBlasKernels, uninstallBlasKernels } from "../kernels/tfjs-blas.ts";
 import { type KernelTime, profileCpuKernels } from "../kernels/tfjs-profile.ts";
 import { buildTransformer, SMALL_TRANSFORMER, trainingStep } from "./bench/transformer.ts";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno task bench [options]
 
@@ -56,15 +55,12 @@ interface Options {
 }
 
 function parseCommand(args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      sizes: { type: "string", default: "64,128,256,512,1024" },
-      batch: { type: "string", default: "64" },
-      steps: { type: "string", default: "3" },
-      "no-stock-step": { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
+  const values = parseFlags(args, {
+    sizes: { type: "string", default: "64,128,256,512,1024" },
+    batch: { type: "string", default: "64" },
+    steps: { type: "string", default: "3" },
+    "no-stock-step": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
   });
   if (values.help) return "help";
   return {

@@ -18,7 +18,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import onnxProto from "onnx-proto";
 import { generate, type Model, type ModelBytes, readModelInfo } from "../mod.ts";
 import type { LoraAdapter, LoraModule } from "../src/lora/adapter.ts";
@@ -33,7 +32,7 @@ import { forwardCost } from "../trainer/model/cost.ts";
 import { emitOnnx } from "../trainer/model/onnx.ts";
 import { initParameters } from "../trainer/model/parameters.ts";
 import { shapesTokenizer } from "../src/text.ts";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 import { integer, oneOf, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task bench-sdk [--threads T] [--reps R] [--runtime node|web]
@@ -53,14 +52,11 @@ interface Options {
 }
 
 function parseCommand(args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      threads: { type: "string", default: "1" },
-      reps: { type: "string", default: "101" },
-      runtime: { type: "string", default: "node" },
-      help: { type: "boolean" },
-    },
+  const values = parseFlags(args, {
+    threads: { type: "string", default: "1" },
+    reps: { type: "string", default: "101" },
+    runtime: { type: "string", default: "node" },
+    help: { type: "boolean" },
   });
   if (values.help) return "help";
   const runtime = readFlag(oneOf(["node", "web"] as const), values.runtime, "--runtime");

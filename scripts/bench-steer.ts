@@ -17,7 +17,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   compositionReward,
   encodeImage,
@@ -28,7 +27,7 @@ import {
   type Model,
   type SteeringOptions,
 } from "../mod.ts";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 import { writeDocsSection } from "./bench/docs_section.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
 import { splitPrompts } from "../trainer/data/splits.ts";
@@ -208,15 +207,11 @@ interface Options {
 }
 
 function parse(args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      prompts: { type: "string", default: "256" },
-      tune: { type: "string", default: "64" },
-      out: { type: "string", default: "docs" },
-      help: { type: "boolean" },
-    },
+  const values = parseFlags(args, {
+    prompts: { type: "string", default: "256" },
+    tune: { type: "string", default: "64" },
+    out: { type: "string", default: "docs" },
+    help: { type: "boolean" },
   });
   return values.help ? "help" : values;
 }

@@ -17,8 +17,7 @@
  */
 
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { runCommand, UsageError } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 import { number, readFlag } from "../cli/readers.ts";
 import { exists } from "../cli/files.ts";
 import { BLAS_THREADS_ENV } from "../kernels/blas.ts";
@@ -55,21 +54,13 @@ interface Options {
 }
 
 function parse(args: string[]): Options | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        configs: { type: "string", default: HEADLINE.join(",") },
-        minutes: { type: "string", default: "45" },
-        parallel: { type: "boolean", default: false },
-        out: { type: "string", default: "runs/bench-train.md" },
-        help: { type: "boolean", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseFlags(args, {
+    configs: { type: "string", default: HEADLINE.join(",") },
+    minutes: { type: "string", default: "45" },
+    parallel: { type: "boolean", default: false },
+    out: { type: "string", default: "runs/bench-train.md" },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) return "help";
   const minutes = readFlag(number({ min: 0, open: "min" }), values.minutes, "--minutes");
   return { configs: values.configs, minutes, parallel: values.parallel, out: values.out };

@@ -12,7 +12,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { type Blas, loadBlas, threadsFromEnv } from "../kernels/blas.ts";
 import { installBlasKernels } from "../kernels/tfjs-blas.ts";
@@ -21,7 +20,7 @@ import { loadTrainConfig } from "../trainer/config.ts";
 import { loadBaseModel } from "../trainer/setup.ts";
 import { loadModel } from "../src/onnx/model.ts";
 import { endpointOf } from "../src/flowmap.ts";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 import { integer, readFlag } from "../cli/readers.ts";
 import { buildUpdatePass, type UpdatePass } from "./bench/update_pass.ts";
 import { startTorchReference, type TorchReference } from "./bench/update_torch.ts";
@@ -60,19 +59,16 @@ interface Options {
 }
 
 function parseCommand(args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      config: { type: "string", default: "trainer/configs/shapes-meanflow.json" },
-      batch: { type: "string" },
-      rounds: { type: "string", default: "7" },
-      passes: { type: "string", default: "5" },
-      threads: { type: "string", default: String(threadsFromEnv() ?? 1) },
-      torch: { type: "boolean", default: false },
-      python: { type: "string", default: "python3" },
-      write: { type: "boolean", default: false },
-      help: { type: "boolean", default: false },
-    },
+  const values = parseFlags(args, {
+    config: { type: "string", default: "trainer/configs/shapes-meanflow.json" },
+    batch: { type: "string" },
+    rounds: { type: "string", default: "7" },
+    passes: { type: "string", default: "5" },
+    threads: { type: "string", default: String(threadsFromEnv() ?? 1) },
+    torch: { type: "boolean", default: false },
+    python: { type: "string", default: "python3" },
+    write: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
   });
   if (values.help) return "help";
   const count = integer({ min: 1 });

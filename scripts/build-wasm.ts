@@ -9,9 +9,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import wabtInit from "wabt";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 
 /** The kernels, from the repository root: `<path>.wat` → `<path>_wasm.ts`. */
 export const WASM_MODULES = [
@@ -64,9 +63,9 @@ Assembles each kernel's <path>.wat into <path>_wasm.ts (base64): ${WASM_MODULES.
   -h, --help   this text`;
 
 function parseCommand(args: string[]): { check?: boolean } | "help" {
-  const { values } = parseArgs({
-    args,
-    options: { check: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  const values = parseFlags(args, {
+    check: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   return values.help ? "help" : values;
 }

@@ -12,8 +12,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 import {
   type EvalAtSteps,
   type EvalPlan,
@@ -55,18 +54,14 @@ function positiveInteger(text: string, flag: string): number {
 }
 
 function parse(args: string[]): Command | "help" {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      model: { type: "string" },
-      adapter: { type: "string", multiple: true, default: [] },
-      prompts: { type: "string", default: "256" },
-      seeds: { type: "string", default: "2" },
-      steps: { type: "string", default: "1,2,3,4" },
-      seed: { type: "string", default: "2000000" },
-      help: { type: "boolean", default: false },
-    },
+  const values = parseFlags(args, {
+    model: { type: "string" },
+    adapter: { type: "string", multiple: true, default: [] },
+    prompts: { type: "string", default: "256" },
+    seeds: { type: "string", default: "2" },
+    steps: { type: "string", default: "1,2,3,4" },
+    seed: { type: "string", default: "2000000" },
+    help: { type: "boolean", default: false },
   });
   if (values.help) return "help";
   if (values.model === undefined) throw new Error("--model is required");

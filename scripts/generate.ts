@@ -9,7 +9,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import {
   type AdapterSpec,
   encodeImage,
@@ -22,7 +21,7 @@ import {
   STEERING_METHODS,
   type SteeringMethod,
 } from "../mod.ts";
-import { runCommand, UsageError } from "../cli/command.ts";
+import { parseFlags, runCommand, UsageError } from "../cli/command.ts";
 import { integer, number, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task generate --prompt TEXT [options]
@@ -78,35 +77,25 @@ interface Command {
 }
 
 function parseCommand(args: string[]): Command | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        prompt: { type: "string" },
-        steps: { type: "string" },
-        shift: { type: "string" },
-        grid: { type: "string" },
-        seed: { type: "string" },
-        n: { type: "string" },
-        out: { type: "string" },
-        format: { type: "string" },
-        adapter: { type: "string", multiple: true },
-        model: { type: "string" },
-        runtime: { type: "string" },
-        threads: { type: "string" },
-        steer: { type: "string" },
-        particles: { type: "string" },
-        method: { type: "string" },
-        strength: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const values = parseFlags(args, {
+    prompt: { type: "string" },
+    steps: { type: "string" },
+    shift: { type: "string" },
+    grid: { type: "string" },
+    seed: { type: "string" },
+    n: { type: "string" },
+    out: { type: "string" },
+    format: { type: "string" },
+    adapter: { type: "string", multiple: true },
+    model: { type: "string" },
+    runtime: { type: "string" },
+    threads: { type: "string" },
+    steer: { type: "string" },
+    particles: { type: "string" },
+    method: { type: "string" },
+    strength: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) return "help";
   if (values.prompt === undefined) throw new UsageError("--prompt is required (see --help)");
   const out = values.out ?? "out.png";

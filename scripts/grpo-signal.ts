@@ -16,9 +16,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
-import { runCommand, UsageError } from "../cli/command.ts";
+import { parseFlags, runCommand, UsageError } from "../cli/command.ts";
 import { integer, list, number, readFlag } from "../cli/readers.ts";
 import { computeAdvantages } from "../trainer/advantages.ts";
 import { parseBackendRequest, selectBackend } from "../trainer/backend.ts";
@@ -59,21 +58,13 @@ interface Options {
 }
 
 function parse(args: string[]): Options | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string" },
-        batches: { type: "string", default: "16" },
-        "line-search": { type: "string" },
-        seed: { type: "string", default: "7" },
-        help: { type: "boolean", default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = parseFlags(args, {
+    config: { type: "string" },
+    batches: { type: "string", default: "16" },
+    "line-search": { type: "string" },
+    seed: { type: "string", default: "7" },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) return "help";
   if (values.config === undefined) throw new UsageError("--config is required");
   const lineSearch = values["line-search"];

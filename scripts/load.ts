@@ -24,8 +24,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { ExpectedError, runCommand, UsageError } from "../cli/command.ts";
+import { ExpectedError, parseFlags, runCommand, UsageError } from "../cli/command.ts";
 import { integer, readFlag } from "../cli/readers.ts";
 import { exists } from "../cli/files.ts";
 import { encodeImage, generate, loadModel, type Model, type ModelSource } from "../mod.ts";
@@ -79,27 +78,17 @@ interface PhaseResult {
 }
 
 function parseOptions(args: string[]): Options | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        url: { type: "string" },
-        model: { type: "string" },
-        seconds: { type: "string" },
-        "warm-up": { type: "string" },
-        "max-requests": { type: "string" },
-        threads: { type: "string" },
-        "max-concurrency": { type: "string" },
-        prompt: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const values = parseFlags(args, {
+    url: { type: "string" },
+    model: { type: "string" },
+    seconds: { type: "string" },
+    "warm-up": { type: "string" },
+    "max-requests": { type: "string" },
+    threads: { type: "string" },
+    "max-concurrency": { type: "string" },
+    prompt: { type: "string" },
+    help: { type: "boolean", short: "h" },
+  });
   if (values.help) return "help";
   return {
     url: values.url === undefined ? undefined : loopbackUrl(values.url),

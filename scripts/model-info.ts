@@ -11,10 +11,9 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { meanFlowConfig, type ModelConfig, scmConfig } from "../trainer/model/config.ts";
 import { forwardCost } from "../trainer/model/cost.ts";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno run scripts/model-info.ts [--json] [--help]
 
@@ -38,9 +37,9 @@ interface ModelInfo {
 }
 
 function parseCommand(args: string[]): { json?: boolean } | "help" {
-  const { values } = parseArgs({
-    args,
-    options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+  const values = parseFlags(args, {
+    json: { type: "boolean" },
+    help: { type: "boolean", short: "h" },
   });
   return values.help ? "help" : values;
 }

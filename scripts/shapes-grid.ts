@@ -8,14 +8,13 @@
  */
 
 import { Buffer } from "node:buffer";
-import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { UniformStream } from "../src/rng.ts";
 import { renderPrompt } from "../trainer/data/dataset.ts";
 import { allPrompts, canonicalKey, CATEGORIES, parsePrompt } from "../src/shapes/prompts.ts";
 import { type Split, splitPrompts } from "../trainer/data/splits.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 import { integer, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-grid.ts [options]
@@ -43,18 +42,15 @@ interface Options {
 }
 
 function parseCommand(args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      out: { type: "string", default: "scripts/shapes-grid.png" },
-      split: { type: "string", default: "all" },
-      cells: { type: "string", default: "24" },
-      columns: { type: "string", default: "6" },
-      mismatch: { type: "string", default: "3" },
-      seed: { type: "string", default: "0" },
-      scale: { type: "string", default: "4" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const values = parseFlags(args, {
+    out: { type: "string", default: "scripts/shapes-grid.png" },
+    split: { type: "string", default: "all" },
+    cells: { type: "string", default: "24" },
+    columns: { type: "string", default: "6" },
+    mismatch: { type: "string", default: "3" },
+    seed: { type: "string", default: "0" },
+    scale: { type: "string", default: "4" },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   const int = (name: "cells" | "columns" | "mismatch" | "seed" | "scale", min: number) =>

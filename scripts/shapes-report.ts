@@ -7,7 +7,6 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { UniformStream } from "../src/rng.ts";
 import { createImage, type RgbImage } from "../src/shapes/image.ts";
 import { addNoise, gaussianBlur } from "../trainer/data/perturb.ts";
@@ -21,7 +20,7 @@ import {
 import { renderScene } from "../src/shapes/render.ts";
 import { sampleScene } from "../src/shapes/scene.ts";
 import { evaluateImage } from "../src/shapes/verdict.ts";
-import { runCommand } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 
 const HELP = `Usage: deno run -A scripts/shapes-report.ts [options]
 
@@ -42,15 +41,12 @@ interface Options {
 }
 
 function parseCommand(args: string[]): Options | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      seeds: { type: "string", default: "2" },
-      every: { type: "string", default: "2" },
-      blur: { type: "string", default: "0,0.5,0.75,1,1.25,1.5,2" },
-      noise: { type: "string", default: "0,0.05,0.1,0.15,0.2,0.3" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const values = parseFlags(args, {
+    seeds: { type: "string", default: "2" },
+    every: { type: "string", default: "2" },
+    blur: { type: "string", default: "0,0.5,0.75,1,1.25,1.5,2" },
+    noise: { type: "string", default: "0,0.05,0.1,0.15,0.2,0.3" },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   const seeds = Number(values.seeds), every = Number(values.every);

@@ -11,14 +11,13 @@
 
 import { sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
 import { loadModel, type ModelBytes } from "../mod.ts";
 import { readModelFiles } from "../mod.ts";
 import { AdapterStore } from "./adapters.ts";
 import { createApp, DEFAULT_SERVE_LIMITS } from "./app.ts";
 import { ADMIN_TOKEN_ENV } from "./middleware/admin.ts";
 import { serveApp } from "./server.ts";
-import { runCommand, UsageError } from "../cli/command.ts";
+import { parseFlags, runCommand } from "../cli/command.ts";
 import { integer, readFlag } from "../cli/readers.ts";
 
 const HELP = `Usage: deno task serve [options]
@@ -65,29 +64,18 @@ interface Command {
 }
 
 function parseCommand(args: string[]): Command | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      allowNegative: true,
-      options: {
-        port: { type: "string" },
-        host: { type: "string" },
-        adapters: { type: "string" },
-        model: { type: "string" },
-        threads: { type: "string" },
-        "browser-models": { type: "boolean" },
-        "max-concurrency": { type: "string" },
-        queue: { type: "string" },
-        "timeout-ms": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0]);
-  }
+  const values = parseFlags(args, {
+    port: { type: "string" },
+    host: { type: "string" },
+    adapters: { type: "string" },
+    model: { type: "string" },
+    threads: { type: "string" },
+    "browser-models": { type: "boolean" },
+    "max-concurrency": { type: "string" },
+    queue: { type: "string" },
+    "timeout-ms": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  }, { allowNegative: true });
   if (values.help) return "help";
   const port = readFlag(integer({ min: 0, max: 65535 }), values.port, "--port") ?? 8000;
   return {

@@ -9,9 +9,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { threadsFromEnv } from "../kernels/blas.ts";
-import { ExpectedError, runCommand, UsageError } from "../cli/command.ts";
+import { ExpectedError, parseFlags, runCommand, UsageError } from "../cli/command.ts";
 import { type BackendRequest, parseBackendRequest, selectBackend } from "./backend.ts";
 import { fieldDocs } from "../cli/fields.ts";
 import { loadTrainConfig, TRAIN_CONFIG } from "./config.ts";
@@ -49,22 +48,13 @@ interface Command {
 }
 
 function parse(args: string[]): Command | "help" {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        config: { type: "string" },
-        out: { type: "string" },
-        resume: { type: "boolean", default: false },
-        backend: { type: "string", default: "auto" },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    throw new UsageError(`${(error as Error).message} (see --help)`);
-  }
+  const values = parseFlags(args, {
+    config: { type: "string" },
+    out: { type: "string" },
+    resume: { type: "boolean", default: false },
+    backend: { type: "string", default: "auto" },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) return "help";
   if (values.config === undefined) {
     throw new UsageError("--config <file.json> is required (see --help)");

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ExpectedError, runCommand, UsageError } from "../../cli/command.ts";
+import { ExpectedError, parseFlags, runCommand, UsageError } from "../../cli/command.ts";
 import { runDeno } from "../_fixtures.ts";
 
 /** Every command-line entry point, with the name its error lines start with. */
@@ -76,4 +76,21 @@ Deno.test("runCommand: typed errors decide the exit code; every failure is one l
     "demo: --resume needs --out",
     "demo: a bug over lines",
   ]);
+});
+
+Deno.test("parseFlags: typed values; a bad flag is one UsageError line pointing to --help", () => {
+  const options = { n: { type: "string" }, tag: { type: "string", multiple: true } } as const;
+  const flags = parseFlags(["--n", "4", "--tag", "a", "--tag", "b"], options);
+  assert.equal(flags.n, "4");
+  assert.deepEqual(flags.tag, ["a", "b"]);
+  for (const args of [["--nope"], ["stray"], ["--n"]]) {
+    assert.throws(
+      () => parseFlags(args, options),
+      (error) => error instanceof UsageError && /^[^\n]+ \(see --help\)$/.test(error.message),
+    );
+  }
+  assert.equal(
+    parseFlags(["--no-n"], { n: { type: "boolean" } }, { allowNegative: true }).n,
+    false,
+  );
 });

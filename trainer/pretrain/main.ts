@@ -6,9 +6,8 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { type BackendRequest, parseBackendRequest, selectBackend } from "../backend.ts";
-import { runCommand } from "../../cli/command.ts";
+import { parseFlags, runCommand } from "../../cli/command.ts";
 import { integer, list, number, oneOf, readFlag } from "../../cli/readers.ts";
 import { exampleSeed } from "./batches.ts";
 import { runBundle, runEvaluate } from "./bundle.ts";
@@ -56,27 +55,24 @@ interface Command {
 }
 
 function parseCommand(args: string[]): Command | "help" {
-  const { values } = parseArgs({
-    args,
-    options: {
-      stage: { type: "string", default: "all" },
-      out: { type: "string", default: "runs/pretrain" },
-      resume: { type: "boolean", default: false },
-      minutes: { type: "string" },
-      steps: { type: "string" },
-      batch: { type: "string", default: "32" },
-      lr: { type: "string" },
-      seed: { type: "string", default: "0" },
-      dropout: { type: "string", default: "0.1" },
-      "time-mean": { type: "string", default: "0.8" },
-      trajectories: { type: "string", default: "4096" },
-      "ode-steps": { type: "string", default: "16" },
-      guidance: { type: "string", default: "1,2,3,4" },
-      "eval-prompts": { type: "string", default: "256" },
-      models: { type: "string", default: "src/models" },
-      backend: { type: "string", default: "auto" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const values = parseFlags(args, {
+    stage: { type: "string", default: "all" },
+    out: { type: "string", default: "runs/pretrain" },
+    resume: { type: "boolean", default: false },
+    minutes: { type: "string" },
+    steps: { type: "string" },
+    batch: { type: "string", default: "32" },
+    lr: { type: "string" },
+    seed: { type: "string", default: "0" },
+    dropout: { type: "string", default: "0.1" },
+    "time-mean": { type: "string", default: "0.8" },
+    trajectories: { type: "string", default: "4096" },
+    "ode-steps": { type: "string", default: "16" },
+    guidance: { type: "string", default: "1,2,3,4" },
+    "eval-prompts": { type: "string", default: "256" },
+    models: { type: "string", default: "src/models" },
+    backend: { type: "string", default: "auto" },
+    help: { type: "boolean", short: "h", default: false },
   });
   if (values.help) return "help";
   const stage = readFlag(oneOf([...STAGES, "all"] as const), values.stage, "--stage");
