@@ -25,7 +25,7 @@ import { integer, readFlag } from "../cli/readers.ts";
 import { buildUpdatePass, type UpdatePass } from "./bench/update_pass.ts";
 import { startTorchReference, type TorchReference } from "./bench/update_torch.ts";
 import { writeDocsSection } from "./bench/docs_section.ts";
-import { type GemmTotals, updateReport } from "./bench/update_report.ts";
+import { type GemmTotals, type ReportOptions, updateReport } from "./bench/update_report.ts";
 
 const HELP = `Usage: deno task bench-update [options]
 
@@ -47,14 +47,7 @@ Options:
 /** Pause between engines (ms). */
 const SETTLE_MS = 300;
 
-interface Options {
-  readonly config: string;
-  readonly batch?: number;
-  readonly rounds: number;
-  readonly passes: number;
-  readonly threads: number;
-  readonly torch: boolean;
-  readonly python: string;
+interface Options extends ReportOptions {
   readonly write: boolean;
 }
 
