@@ -176,13 +176,23 @@ function pathOf(name: string, sigmaD: number): ProbabilityPath {
   );
 }
 
-interface StoredLoraTarget {
-  module: string;
-  initializer: string;
-  inFeatures: number;
-  outFeatures: number;
-  offset: number;
-  length: number;
+/**
+ * One entry of a model file's `lora_targets` metadata (a JSON list), as the
+ * emitter writes it; {@linkcode ModelInfo.loraTargets} holds them parsed.
+ */
+export interface StoredLoraTarget {
+  /** Module path, e.g. `transformer_blocks.0.attn.to_q` (PEFT key prefix). */
+  readonly module: string;
+  /** Initializer name. It stores `Wᵀ`, shape `[inFeatures, outFeatures]`, row-major. */
+  readonly initializer: string;
+  /** Input features. */
+  readonly inFeatures: number;
+  /** Output features. */
+  readonly outFeatures: number;
+  /** Byte offset in the external data file. */
+  readonly offset: number;
+  /** Byte length (`4 · in · out`). */
+  readonly length: number;
 }
 
 function loraTargetsOf(value: unknown): readonly LoraTarget[] {

@@ -6,10 +6,8 @@
  */
 
 import { type PathName, type ProbabilityPath, rectifiedFlow, trigFlow } from "../../src/path.ts";
+import type { FlowMapKind } from "../../src/onnx/model_info.ts";
 import { SHAPES_MAX_TOKENS, SHAPES_VOCABULARY } from "../../src/text.ts";
-
-/** `two-time`: MeanFlow average velocity `u(x, r, t)`; `one-time`: sCM endpoint `f(x, t)` (docs/math.md §2). */
-export type FlowMapKind = "two-time" | "one-time";
 
 /** The probability path a model is trained on, as recorded in its file (docs/math.md §1). */
 export interface PathConfig {

@@ -8,7 +8,8 @@
 
 import onnxProto from "onnx-proto";
 import { timeGrid, validateGrid } from "../../src/grid.ts";
-import { type FlowMapKind, type ModelConfig, pathOf } from "./config.ts";
+import { MODEL_IO, type StoredLoraTarget } from "../../src/onnx/model_info.ts";
+import { type ModelConfig, pathOf } from "./config.ts";
 import { flowMapNetwork } from "./network.ts";
 import { float32Bytes, ONNX_OPSET, OnnxGraphBuilder } from "./onnx_graph.ts";
 import { checkParameters, type HostTensor, type ParameterTable } from "./parameters.ts";
@@ -40,22 +41,6 @@ export interface OnnxEmitOptions {
   readonly shift?: number;
 }
 
-/** Where one linear layer's weight lives in the external data, for merging adapters. */
-export interface LoraTarget {
-  /** Module path, e.g. `transformer_blocks.0.attn.to_q` (PEFT key prefix). */
-  readonly module: string;
-  /** Initializer name. It stores `Wᵀ`, shape `[inFeatures, outFeatures]`, row-major. */
-  readonly initializer: string;
-  /** Input features. */
-  readonly inFeatures: number;
-  /** Output features. */
-  readonly outFeatures: number;
-  /** Byte offset in the external data file. */
-  readonly offset: number;
-  /** Byte length (`4 · in · out`). */
-  readonly length: number;
-}
-
 /** An emitted model: protobuf bytes plus the external data they reference. */
 export interface OnnxModelFiles {
   /** Serialised `ModelProto`. */
@@ -67,20 +52,6 @@ export interface OnnxModelFiles {
   /** The metadata properties written into the model. */
   readonly metadata: Readonly<Record<string, string>>;
 }
-
-/** Graph input and output names of one map kind. */
-export interface OnnxIo {
-  /** Input names in graph order (`tokens` is int32, the rest float32). */
-  readonly inputs: readonly string[];
-  /** The output name: `u` (average velocity) or `x0` (endpoint). */
-  readonly output: string;
-}
-
-/** Graph input and output names by map kind. */
-export const ONNX_IO: Readonly<Record<FlowMapKind, OnnxIo>> = Object.freeze({
-  "two-time": Object.freeze({ inputs: ["x", "r", "t", "tokens"], output: "u" }),
-  "one-time": Object.freeze({ inputs: ["x", "t", "tokens"], output: "x0" }),
-});
 
 /**
  * Emits the network as an ONNX model and its external data.
@@ -117,7 +88,7 @@ export function emitOnnx(
 
   const chunks: Uint8Array[] = [];
   const initializers: onnxProto.onnx.ITensorProto[] = [];
-  const loraTargets: LoraTarget[] = [];
+  const loraTargets: StoredLoraTarget[] = [];
   let offset = 0;
   for (const spec of layout.parameters) {
     const tensor = parameters.get(spec.name) as HostTensor;
@@ -152,7 +123,7 @@ export function emitOnnx(
   const externalData = new Uint8Array(offset);
   chunks.reduce((at, bytes) => (externalData.set(bytes, at), at + bytes.length), 0);
 
-  const io = ONNX_IO[config.kind];
+  const io = MODEL_IO[config.kind];
   const builder = new OnnxGraphBuilder();
   const output = flowMapNetwork(builder, config, {
     x: "x",

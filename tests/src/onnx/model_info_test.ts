@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
 import onnxProto from "onnx-proto";
 import { ModelError, parseModelInfo, readModelInfo } from "../../../mod.ts";
-import { MODEL_IO } from "../../../src/onnx/model_info.ts";
 import { readOnnxMetadata } from "../../../src/onnx/protobuf.ts";
-import { ONNX_IO } from "../../../trainer/model/onnx.ts";
 import { DEFAULT_GRIDS, tinyModels } from "../../_fixtures.ts";
 
 const { onnx } = onnxProto;
@@ -41,10 +39,6 @@ Deno.test("metadata: the optional shift entry, 1 (uniform) when absent; none on 
     (error) =>
       error instanceof ModelError && /shift: TrigFlow grids are angular/.test(error.message),
   );
-});
-
-Deno.test("metadata: the SDK's graph names are the emitter's", () => {
-  assert.deepEqual(MODEL_IO, ONNX_IO);
 });
 
 Deno.test("metadata: missing keys are all named; bad values are refused clearly", async () => {

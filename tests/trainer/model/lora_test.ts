@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { LoraAdapter, matchLoraTargets } from "../../../trainer/model/lora.ts";
-import { emitOnnx, type LoraTarget, transpose2d } from "../../../trainer/model/onnx.ts";
+import type { StoredLoraTarget } from "../../../src/onnx/model_info.ts";
+import { emitOnnx, transpose2d } from "../../../trainer/model/onnx.ts";
 import { float32Bytes } from "../../../trainer/model/onnx_graph.ts";
 import { TfFlowMap } from "../../../trainer/model/tfjs.ts";
 import {
@@ -43,7 +44,7 @@ for (const config of tinyConfigs) {
       });
       const merged = lora.mergedParameters(base);
       const patched = files.externalData.slice();
-      const entries = JSON.parse(files.metadata.lora_targets) as LoraTarget[];
+      const entries = JSON.parse(files.metadata.lora_targets) as StoredLoraTarget[];
       for (const module of lora.modules.map((l) => l.module)) {
         const entry = entries.find((e) => e.module === module)!;
         const bytes = float32Bytes(transpose2d(merged.get(`${module}.weight`)!).data);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import onnxProto from "onnx-proto";
-import { emitOnnx, type LoraTarget, ONNX_IO } from "../../../trainer/model/onnx.ts";
+import { MODEL_IO, type StoredLoraTarget } from "../../../src/onnx/model_info.ts";
+import { emitOnnx } from "../../../trainer/model/onnx.ts";
 import { readOnnxModel } from "../../../trainer/model/onnx_read.ts";
 import { initParameters, modelLayout, size } from "../../../trainer/model/parameters.ts";
 import { TfFlowMap } from "../../../trainer/model/tfjs.ts";
@@ -60,8 +61,8 @@ for (const config of tinyConfigs) {
       Object.fromEntries(decoded.metadataProps.map((p) => [p.key, p.value])),
       files.metadata,
     );
-    assert.deepEqual(decoded.graph?.input?.map((i) => i.name), ONNX_IO[config.kind].inputs);
-    assert.deepEqual(decoded.graph?.output?.map((o) => o.name), [ONNX_IO[config.kind].output]);
+    assert.deepEqual(decoded.graph?.input?.map((i) => i.name), MODEL_IO[config.kind].inputs);
+    assert.deepEqual(decoded.graph?.output?.map((o) => o.name), [MODEL_IO[config.kind].output]);
     assert.equal(m.shift, undefined, "no shift entry unless one is given");
     const shifted = emitOnnx(config, parameters, {
       name: "m",
@@ -82,7 +83,7 @@ for (const config of tinyConfigs) {
     const layout = modelLayout(config);
     const total = layout.parameters.reduce((sum, p) => sum + 4 * size(p.shape), 0);
     assert.equal(files.externalData.length, total);
-    const targets = JSON.parse(files.metadata.lora_targets) as LoraTarget[];
+    const targets = JSON.parse(files.metadata.lora_targets) as StoredLoraTarget[];
     assert.deepEqual(targets.map((t) => t.module), layout.linears.map((l) => l.module));
     const view = new DataView(files.externalData.buffer);
     for (const target of targets) {
