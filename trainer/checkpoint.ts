@@ -1,9 +1,10 @@
 /**
- * Run checkpoints: one safetensors file holding the LoRA weights, their EMA,
- * the AdamW moments (float64) and, in its metadata, the iteration and
- * optimiser-step counters. Rollout noise and prompt draws are counter-based
- * (keyed by run seed and iteration), so the iteration is the whole RNG state.
- * Writes are atomic: a temporary file in the same directory, then a rename.
+ * Checkpoint files: named groups of parameter tables (float32 weights and
+ * EMA; float64 optimiser moments, so a resumed run continues exactly) plus
+ * string metadata, in one safetensors file whose tensors are named
+ * `<group>/<name>`. Writes are atomic, so an interrupted run never leaves a
+ * torn file. Pretraining stages and Flow-Map GRPO runs (./run_state.ts) both
+ * store their state this way.
  *
  * @module
  */
@@ -15,92 +16,142 @@ import {
   type SafetensorsTensor,
   tensorToFloat32,
 } from "../src/lora/safetensors.ts";
+import type { ParameterTable } from "./model/parameters.ts";
 
-/** Everything needed to continue a run. */
-export interface CheckpointState {
-  /** Iterations completed. */
-  readonly iteration: number;
-  /** Run seed the rollouts were keyed by. */
-  readonly seed: number;
-  /** Variable names, in the order of the arrays below. */
-  readonly names: readonly string[];
-  /** Variable shapes. */
-  readonly shapes: readonly (readonly number[])[];
-  /** Current LoRA weights. */
-  readonly weights: readonly Float32Array[];
-  /** EMA of the LoRA weights. */
-  readonly ema: readonly Float32Array[];
-  /** AdamW steps taken. */
-  readonly optimizerStep: number;
-  /** AdamW first moments. */
-  readonly m: readonly Float64Array[];
-  /** AdamW second moments. */
-  readonly v: readonly Float64Array[];
+/** Float64 arrays by name (optimiser moments). */
+export type Float64Table = ReadonlyMap<
+  string,
+  { readonly shape: readonly number[]; readonly data: Float64Array }
+>;
+
+/** A checkpoint's contents: tables by group name and metadata strings. */
+export interface Checkpoint {
+  /** Float32 parameter tables by group, e.g. `weights`, `ema`. */
+  readonly tables: ReadonlyMap<string, ParameterTable>;
+  /** Float64 tables by group, e.g. `adam.m`, `adam.v`; groups differ from `tables`'. */
+  readonly float64Tables?: ReadonlyMap<string, Float64Table>;
+  /** Free-form metadata (step counts, config JSON, seeds). */
+  readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** The file name of the checkpoint inside a run directory. */
-export const CHECKPOINT_FILE = "checkpoint.safetensors";
-
 /**
- * Encodes a checkpoint as safetensors bytes.
+ * Encodes a checkpoint as safetensors; tensor names are `<group>/<name>`.
  *
  * @example
  * ```ts
  * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
- * const one = [Float32Array.of(1)];
- * const bytes = encodeCheckpoint({
- *   iteration: 3, seed: 0, names: ["w"], shapes: [[1]], weights: one, ema: one,
- *   optimizerStep: 3, m: [Float64Array.of(0)], v: [Float64Array.of(0)],
- * });
- * decodeCheckpoint(bytes).iteration; // 3
+ * const w = new Map([["w", { shape: [1], data: Float32Array.of(2) }]]);
+ * const bytes = encodeCheckpoint({ tables: new Map([["weights", w]]), metadata: { step: "1" } });
+ * decodeCheckpoint(bytes).metadata.step; // "1"
  * ```
  */
-export function encodeCheckpoint(state: CheckpointState): Uint8Array {
-  const tensors: Record<string, SafetensorsTensor> = {};
-  state.names.forEach((name, i) => {
-    const shape = state.shapes[i];
-    tensors[`weights/${name}`] = float32Tensor(state.weights[i], shape);
-    tensors[`ema/${name}`] = float32Tensor(state.ema[i], shape);
-    tensors[`adam_m/${name}`] = float64Tensor(state.m[i], shape);
-    tensors[`adam_v/${name}`] = float64Tensor(state.v[i], shape);
-  });
-  const meta = {
-    iteration: state.iteration,
-    seed: state.seed,
-    optimizerStep: state.optimizerStep,
-    names: state.names,
+export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
+  const tensors = new Map<string, SafetensorsTensor>();
+  const add = (group: string, name: string, tensor: SafetensorsTensor) => {
+    if (group.includes("/")) throw new RangeError(`group name ${group} must not contain "/"`);
+    if (tensors.has(`${group}/${name}`)) throw new RangeError(`${group}/${name} appears twice`);
+    tensors.set(`${group}/${name}`, tensor);
   };
-  return encodeSafetensors(tensors, { flow_map_grpo_state: JSON.stringify(meta) });
+  for (const [group, table] of checkpoint.tables) {
+    for (const [name, value] of table) add(group, name, float32Tensor(value.data, value.shape));
+  }
+  for (const [group, table] of checkpoint.float64Tables ?? []) {
+    for (const [name, value] of table) add(group, name, float64Tensor(value.data, value.shape));
+  }
+  return encodeSafetensors(tensors, checkpoint.metadata);
 }
 
-/** Decodes {@link encodeCheckpoint}'s bytes; throws if a tensor is missing. */
-export function decodeCheckpoint(bytes: Uint8Array): CheckpointState {
+/**
+ * Decodes bytes written by {@link encodeCheckpoint}.
+ *
+ * @example
+ * ```ts
+ * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * decodeCheckpoint(encodeCheckpoint({ tables: new Map(), metadata: {} })).tables.size; // 0
+ * ```
+ */
+export function decodeCheckpoint(bytes: Uint8Array): Checkpoint {
   const file = parseSafetensors(bytes);
-  const text = file.metadata.flow_map_grpo_state;
-  if (text === undefined) throw new RangeError("not a trainer checkpoint (no state metadata)");
-  const meta = JSON.parse(text) as {
-    iteration: number;
-    seed: number;
-    optimizerStep: number;
-    names: string[];
-  };
-  const get = (key: string) => {
-    const tensor = file.tensors.get(key);
-    if (tensor === undefined) throw new RangeError(`checkpoint has no tensor ${key}`);
-    return tensor;
-  };
-  const names = meta.names;
-  return {
-    iteration: meta.iteration,
-    seed: meta.seed,
-    optimizerStep: meta.optimizerStep,
-    names,
-    shapes: names.map((n) => get(`weights/${n}`).shape),
-    weights: names.map((n) => tensorToFloat32(get(`weights/${n}`))),
-    ema: names.map((n) => tensorToFloat32(get(`ema/${n}`))),
-    m: names.map((n) => float64Values(get(`adam_m/${n}`))),
-    v: names.map((n) => float64Values(get(`adam_v/${n}`))),
-  };
+  const tables = new Map<string, Map<string, { shape: readonly number[]; data: Float32Array }>>();
+  const float64Tables = new Map<
+    string,
+    Map<string, { shape: readonly number[]; data: Float64Array }>
+  >();
+  for (const [key, tensor] of file.tensors) {
+    const cut = key.indexOf("/");
+    if (cut < 0) throw new RangeError(`checkpoint tensor ${key} has no group`);
+    const group = key.slice(0, cut), name = key.slice(cut + 1), shape = [...tensor.shape];
+    if (tensor.dtype === "F64") {
+      if (!float64Tables.has(group)) float64Tables.set(group, new Map());
+      float64Tables.get(group)?.set(name, { shape, data: float64Values(tensor) });
+    } else {
+      if (!tables.has(group)) tables.set(group, new Map());
+      tables.get(group)?.set(name, { shape, data: tensorToFloat32(tensor) });
+    }
+  }
+  return { tables, float64Tables, metadata: file.metadata };
+}
+
+/**
+ * Saves a checkpoint to `path` atomically.
+ *
+ * @example
+ * ```ts ignore
+ * import { saveCheckpoint } from "./checkpoint.ts";
+ * await saveCheckpoint("runs/pretrain/teacher.safetensors", { tables: new Map(), metadata: {} });
+ * ```
+ */
+export async function saveCheckpoint(path: string, checkpoint: Checkpoint): Promise<void> {
+  await writeFileAtomic(path, encodeCheckpoint(checkpoint));
+}
+
+/**
+ * Loads a checkpoint, or `undefined` when the file does not exist.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCheckpoint } from "./checkpoint.ts";
+ * const ckpt = await loadCheckpoint("runs/pretrain/teacher.safetensors");
+ * ```
+ */
+export async function loadCheckpoint(path: string): Promise<Checkpoint | undefined> {
+  try {
+    return decodeCheckpoint(await Deno.readFile(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The named table of a checkpoint; throws if it is missing.
+ *
+ * @example
+ * ```ts
+ * import { tableOf } from "./checkpoint.ts";
+ * tableOf({ tables: new Map([["ema", new Map()]]), metadata: {} }, "ema").size; // 0
+ * ```
+ */
+export function tableOf(checkpoint: Checkpoint, group: string): ParameterTable {
+  const table = checkpoint.tables.get(group);
+  if (table === undefined) throw new RangeError(`checkpoint has no table ${group}`);
+  return table;
+}
+
+/**
+ * The named float64 table of a checkpoint; throws if it is missing.
+ *
+ * @example
+ * ```ts
+ * import { float64TableOf } from "./checkpoint.ts";
+ * const m = new Map([["w", { shape: [1], data: Float64Array.of(0.1) }]]);
+ * float64TableOf({ tables: new Map(), float64Tables: new Map([["adam.m", m]]), metadata: {} }, "adam.m");
+ * ```
+ */
+export function float64TableOf(checkpoint: Checkpoint, group: string): Float64Table {
+  const table = checkpoint.float64Tables?.get(group);
+  if (table === undefined) throw new RangeError(`checkpoint has no float64 table ${group}`);
+  return table;
 }
 
 /**
@@ -120,16 +171,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   await Deno.rename(temporary, path);
 }
 
-/**
- * A safetensors F64 tensor of `values` (little-endian), for optimiser moments.
- *
- * @example
- * ```ts
- * import { float64Tensor, float64Values } from "./checkpoint.ts";
- * float64Values(float64Tensor(Float64Array.of(0.1), [1]))[0]; // 0.1 exactly
- * ```
- */
-export function float64Tensor(values: Float64Array, shape: readonly number[]): SafetensorsTensor {
+/** A safetensors F64 tensor of `values` (little-endian), for optimiser moments. */
+function float64Tensor(values: Float64Array, shape: readonly number[]): SafetensorsTensor {
   const data = new Uint8Array(values.length * 8);
   const view = new DataView(data.buffer);
   values.forEach((v, i) => view.setFloat64(8 * i, v, true));
@@ -137,7 +180,7 @@ export function float64Tensor(values: Float64Array, shape: readonly number[]): S
 }
 
 /** The values of an F64 tensor; throws for any other dtype. */
-export function float64Values(tensor: SafetensorsTensor): Float64Array {
+function float64Values(tensor: SafetensorsTensor): Float64Array {
   if (tensor.dtype !== "F64") throw new RangeError(`expected F64 moments, got ${tensor.dtype}`);
   const view = new DataView(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
   return Float64Array.from(

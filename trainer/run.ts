@@ -12,7 +12,8 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { computeAdvantages } from "./advantages.ts";
-import { decodeCheckpoint, encodeCheckpoint, writeFileAtomic } from "./checkpoint.ts";
+import { writeFileAtomic } from "./checkpoint.ts";
+import { decodeRunState, encodeRunState } from "./run_state.ts";
 import type { TrainConfig } from "./config.ts";
 import { splitPrompts } from "./data/splits.ts";
 import { evaluateSampler, heldOutPrompts } from "./eval/evaluate.ts";
@@ -307,7 +308,7 @@ export class Trainer {
   async saveCheckpoint(): Promise<void> {
     await writeFileAtomic(this.#run.adapter, this.exportAdapter());
     const state = this.#optimizer.state();
-    const bytes = encodeCheckpoint({
+    const bytes = encodeRunState({
       iteration: this.#iteration,
       seed: this.#config.train.seed,
       names: this.#names,
@@ -341,7 +342,7 @@ export class Trainer {
 
   /** Restores weights, EMA, optimiser and iteration from a checkpoint's bytes. */
   async #restore(bytes: Uint8Array): Promise<void> {
-    const state = decodeCheckpoint(bytes);
+    const state = decodeRunState(bytes);
     if (state.names.join() !== this.#names.join() || state.seed !== this.#config.train.seed) {
       throw new ResumeError(
         "cannot resume: the checkpoint's adapter or seed differs from the config",

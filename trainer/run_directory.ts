@@ -18,7 +18,8 @@
 import { join } from "node:path";
 import { ExpectedError } from "../cli/command.ts";
 import { exists } from "../cli/files.ts";
-import { CHECKPOINT_FILE, writeFileAtomic } from "./checkpoint.ts";
+import { writeFileAtomic } from "./checkpoint.ts";
+import { CHECKPOINT_FILE } from "./run_state.ts";
 import { type IterationMetrics, readMetrics } from "./metrics.ts";
 
 /**

@@ -14,8 +14,7 @@ import { initParameters, modelLayout, type ParameterTable } from "../model/param
 import { TfFlowMap } from "../model/tfjs.ts";
 import { toImages } from "../../src/image.ts";
 import { encodePrompts, exampleSeed, meanFlowBatch, scmBatch, teacherBatch } from "./batches.ts";
-import { writeFileAtomic } from "../checkpoint.ts";
-import { loadCheckpoint, saveCheckpoint, tableOf } from "./checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint, tableOf, writeFileAtomic } from "../checkpoint.ts";
 import {
   addChunk,
   integrateGuided,

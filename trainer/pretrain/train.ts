@@ -19,7 +19,7 @@ import {
   loadCheckpoint,
   saveCheckpoint,
   tableOf,
-} from "./checkpoint.ts";
+} from "../checkpoint.ts";
 
 /** What one stage trains and how long. */
 export interface TrainOptions {

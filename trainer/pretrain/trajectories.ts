@@ -15,7 +15,7 @@ import { twoTimeJump } from "../../src/anchor.ts";
 import type { TimeGrid } from "../../src/grid.ts";
 import { BatchNoise } from "../../src/rng.ts";
 import type { TfFlowMap } from "../model/tfjs.ts";
-import { type Checkpoint, tableOf } from "./checkpoint.ts";
+import { type Checkpoint, tableOf } from "../checkpoint.ts";
 
 /**
  * The guided velocity `v_u + w·(v_c − v_u)` of a two-time teacher at

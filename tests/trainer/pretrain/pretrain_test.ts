@@ -12,7 +12,7 @@ import {
   scmBatch,
   teacherBatch,
 } from "../../../trainer/pretrain/batches.ts";
-import { decodeCheckpoint, encodeCheckpoint } from "../../../trainer/pretrain/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../../../trainer/checkpoint.ts";
 import { evalPrompts } from "../../../trainer/pretrain/evaluate.ts";
 import { chooseTwoStepGrid, GRID_PROMPTS, MIDPOINTS } from "../../../trainer/pretrain/bundle.ts";
 import type { FlowMap } from "../../../src/flowmap.ts";
