@@ -460,12 +460,6 @@ function crossChecks(config: TrainConfig): void {
       `rollout.anchor.kind "${anchor.kind}" needs a two-time map; one-time maps use "endpoint"`,
     );
   }
-  if (config.rollout.engine === "onnx" && anchor.kind === "naive-intermediate") {
-    throw invalid(
-      "rollout.anchor.kind",
-      'rollout.anchor.kind "naive-intermediate" runs in TF.js only: set rollout.engine "tfjs"',
-    );
-  }
   if (config.rollout.shift !== undefined && config.rollout.grid !== undefined) {
     throw invalid(
       "rollout.shift",
