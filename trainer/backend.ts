@@ -154,13 +154,13 @@ async function activate(
 ): Promise<BackendChoice | Unavailable> {
   if (name === "cpu") {
     uninstallBlasKernels();
-    await tf.setBackend("cpu");
+    await useCpuBackend();
     return { name, tfBackend: "cpu", reason: "TF.js stock CPU kernels" };
   }
   if (name === "blas") {
     const blas = tryLoadBlas({ library: options.blasLibrary });
     if (blas instanceof Error) return { problem: "no BLAS library found", remedy: blas.message };
-    await tf.setBackend("cpu");
+    await useCpuBackend();
     installBlasKernels(blas);
     const threads = blas.threads === undefined ? "" : `, ${blas.threads} threads`;
     return { name, tfBackend: "cpu", reason: `OpenBLAS sgemm from ${blas.library}${threads}` };
@@ -187,6 +187,17 @@ async function activate(
     return { problem: `${pkg} failed to initialise libtensorflow`, remedy };
   }
   return { name, tfBackend: "tensorflow", reason: `libtensorflow through ${pkg}` };
+}
+
+/**
+ * Makes TF.js's CPU backend current without its first-write banner: that
+ * banner advises installing tfjs-node, which this module already offers (and
+ * reports on) as a backend of its own.
+ */
+async function useCpuBackend(): Promise<void> {
+  await tf.setBackend("cpu");
+  const backend = tf.backend() as tf.KernelBackend & { firstUse?: boolean };
+  if (backend.firstUse !== undefined) backend.firstUse = false;
 }
 
 function firstLine(error: unknown): string {
