@@ -1,7 +1,8 @@
 /**
  * Benchmarks TF.js matrix products forward + backward (stock CPU kernels,
  * the BLAS kernels, raw `sgemm`) and one Adam training step of a ~1M
- * parameter transformer, with a per-kernel profile. Run `--help` for options.
+ * parameter transformer, with a per-kernel profile; `--write` puts the tables,
+ * with the machine's state, into docs/benchmarks.md. Run `--help` for options.
  *
  * @module
  */
@@ -13,6 +14,8 @@ import { installBlasKernels, uninstallBlasKernels } from "../kernels/tfjs-blas.t
 import { type KernelTime, profileCpuKernels } from "../kernels/tfjs-profile.ts";
 import { buildTransformer, SMALL_TRANSFORMER, trainingStep } from "./bench/transformer.ts";
 import { parseFlags, runCommand } from "../cli/command.ts";
+import { writeDocsSection } from "./bench/docs_section.ts";
+import { cpuModel, loadAverage, rawSgemm } from "./bench/machine.ts";
 
 const HELP = `Usage: deno task bench [options]
 
@@ -25,6 +28,7 @@ Options:
   --batch N        transformer batch size (default 64)
   --steps N        timed BLAS training steps, median reported (default 3)
   --no-stock-step  skip the stock training step (it takes about a minute)
+  --write          write the tables into docs/benchmarks.md
   --help           show this help
 
 Environment: FLOWMAP_BLAS_LIB (library path), FLOWMAP_BLAS_THREADS.`;
@@ -52,6 +56,7 @@ interface Options {
   readonly batch: number;
   readonly steps: number;
   readonly stockStep: boolean;
+  readonly write: boolean;
 }
 
 function parseCommand(args: string[]): Options | "help" {
@@ -60,6 +65,7 @@ function parseCommand(args: string[]): Options | "help" {
     batch: { type: "string", default: "64" },
     steps: { type: "string", default: "3" },
     "no-stock-step": { type: "boolean", default: false },
+    write: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
   if (values.help) return "help";
@@ -68,26 +74,61 @@ function parseCommand(args: string[]): Options | "help" {
     batch: positiveInt(values.batch, "--batch"),
     steps: positiveInt(values.steps, "--steps"),
     stockStep: !values["no-stock-step"],
+    write: values.write,
   };
 }
 
-async function run({ sizes, batch, steps, stockStep }: Options): Promise<void> {
+async function run(options: Options): Promise<void> {
+  const { sizes, batch, steps, stockStep } = options;
   tf.env().set("PROD", true); // silence TF.js's "install tfjs-node" hint
   await selectBackend("blas", (message) => console.log(message));
   const blas = loadBlas();
   uninstallBlasKernels();
+  const load = await loadAverage();
+  rawSgemm(blas); // wake the BLAS threads
+  const before = { load, sgemm: rawSgemm(blas) };
 
-  console.log("\n## matMul forward + backward (3 products), GFLOP/s\n");
   const square = sizes.map((n) => ({ label: `${n}×${n}`, batch: 1, m: n, k: n, n }));
-  printMatMulTable([...square, ...TRANSFORMER_SHAPES], blas);
+  const matmul = matMulTable([...square, ...TRANSFORMER_SHAPES], blas);
+  const step = trainingStepTables(batch, steps, stockStep, blas);
 
-  console.log(`\n## training step: ${SMALL_TRANSFORMER.depth}-block transformer, batch ${batch}\n`);
-  benchTrainingStep(batch, steps, stockStep, blas);
+  const flags = [
+    sizes.join() === "64,128,256,512,1024" ? "" : ` --sizes ${sizes.join()}`,
+    batch === 64 ? "" : ` --batch ${batch}`,
+    steps === 3 ? "" : ` --steps ${steps}`,
+    stockStep ? "" : " --no-stock-step",
+  ].join("");
+  const section = [
+    "## Training kernels: `deno task bench`",
+    "",
+    `Measured with \`deno task bench${flags} --write\` on ${new Date().toISOString()}: ` +
+    `${await cpuModel()}, ${navigator.hardwareConcurrency} CPU threads; load average (1, 5, 15 ` +
+    `min) ${before.load} before and ${await loadAverage()} after; raw \`sgemm\` 512³ ` +
+    `${before.sgemm.toFixed(0)} then ${rawSgemm(blas).toFixed(0)} GFLOP/s (a core shared with ` +
+    `other jobs lowers it); OpenBLAS \`${blas.library}\`` +
+    (blas.threads === undefined ? "" : ` on ${blas.threads} threads`) +
+    `. Ratios come from this one run.`,
+    "",
+    "### matMul forward + backward (3 products), GFLOP/s",
+    "",
+    ...matmul,
+    "",
+    `### Training step: ${SMALL_TRANSFORMER.depth}-block transformer, batch ${batch}`,
+    "",
+    ...step,
+  ].join("\n");
+  console.log(`\n${section}`);
+  if (options.write) {
+    await writeDocsSection("docs/benchmarks.md", "bench-kernels", section);
+    console.log("wrote docs/benchmarks.md");
+  }
 }
 
-function printMatMulTable(shapes: MatMulShape[], blas: Blas): void {
-  row(["shape", "stock", "BLAS", "raw sgemm", "BLAS/stock", "BLAS/raw"]);
-  row(["---", "---:", "---:", "---:", "---:", "---:"]);
+function matMulTable(shapes: MatMulShape[], blas: Blas): string[] {
+  const lines = [
+    row(["shape", "stock", "BLAS", "raw sgemm", "BLAS/stock", "BLAS/raw"]),
+    row(["---", "---:", "---:", "---:", "---:", "---:"]),
+  ];
   for (const shape of shapes) {
     const flops = 3 * 2 * shape.batch * shape.m * shape.k * shape.n;
     const stock = flops / timeMatMul(shape) / 1e9;
@@ -95,15 +136,16 @@ function printMatMulTable(shapes: MatMulShape[], blas: Blas): void {
     const fast = flops / timeMatMul(shape) / 1e9;
     installed.uninstall();
     const raw = flops / timeRawSgemm(shape, blas) / 1e9;
-    row([
+    lines.push(row([
       shape.label,
       stock.toFixed(2),
       fast.toFixed(1),
       raw.toFixed(1),
       `${(fast / stock).toFixed(0)}×`,
       `${(100 * fast / raw).toFixed(0)} %`,
-    ]);
+    ]));
   }
+  return lines;
 }
 
 /** Seconds per forward + backward of `a·b` through TF.js (data read back). */
@@ -154,13 +196,17 @@ function timeIt(fn: () => void): number {
   return median(times);
 }
 
-function benchTrainingStep(batch: number, steps: number, withStock: boolean, blas: Blas): void {
+function trainingStepTables(
+  batch: number,
+  steps: number,
+  withStock: boolean,
+  blas: Blas,
+): string[] {
   const model = buildTransformer(SMALL_TRANSFORMER, 1);
   const { tokens, patchDim } = SMALL_TRANSFORMER;
   const x = tf.randomNormal([batch, tokens, patchDim], 0, 1, "float32", 2) as tf.Tensor3D;
   const y = tf.randomNormal([batch, tokens, patchDim], 0, 1, "float32", 3) as tf.Tensor3D;
   const step = trainingStep(model, x, y);
-  console.log(`parameters: ${model.parameterCount.toLocaleString("en")}\n`);
 
   const installed = installBlasKernels(blas);
   step(); // warm-up: JIT and optimizer slots
@@ -172,36 +218,46 @@ function benchTrainingStep(batch: number, steps: number, withStock: boolean, bla
   let stockMs: number | undefined;
   let stockProfile: KernelTime[] = [];
   if (withStock) {
+    console.log("timing the stock training step (about a minute)…");
     stockMs = timeMs(() => (stockProfile = profileCpuKernels(step)));
   }
-  row(["kernels", "step (ms)", "speedup"]);
-  row(["---", "---:", "---:"]);
-  if (stockMs !== undefined) row(["stock TF.js CPU", stockMs.toFixed(0), "1×"]);
-  row([
+  const lines = [
+    `${model.parameterCount.toLocaleString("en")} parameters; median of ${steps} BLAS steps` +
+    (stockMs === undefined ? "." : ", one stock step (profiled kernel by kernel)."),
+    "",
+    row(["kernels", "step (ms)", "speedup"]),
+    row(["---", "---:", "---:"]),
+  ];
+  if (stockMs !== undefined) lines.push(row(["stock TF.js CPU", stockMs.toFixed(0), "1×"]));
+  lines.push(row([
     "BLAS + fast kernels",
     blasMs.toFixed(0),
     stockMs === undefined ? "—" : `${(stockMs / blasMs).toFixed(1)}×`,
-  ]);
-  if (stockMs !== undefined) printProfile("stock", stockProfile, stockMs);
-  printProfile("BLAS", blasProfile, blasProfiledMs);
+  ]));
+  if (stockMs !== undefined) lines.push(...profileTable("stock", stockProfile, stockMs));
+  lines.push(...profileTable("BLAS", blasProfile, blasProfiledMs));
+  return lines;
 }
 
 const MATMUL_KERNELS = new Set(["BatchMatMul", "_FusedMatMul"]);
 
-function printProfile(label: string, profile: KernelTime[], stepMs: number): void {
+function profileTable(label: string, profile: KernelTime[], stepMs: number): string[] {
   const total = profile.reduce((sum, k) => sum + k.ms, 0);
   const matmul = profile.filter((k) => MATMUL_KERNELS.has(k.kernelName))
     .reduce((sum, k) => sum + k.ms, 0);
-  console.log(
-    `\n### profile, ${label} kernels: step ${stepMs.toFixed(0)} ms, in kernels ${
+  return [
+    "",
+    `Profile, ${label} kernels: step ${stepMs.toFixed(0)} ms, in kernels ${
       total.toFixed(0)
-    } ms — matmul ${pct(matmul, total)}, element-wise/other ${pct(total - matmul, total)}\n`,
-  );
-  row(["kernel", "ms", "calls", "share"]);
-  row(["---", "---:", "---:", "---:"]);
-  for (const k of profile.slice(0, 12)) {
-    row([k.kernelName, k.ms.toFixed(1), String(k.calls), pct(k.ms, total)]);
-  }
+    } ms — ` +
+    `matmul ${pct(matmul, total)}, element-wise and other ${pct(total - matmul, total)}:`,
+    "",
+    row(["kernel", "ms", "calls", "share"]),
+    row(["---", "---:", "---:", "---:"]),
+    ...profile.slice(0, 12).map((k) =>
+      row([k.kernelName, k.ms.toFixed(1), String(k.calls), pct(k.ms, total)])
+    ),
+  ];
 }
 
 function timeMs(fn: () => void): number {
@@ -219,8 +275,8 @@ function pct(part: number, total: number): string {
   return `${(100 * part / total).toFixed(1)} %`;
 }
 
-function row(cells: string[]): void {
-  console.log(`| ${cells.join(" | ")} |`);
+function row(cells: string[]): string {
+  return `| ${cells.join(" | ")} |`;
 }
 
 function positiveInt(value: string, flag: string): number {

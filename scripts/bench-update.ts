@@ -25,6 +25,7 @@ import { integer, readFlag } from "../cli/readers.ts";
 import { buildUpdatePass, type UpdatePass } from "./bench/update_pass.ts";
 import { startTorchReference, type TorchReference } from "./bench/update_torch.ts";
 import { writeDocsSection } from "./bench/docs_section.ts";
+import { cpuModel, loadAverage, rawSgemm } from "./bench/machine.ts";
 import { type GemmTotals, type ReportOptions, updateReport } from "./bench/update_report.ts";
 
 const HELP = `Usage: deno task bench-update [options]
@@ -242,33 +243,8 @@ async function run(options: Options): Promise<void> {
   console.log(`\n${section}`);
   if (options.write) {
     await writeDocsSection("docs/benchmarks.md", "bench-update", section);
-    // the committed file must pass `deno fmt --check`
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", "docs/benchmarks.md"] })
-      .output();
     console.log("wrote docs/benchmarks.md");
   }
-}
-
-async function loadAverage(): Promise<string> {
-  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "? ? ?");
-  return text.split(" ").slice(0, 3).join(" ");
-}
-
-async function cpuModel(): Promise<string> {
-  const text = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  return text.match(/^model name\s*:\s*(.+)$/m)?.[1].trim() ?? Deno.build.arch;
-}
-
-/** GFLOP/s of a 512×512×512 \`sgemm\`, best of 5: the machine's speed at this moment. */
-function rawSgemm(blas: Blas): number {
-  const n = 512, a = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
-  let best = Infinity;
-  for (let i = 0; i < 5; i++) {
-    const start = performance.now();
-    blas.sgemm(false, false, n, n, n, 1, a, n, a, n, 0, c, n);
-    best = Math.min(best, performance.now() - start);
-  }
-  return (2 * n ** 3) / best / 1e6;
 }
 
 if (import.meta.main) {

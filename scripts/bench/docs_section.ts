@@ -1,7 +1,8 @@
 /**
  * Writes a benchmark script's section of a markdown file between its
  * `<!-- name:begin -->` and `<!-- name:end -->` markers, replacing what was
- * there, or appends it (creating the file) when the markers are absent.
+ * there, or appends it (creating the file) when the markers are absent, then
+ * formats the file (the committed docs must pass `deno fmt --check`).
  *
  * @module
  */
@@ -24,10 +25,11 @@ export async function writeDocsSection(path: string, name: string, section: stri
     if (!(error instanceof Deno.errors.NotFound)) throw error;
     text = "# Benchmarks\n";
   }
-  const block = `${begin}\n${section}\n${end}`;
+  const block = `${begin}\n\n${section}\n\n${end}`;
   const i = text.indexOf(begin), j = text.indexOf(end);
   text = i >= 0 && j > i
     ? text.slice(0, i) + block + text.slice(j + end.length)
     : `${text.trimEnd()}\n\n${block}\n`;
   await Deno.writeTextFile(path, text);
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", path] }).output();
 }
