@@ -42,41 +42,39 @@ export class Counter implements Metric {
   }
 }
 
-/** A value read when scraped (queue depth, cache size, …). */
-export class Gauge implements Metric {
+/** A metric whose value is read at scrape time. */
+class SampledMetric implements Metric {
   readonly #name: string;
   readonly #help: string;
+  readonly #type: "gauge" | "counter";
   readonly #read: () => number;
 
-  /** A gauge `name` whose value is `read()` at scrape time. */
-  constructor(name: string, help: string, read: () => number) {
+  constructor(name: string, help: string, type: "gauge" | "counter", read: () => number) {
     this.#name = name;
     this.#help = help;
+    this.#type = type;
     this.#read = read;
   }
 
   /** The exposition text. */
   render(): string {
-    return header(this.#name, this.#help, "gauge") + `${this.#name} ${this.#read()}\n`;
+    return header(this.#name, this.#help, this.#type) + `${this.#name} ${this.#read()}\n`;
+  }
+}
+
+/** A value read when scraped (queue depth, cache size, …). */
+export class Gauge extends SampledMetric {
+  /** A gauge `name` whose value is `read()` at scrape time. */
+  constructor(name: string, help: string, read: () => number) {
+    super(name, help, "gauge", read);
   }
 }
 
 /** A counter whose value is `read()` at scrape time (for counts kept elsewhere). */
-export class CounterOf implements Metric {
-  readonly #name: string;
-  readonly #help: string;
-  readonly #read: () => number;
-
+export class CounterOf extends SampledMetric {
   /** A counter `name` whose value is `read()` at scrape time. */
   constructor(name: string, help: string, read: () => number) {
-    this.#name = name;
-    this.#help = help;
-    this.#read = read;
-  }
-
-  /** The exposition text. */
-  render(): string {
-    return header(this.#name, this.#help, "counter") + `${this.#name} ${this.#read()}\n`;
+    super(name, help, "counter", read);
   }
 }
 
