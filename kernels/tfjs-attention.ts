@@ -23,11 +23,12 @@ import {
 } from "./tfjs-registry.ts";
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
+import { releaseFloat32, takeFloat32 } from "./tfjs-pool.ts";
 
 const ATTENTION = "FlowmapAttention";
 const ATTENTION_GRAD = "FlowmapAttentionGrad";
 
-const wasmActivation = onFirstUse(createWasmActivation);
+const wasmActivation = onFirstUse(() => createWasmActivation(takeFloat32));
 
 /**
  * Attention by the fused kernel, or `undefined` when it is not installed on
@@ -113,8 +114,8 @@ function geometry(args: CpuKernelArgs) {
 function attentionKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const q = values(args, "q"), k = values(args, "k"), v = values(args, "v");
   const { batch, seq, width, heads, headWidth, scale } = geometry(args);
-  const out = new Float32Array(batch * seq * width);
-  const probs = new Float32Array(batch * heads * seq * seq);
+  const out = takeFloat32(batch * seq * width);
+  const probs = takeFloat32(batch * heads * seq * seq);
   const head = (visit: (at: number, p: number) => void) => {
     for (let b = 0; b < batch; b++) {
       for (let h = 0; h < heads; h++) {
@@ -186,8 +187,8 @@ function attentionGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const v = values(args, "v"), probs = values(args, "probs");
   const { batch, seq, width, heads, headWidth, scale } = geometry(args);
   const size = batch * seq * width;
-  const dq = new Float32Array(size), dk = new Float32Array(size), dv = new Float32Array(size);
-  const ds = new Float32Array(seq * seq);
+  const dq = takeFloat32(size), dk = takeFloat32(size), dv = takeFloat32(size);
+  const ds = takeFloat32(seq * seq);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const at = b * seq * width + h * headWidth, p = (b * heads + h) * seq * seq;
@@ -259,6 +260,7 @@ function attentionGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
       );
     }
   }
+  releaseFloat32(ds);
   const { backend } = args;
   const shape = [batch, seq, width];
   return [

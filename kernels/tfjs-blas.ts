@@ -3,7 +3,8 @@
  * FFI) and the element-wise, reduction and layout kernels that dominate a
  * transformer step once matrix products are fast (and the slicing ones of
  * `tfjs-layout.ts`), in tight JavaScript loops,
- * plus the fused kernels behind `gelu` and `layerNorm` of `tfjs-fused.ts`.
+ * plus the fused kernels behind `gelu` and `layerNorm` of `tfjs-fused.ts`,
+ * writing their outputs into recycled arrays (`tfjs-pool.ts`).
  * Every replacement hands inputs it does not cover (non-float32, unusual
  * axes) to the stock kernel, so results never change meaning.
  *
@@ -20,6 +21,7 @@ import { installLinearKernels } from "./tfjs-linear.ts";
 import { installAdaLnKernels } from "./tfjs-adaln.ts";
 import { installAttentionKernels } from "./tfjs-attention.ts";
 import { type InstalledKernels, replaceCpuKernels } from "./tfjs-registry.ts";
+import { installOutputPool } from "./tfjs-pool.ts";
 
 export type { InstalledKernels } from "./tfjs-registry.ts";
 
@@ -50,6 +52,7 @@ export function installBlasKernels(blas: Blas): InstalledKernels {
     ...layoutKernels(),
   ]);
   const uninstallFused = [
+    installOutputPool(),
     installFusedKernels(),
     installAdaLnKernels(),
     installLinearKernels(blas),

@@ -19,6 +19,7 @@ import {
 } from "./tfjs-registry.ts";
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
+import { takeFloat32 } from "./tfjs-pool.ts";
 
 const GELU = "FlowmapGelu";
 const GELU_GRAD = "FlowmapGeluGrad";
@@ -141,7 +142,7 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
   return result;
 }
 
-const wasmActivation = onFirstUse(createWasmActivation);
+const wasmActivation = onFirstUse(() => createWasmActivation(takeFloat32));
 
 /** Outputs `[gelu(x), gate]` with the gate `s = sigmoid(2u)` that the gradient reuses. */
 function geluKernel(args: CpuKernelArgs): TensorInfo[] {
@@ -152,8 +153,8 @@ function geluKernel(args: CpuKernelArgs): TensorInfo[] {
   if (wasm) {
     ({ y, gate } = wasm.gelu(x));
   } else {
-    y = new Float32Array(x.length);
-    gate = new Float32Array(x.length);
+    y = takeFloat32(x.length);
+    gate = takeFloat32(x.length);
     // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
@@ -173,7 +174,7 @@ function geluGradKernel(args: CpuKernelArgs): TensorInfo {
   const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
   const shape = args.inputs.x!.shape;
   if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.geluGrad(dy, x, gate));
-  const out = new Float32Array(x.length);
+  const out = takeFloat32(x.length);
   // With s = sigmoid(2u) = 0.5·(1 + tanh(u)): d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx.
   for (let i = 0; i < x.length; i++) {
     const v = x[i], s = gate[i];
@@ -215,7 +216,7 @@ function layerNormKernel(args: CpuKernelArgs): TensorInfo {
   const beta = values(args, "beta");
   const epsilon = args.attrs?.epsilon as number;
   const width = gamma.length;
-  const out = new Float32Array(x.length);
+  const out = takeFloat32(x.length);
   for (let start = 0; start < x.length; start += width) {
     const [mean, rstd] = rowStats(x, start, width, epsilon);
     for (let j = 0; j < width; j++) {
@@ -231,7 +232,7 @@ function layerNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
   const gamma = values(args, "gamma");
   const epsilon = args.attrs?.epsilon as number;
   const width = gamma.length;
-  const dx = new Float32Array(x.length);
+  const dx = takeFloat32(x.length);
   const dGamma = new Float64Array(width);
   const dBeta = new Float64Array(width);
   for (let start = 0; start < x.length; start += width) {

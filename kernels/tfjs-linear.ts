@@ -23,6 +23,7 @@ import {
   hasActiveKernel,
   registerCpuKernels,
 } from "./tfjs-registry.ts";
+import { releaseFloat32, takeFloat32 } from "./tfjs-pool.ts";
 
 const LINEAR = "FlowmapLinear";
 /** The same kernel with inputs `loraA` and `loraB` (a saved input cannot be absent). */
@@ -141,70 +142,105 @@ function loraOf(args: CpuKernelArgs): { a: Float32Array; b: Float32Array; r: num
   return { a: values(args, "loraA"), b: values(args, "loraB"), r: args.inputs.loraA.shape[0] };
 }
 
-/** A weight as used: `W + scaling·B·A` (or `W`), and its transpose once asked for. */
-interface UsedWeight {
-  readonly merged: Float32Array;
+/**
+ * The weight as used, `W + scaling·B·A` (`[out, in]`), and its transpose for
+ * `dx`, each made on first use. Tensors are immutable, so both are cached by
+ * the identity of the tensors' data: a pass's backward reuses its forward's
+ * merge, and a frozen `W` is the same object every pass. A LoRA weight is
+ * merged in place into the arrays of its previous merge when the factors
+ * change (an optimiser step); the arrays never leave a kernel call.
+ */
+interface WeightCache {
+  /** The data of `A` and `B` and the scale of the current merge. */
+  factors?: { a: object; b: object; scaling: number };
+  merged?: Float32Array;
   transposed?: Float32Array;
+  /** Whether `merged` and `transposed` hold the current factors' merge. */
+  fresh: { merged: boolean; transposed: boolean };
+}
+
+/** Caches of weights used with LoRA, by the base weight's data. */
+const adapted = new WeakMap<object, WeightCache>();
+/** Transposes of weights as stored, by their data (a merged transpose starts from one). */
+const storedTransposes = new WeakMap<object, Float32Array>();
+
+/** The cache of a LoRA call's weight, marked stale if its factors changed. */
+function adaptedCache(args: CpuKernelArgs): WeightCache {
+  const { weight, loraA, loraB } = args.inputs;
+  let cache = adapted.get(weight!.dataId);
+  if (!cache) {
+    cache = { fresh: { merged: false, transposed: false } };
+    adapted.set(weight!.dataId, cache);
+  }
+  const scaling = args.attrs?.scaling as number;
+  const known = cache.factors;
+  if (
+    !known || known.a !== loraA!.dataId || known.b !== loraB!.dataId || known.scaling !== scaling
+  ) {
+    cache.factors = { a: loraA!.dataId, b: loraB!.dataId, scaling };
+    cache.fresh = { merged: false, transposed: false };
+  }
+  return cache;
 }
 
 /**
  * `W + scaling·B·A` (`[out, in]`), or `W` itself without LoRA: one rank-r
- * product of weight size instead of two of activation size per use. Tensors
- * are immutable, so the result is cached by the identity of their data: a
- * pass's backward reuses its forward's merge, and a frozen `W` is the same
- * object every pass.
+ * product of weight size instead of two of activation size per use.
  */
-function usedWeight(blas: Blas, args: CpuKernelArgs): UsedWeight {
-  const { weight, loraA, loraB } = args.inputs;
+function usedWeight(blas: Blas, args: CpuKernelArgs): Float32Array {
   const w = values(args, "weight");
   const lora = loraOf(args);
-  if (!lora) {
-    const known = plain.get(weight!.dataId);
-    if (known) return known;
-    const used = { merged: w };
-    plain.set(weight!.dataId, used);
-    return used;
-  }
+  if (!lora) return w;
+  const cache = adaptedCache(args);
+  if (cache.fresh.merged) return cache.merged!;
+  const [m, k] = args.inputs.weight!.shape;
+  const merged = cache.merged ??= new Float32Array(m * k);
+  merged.set(w);
   const scaling = args.attrs?.scaling as number;
-  const cached = merges.get(loraA!.dataId);
-  if (
-    cached && cached.weight === weight!.dataId && cached.b === loraB!.dataId &&
-    cached.scaling === scaling
-  ) {
-    return cached.used;
-  }
-  const [m, k] = weight!.shape;
-  const merged = w.slice();
   blas.sgemm(false, false, m, k, lora.r, scaling, lora.b, lora.r, lora.a, k, 1, merged, k);
-  const used = { merged };
-  merges.set(loraA!.dataId, { weight: weight!.dataId, b: loraB!.dataId, scaling, used });
-  return used;
+  cache.fresh.merged = true;
+  return merged;
 }
 
-/** Weights without LoRA, by their data. */
-const plain = new WeakMap<object, UsedWeight>();
-/** The last merged weight per `A` (by data identity); dropped with `A`'s data. */
-const merges = new WeakMap<
-  object,
-  { weight: object; b: object; scaling: number; used: UsedWeight }
->();
+/**
+ * The `[in, out]` transpose of the used weight (`sgemm` is faster with a
+ * transposed right operand): `Wᵀ + scaling·Aᵀ·Bᵀ` from the cached `Wᵀ`.
+ */
+function usedTranspose(blas: Blas, args: CpuKernelArgs): Float32Array {
+  const weight = args.inputs.weight!;
+  const [m, k] = weight.shape;
+  let stored = storedTransposes.get(weight.dataId);
+  if (!stored) {
+    stored = transpose(values(args, "weight"), m, k);
+    storedTransposes.set(weight.dataId, stored);
+  }
+  const lora = loraOf(args);
+  if (!lora) return stored;
+  const cache = adaptedCache(args);
+  if (cache.fresh.transposed) return cache.transposed!;
+  const transposed = cache.transposed ??= new Float32Array(k * m);
+  transposed.set(stored);
+  const scaling = args.attrs?.scaling as number;
+  blas.sgemm(true, true, k, m, lora.r, scaling, lora.a, k, lora.b, lora.r, 1, transposed, m);
+  cache.fresh.transposed = true;
+  return transposed;
+}
 
-/** The `[in, out]` transpose of a used weight (`sgemm` is faster with a transposed right operand). */
-function transposed(used: UsedWeight, m: number, k: number): Float32Array {
-  if (used.transposed) return used.transposed;
-  const w = used.merged, t = new Float32Array(m * k);
+/** The `[k, m]` transpose of a row-major `[m, k]` matrix. */
+function transpose(w: Float32Array, m: number, k: number): Float32Array {
+  const t = new Float32Array(m * k);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < k; j++) t[j * m + i] = w[i * k + j];
   }
-  return (used.transposed = t);
+  return t;
 }
 
 function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), bias = values(args, "bias");
-  const w = usedWeight(blas, args).merged;
+  const w = usedWeight(blas, args);
   const [m, k] = args.inputs.weight!.shape;
   const n = x.length / k;
-  const out = new Float32Array(n * m);
+  const out = takeFloat32(n * m);
   for (let row = 0; row < n; row++) out.set(bias, row * m);
   blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
   const shape = [...args.inputs.x!.shape.slice(0, -1), m];
@@ -215,9 +251,9 @@ function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
 function linearGradXKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const dy = values(args, "dy");
   const [m, k] = args.inputs.weight!.shape;
-  const wT = transposed(usedWeight(blas, args), m, k);
+  const wT = usedTranspose(blas, args);
   const n = dy.length / m;
-  const dx = new Float32Array(n * k);
+  const dx = takeFloat32(n * k);
   blas.sgemm(false, true, n, k, m, 1, dy, m, wT, m, 0, dx, k);
   const shape = [...args.inputs.dy!.shape.slice(0, -1), k];
   return args.backend.makeTensorInfo(shape, "float32", dx);
@@ -231,12 +267,14 @@ function loraGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const m = dyShape[dyShape.length - 1], k = xShape[xShape.length - 1];
   const n = dy.length / m;
   const scaling = args.attrs?.scaling as number;
-  const up = new Float32Array(n * r), down = new Float32Array(n * r);
+  const up = takeFloat32(n * r), down = takeFloat32(n * r);
   blas.sgemm(false, false, n, r, m, 1, dy, m, b, r, 0, up, r);
   blas.sgemm(false, true, n, r, k, 1, x, k, a, k, 0, down, r);
-  const dA = new Float32Array(r * k), dB = new Float32Array(m * r);
+  const dA = takeFloat32(r * k), dB = takeFloat32(m * r);
   blas.sgemm(true, false, r, k, n, scaling, up, r, x, k, 0, dA, k);
   blas.sgemm(true, false, m, r, n, scaling, dy, m, down, r, 0, dB, r);
+  releaseFloat32(up);
+  releaseFloat32(down);
   const { backend } = args;
   return [
     backend.makeTensorInfo([r, k], "float32", dA),

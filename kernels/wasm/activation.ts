@@ -11,17 +11,18 @@
 
 import { instantiateEmbedded } from "../../src/wasm/instantiate.ts";
 import { ACTIVATION_WASM } from "./activation_wasm.ts";
+import { type Allocate, newFloat32 } from "./allocate.ts";
 
 const PAGE = 65536;
 
-/** GELU and its gradient on float32 arrays. */
+/** GELU and its gradient on float32 arrays (outputs from `allocate`). */
 export interface WasmActivation {
   /**
    * `gelu(x)` element-wise, and the gate `sigmoid(2u)` the gradient needs
-   * (exactly 0 or 1 for `|x| ≥ 20`), into new arrays.
+   * (exactly 0 or 1 for `|x| ≥ 20`), into arrays from `allocate`.
    */
   gelu(x: Float32Array): { y: Float32Array; gate: Float32Array };
-  /** `dy · gelu'(x)` element-wise from the saved gate, into a new array (all of one length). */
+  /** `dy · gelu'(x)` element-wise from the saved gate, into an array from `allocate` (all of one length). */
   geluGrad(dy: Float32Array, x: Float32Array, gate: Float32Array): Float32Array;
   /** Softmax over each row of `n` values of `x` (`n` a multiple of 4), in place. */
   softmaxRows(x: Float32Array, n: number): void;
@@ -29,7 +30,8 @@ export interface WasmActivation {
 
 /**
  * Instantiates the kernel, or returns `undefined` where WebAssembly SIMD is
- * unavailable.
+ * unavailable. Results are copied out of the module's memory into arrays
+ * from `allocate`.
  *
  * @example
  * ```ts
@@ -38,7 +40,7 @@ export interface WasmActivation {
  * kernel?.gelu(Float32Array.of(-1, 0, 1)).y; // ≈ [-0.1588, 0, 0.8412]
  * ```
  */
-export function createWasmActivation(): WasmActivation | undefined {
+export function createWasmActivation(allocate: Allocate = newFloat32): WasmActivation | undefined {
   const exports = instantiateEmbedded(ACTIVATION_WASM);
   if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
@@ -54,7 +56,11 @@ export function createWasmActivation(): WasmActivation | undefined {
     }
     return Array.from({ length: count }, (_, i) => i * stride);
   };
-  const result = (at: number, n: number) => new Float32Array(memory.buffer.slice(at, at + 4 * n));
+  const result = (at: number, n: number) => {
+    const out = allocate(n);
+    out.set(new Float32Array(memory.buffer, at, n));
+    return out;
+  };
   return {
     gelu(x) {
       const [xAt, outAt, gateAt] = layout(x.length, 3);

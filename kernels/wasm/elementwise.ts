@@ -10,6 +10,7 @@
 
 import { instantiateEmbedded } from "../../src/wasm/instantiate.ts";
 import { ELEMENTWISE_WASM } from "./elementwise_wasm.ts";
+import { type Allocate, newFloat32 } from "./allocate.ts";
 
 const PAGE = 65536;
 
@@ -26,7 +27,7 @@ export type RowVisitor = (
 
 /**
  * `out[i] = a[·] op b[·]` over the rows `rows` visits, written in order into
- * a new array of `size` values; within a row, `aStep` and `bStep` (1, or 0
+ * an array of `size` values from `allocate`; within a row, `aStep` and `bStep` (1, or 0
  * for one repeated value) advance the operands.
  */
 export type WasmBinaryKernel = (
@@ -41,7 +42,8 @@ export type WasmBinaryKernel = (
 
 /**
  * Instantiates the kernel, or returns `undefined` where WebAssembly SIMD is
- * unavailable.
+ * unavailable. Results are copied out of the module's memory into arrays
+ * from `allocate`.
  *
  * @example
  * ```ts
@@ -52,7 +54,9 @@ export type WasmBinaryKernel = (
  * }); // [11, 12]
  * ```
  */
-export function createWasmBinaryKernel(): WasmBinaryKernel | undefined {
+export function createWasmBinaryKernel(
+  allocate: Allocate = newFloat32,
+): WasmBinaryKernel | undefined {
   const exports = instantiateEmbedded(ELEMENTWISE_WASM);
   if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
@@ -74,6 +78,8 @@ export function createWasmBinaryKernel(): WasmBinaryKernel | undefined {
       done += length;
     });
     if (done !== size) throw new RangeError(`rows covered ${done} of ${size} values`);
-    return new Float32Array(memory.buffer.slice(outAt, outAt + 4 * size));
+    const out = allocate(size);
+    out.set(new Float32Array(memory.buffer, outAt, size));
+    return out;
   };
 }

@@ -10,6 +10,7 @@
 
 import { instantiateEmbedded } from "../../src/wasm/instantiate.ts";
 import { NORM_WASM } from "./norm_wasm.ts";
+import { type Allocate, newFloat32 } from "./allocate.ts";
 
 const PAGE = 65536;
 
@@ -25,9 +26,9 @@ export interface NormShape {
   readonly epsilon: number;
 }
 
-/** The modulated LayerNorm and the gated residual on float32 arrays. */
+/** The modulated LayerNorm and the gated residual on float32 arrays (outputs from `allocate`). */
 export interface WasmNorm {
-  /** `x + gate·h` per row (the gate row of the row's sample), into a new array. */
+  /** `x + gate·h` per row (the gate row of the row's sample), into an array from `allocate`. */
   gated(x: Float32Array, gate: Float32Array, h: Float32Array, shape: NormShape): Float32Array;
   /** `[dh, dGate]` of the gated residual for the output gradient `dy`. */
   gatedBackward(
@@ -36,7 +37,7 @@ export interface WasmNorm {
     h: Float32Array,
     shape: NormShape,
   ): [Float32Array, Float32Array];
-  /** `LN(x)·(1 + scale) + shift` per row, into a new array. */
+  /** `LN(x)·(1 + scale) + shift` per row, into an array from `allocate`. */
   forward(
     x: Float32Array,
     shift: Float32Array,
@@ -54,7 +55,8 @@ export interface WasmNorm {
 
 /**
  * Instantiates the kernel, or returns `undefined` where WebAssembly SIMD is
- * unavailable.
+ * unavailable. Results are copied out of the module's memory into arrays
+ * from `allocate`.
  *
  * @example
  * ```ts
@@ -65,7 +67,7 @@ export interface WasmNorm {
  * // ≈ [-1.342, -0.447, 0.447, 1.342]
  * ```
  */
-export function createWasmNorm(): WasmNorm | undefined {
+export function createWasmNorm(allocate: Allocate = newFloat32): WasmNorm | undefined {
   const exports = instantiateEmbedded(NORM_WASM);
   if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
@@ -89,7 +91,11 @@ export function createWasmNorm(): WasmNorm | undefined {
     inputs.forEach((a, i) => new Float32Array(memory.buffer, offsets[outputs.length + i]).set(a));
     return offsets;
   };
-  const read = (at: number, n: number) => new Float32Array(memory.buffer.slice(at, at + 4 * n));
+  const read = (at: number, n: number) => {
+    const out = allocate(n);
+    out.set(new Float32Array(memory.buffer, at, n));
+    return out;
+  };
   const check = ({ rows, tokens, width }: NormShape, x: Float32Array, perSample: Float32Array) => {
     if (width % 4 !== 0 || x.length !== rows * width || perSample.length * tokens !== x.length) {
       throw new RangeError(`modulated norm: bad geometry ${rows}×${width} per ${tokens} tokens`);
