@@ -43,8 +43,8 @@ const GELU_CUBIC = 0.044715;
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (hasActiveKernel(GELU) && x.dtype === "float32") {
-    const [y, gate] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
-    gate.dispose(); // the tape keeps its own reference when it records
+    const [y, slope] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
+    slope.dispose(); // the tape keeps its own reference when it records
     return y as T;
   }
   return tf.tidy(() => {
@@ -90,14 +90,12 @@ export function layerNorm<T extends tf.Tensor>(
 
 tf.registerGradient({
   kernelName: GELU,
-  inputsToSave: ["x"],
   outputsToSave: [false, true],
-  gradFunc: (dy, [x, gate]) => ({
+  gradFunc: (dy, [slope]) => ({
     x: () =>
       tf.engine().runKernel(GELU_GRAD, {
         dy: Array.isArray(dy) ? dy[0] : dy,
-        x,
-        gate,
+        slope,
       } as NamedTensorMap) as tf.Tensor,
   }),
 });
@@ -144,44 +142,39 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
 
 const wasmActivation = onFirstUse(() => createWasmActivation(takeFloat32));
 
-/** Outputs `[gelu(x), gate]` with the gate `s = sigmoid(2u)` that the gradient reuses. */
+/** Outputs `[gelu(x), gelu'(x)]`: the slope makes the gradient one product. */
 function geluKernel(args: CpuKernelArgs): TensorInfo[] {
   const x = values(args, "x");
   const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
   const shape = args.inputs.x!.shape;
-  let y: Float32Array, gate: Float32Array;
+  let y: Float32Array, slope: Float32Array;
   if (wasm) {
-    ({ y, gate } = wasm.gelu(x));
+    ({ y, slope } = wasm.gelu(x));
   } else {
     y = takeFloat32(x.length);
-    gate = takeFloat32(x.length);
-    // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
+    slope = takeFloat32(x.length);
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
-      gate[i] = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
-      y[i] = v * gate[i];
+      // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
+      const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+      y[i] = v * s;
+      // d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx
+      slope[i] = s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
     }
   }
   const { backend } = args;
   return [
     backend.makeTensorInfo(shape, "float32", y),
-    backend.makeTensorInfo(shape, "float32", gate),
+    backend.makeTensorInfo(shape, "float32", slope),
   ];
 }
 
+/** `dy · gelu'(x)` from the saved slope. */
 function geluGradKernel(args: CpuKernelArgs): TensorInfo {
-  const dy = values(args, "dy"), x = values(args, "x"), gate = values(args, "gate");
-  const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
-  const shape = args.inputs.x!.shape;
-  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.geluGrad(dy, x, gate));
-  const out = takeFloat32(x.length);
-  // With s = sigmoid(2u) = 0.5·(1 + tanh(u)): d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx.
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i], s = gate[i];
-    const dInner = SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
-    out[i] = dy[i] * (s + 2 * v * s * (1 - s) * dInner);
-  }
-  return args.backend.makeTensorInfo(shape, "float32", out);
+  const dy = values(args, "dy"), slope = values(args, "slope");
+  const out = takeFloat32(dy.length);
+  for (let i = 0; i < dy.length; i++) out[i] = dy[i] * slope[i];
+  return args.backend.makeTensorInfo(args.inputs.dy!.shape, "float32", out);
 }
 
 /**

@@ -1,10 +1,10 @@
 /**
- * The WebAssembly SIMD kernel of GELU (tanh form) and its gradient
+ * The WebAssembly SIMD kernel of GELU (tanh form) and its slope
  * (`activation.wat`), with a vectorised `exp` (Cephes' expf, within 2 ulp of
  * the exact value); the results agree with the JavaScript loops of
- * `tfjs-fused.ts`, which use `Math.exp`, to about 1e-6 relative. The forward
- * pass also returns the gate `sigmoid(2u)`, which the gradient reuses. The
- * same `exp` serves a row softmax (attention probabilities).
+ * `tfjs-fused.ts`, which use `Math.exp`, to about 1e-6 relative. The slope
+ * `gelu'(x)` comes with the forward pass, so the gradient is `dy · slope`.
+ * The same `exp` serves a row softmax (attention probabilities).
  *
  * @module
  */
@@ -15,15 +15,13 @@ import { type Allocate, newFloat32 } from "./allocate.ts";
 
 const PAGE = 65536;
 
-/** GELU and its gradient on float32 arrays (outputs from `allocate`). */
+/** GELU with its slope, and a row softmax, on float32 arrays (outputs from `allocate`). */
 export interface WasmActivation {
   /**
-   * `gelu(x)` element-wise, and the gate `sigmoid(2u)` the gradient needs
+   * `gelu(x)` element-wise, and the slope `gelu'(x)` the gradient needs
    * (exactly 0 or 1 for `|x| ≥ 20`), into arrays from `allocate`.
    */
-  gelu(x: Float32Array): { y: Float32Array; gate: Float32Array };
-  /** `dy · gelu'(x)` element-wise from the saved gate, into an array from `allocate` (all of one length). */
-  geluGrad(dy: Float32Array, x: Float32Array, gate: Float32Array): Float32Array;
+  gelu(x: Float32Array): { y: Float32Array; slope: Float32Array };
   /** Softmax over each row of `n` values of `x` (`n` a multiple of 4), in place. */
   softmaxRows(x: Float32Array, n: number): void;
 }
@@ -44,8 +42,7 @@ export function createWasmActivation(allocate: Allocate = newFloat32): WasmActiv
   const exports = instantiateEmbedded(ACTIVATION_WASM);
   if (exports === undefined) return undefined;
   const memory = exports.memory as WebAssembly.Memory;
-  const gelu = exports.gelu as (out: number, gate: number, x: number, n: number) => void;
-  const geluGrad = exports.gelu_grad as (...args: number[]) => void;
+  const gelu = exports.gelu as (out: number, slope: number, x: number, n: number) => void;
   const softmax = exports.softmax as (x: number, rows: number, n: number) => void;
   /** Byte offsets of `count` arrays of `n` floats each, padded to 16 bytes; grows memory. */
   const layout = (n: number, count: number) => {
@@ -63,21 +60,10 @@ export function createWasmActivation(allocate: Allocate = newFloat32): WasmActiv
   };
   return {
     gelu(x) {
-      const [xAt, outAt, gateAt] = layout(x.length, 3);
+      const [xAt, outAt, slopeAt] = layout(x.length, 3);
       new Float32Array(memory.buffer, xAt, x.length).set(x);
-      gelu(outAt, gateAt, xAt, x.length);
-      return { y: result(outAt, x.length), gate: result(gateAt, x.length) };
-    },
-    geluGrad(dy, x, gate) {
-      if (dy.length !== x.length || gate.length !== x.length) {
-        throw new RangeError("geluGrad: dy, x and gate differ in length");
-      }
-      const [dyAt, xAt, gateAt, outAt] = layout(x.length, 4);
-      new Float32Array(memory.buffer, dyAt, dy.length).set(dy);
-      new Float32Array(memory.buffer, xAt, x.length).set(x);
-      new Float32Array(memory.buffer, gateAt, x.length).set(gate);
-      geluGrad(outAt, dyAt, xAt, gateAt, x.length);
-      return result(outAt, x.length);
+      gelu(outAt, slopeAt, xAt, x.length);
+      return { y: result(outAt, x.length), slope: result(slopeAt, x.length) };
     },
     softmaxRows(x, n) {
       if (n % 4 !== 0 || x.length % n !== 0) throw new RangeError(`softmaxRows: bad row ${n}`);
