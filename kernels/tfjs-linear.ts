@@ -226,9 +226,13 @@ function usedTranspose(blas: Blas, args: CpuKernelArgs): Float32Array {
   return transposed;
 }
 
-/** The `[k, m]` transpose of a row-major `[m, k]` matrix, in an array from the pool. */
-function transpose(w: Float32Array, m: number, k: number): Float32Array {
-  const t = takeFloat32(m * k);
+/** The `[k, m]` transpose of a row-major `[m, k]` matrix (into `t`). */
+function transpose(
+  w: Float32Array,
+  m: number,
+  k: number,
+  t: Float32Array = new Float32Array(m * k),
+): Float32Array {
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < k; j++) t[j * m + i] = w[i * k + j];
   }
@@ -270,7 +274,7 @@ function loraGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const up = takeFloat32(n * r), down = takeFloat32(n * r);
   blas.sgemm(false, false, n, r, m, 1, dy, m, b, r, 0, up, r);
   // x·Aᵀ with Aᵀ stored: OpenBLAS runs a narrow (r-column) product several times faster untransposed
-  const aT = transpose(a, r, k);
+  const aT = transpose(a, r, k, takeFloat32(r * k));
   blas.sgemm(false, false, n, r, k, 1, x, k, aT, r, 0, down, r);
   const dA = takeFloat32(r * k), dB = takeFloat32(m * r);
   blas.sgemm(true, false, r, k, n, scaling, up, r, x, k, 0, dA, k);

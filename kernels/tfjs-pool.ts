@@ -5,22 +5,23 @@
  * measured here), and the garbage collector unmaps it again later. A
  * training step allocates the same shapes every pass, so kernels take their
  * outputs from {@link takeFloat32} and the pool gets an array back when the
- * last tensor using it is disposed.
+ * last tensor using it is disposed. New arrays are made in the WebAssembly
+ * kernels' shared memory (`wasm/memory.ts`), so those kernels read and write
+ * tensors in place.
  *
  * Only arrays the pool handed out are recycled, and only when it is safe:
  * the pool counts the tensors whose data lies in each of its arrays (a slice
- * may be a view into another tensor's array), and an array that left the
- * backend through `dataSync()`/`data()` is never reused, since the caller
- * may still hold it after disposing the tensor.
+ * may be a view into another tensor's array), and `dataSync()`/`data()` of
+ * such a tensor return a copy, which the caller may keep. Pooled arrays are
+ * kept for reuse, also across an uninstall and a new installation; memory in
+ * the kernels' memory is never given back to the system.
  *
  * @module
  */
 
 import { findBackend } from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-
-/** Most floats the pool keeps for reuse (256 MB); arrays beyond it are left to the collector. */
-const MAX_POOLED_FLOATS = 64 * 1024 * 1024;
+import { kernelMemory } from "./wasm/memory.ts";
 
 /** What the pool knows of one array it handed out. */
 interface Owned {
@@ -30,8 +31,11 @@ interface Owned {
   live: number;
 }
 
-/** Arrays handed out, by their buffer; an escaped array is removed. */
-let owned = new WeakMap<ArrayBufferLike, Owned>();
+/** Arrays handed out while installed. */
+let owned = new WeakMap<Float32Array, Owned>();
+/** The same by their own buffer, or by address in the kernels' memory: to find a view's array. */
+let ownedBuffers = new WeakMap<ArrayBufferLike, Owned>();
+let ownedAddresses = new Map<number, Owned>();
 /** Reusable arrays by length. */
 const free = new Map<number, Float32Array[]>();
 let pooledFloats = 0;
@@ -50,15 +54,15 @@ let installed: { backend: MathBackendCPU; restore(): void } | undefined;
  */
 export function takeFloat32(length: number): Float32Array {
   if (!installed) return new Float32Array(length);
-  const array = free.get(length)?.pop();
-  if (array) {
-    pooledFloats -= length;
-    owned.set(array.buffer, { array, live: 0 });
-    return array;
-  }
-  const fresh = new Float32Array(length);
-  owned.set(fresh.buffer, { array: fresh, live: 0 });
-  return fresh;
+  let array = free.get(length)?.pop();
+  if (array) pooledFloats -= length;
+  else array = kernelMemory()?.floats(length) ?? new Float32Array(length);
+  const entry = { array, live: 0 };
+  owned.set(array, entry);
+  const at = kernelMemory()?.addressOf(array);
+  if (at === undefined) ownedBuffers.set(array.buffer, entry);
+  else ownedAddresses.set(at, entry);
+  return array;
 }
 
 /**
@@ -87,14 +91,31 @@ export function takeZeroedFloat32(length: number): Float32Array {
  * ```
  */
 export function releaseFloat32(array: Float32Array): void {
-  const entry = owned.get(array.buffer);
-  if (entry && entry.array === array && entry.live === 0) recycle(entry);
+  const entry = owned.get(array);
+  if (entry?.live === 0) recycle(entry);
+}
+
+/** Stops tracking an array: it is not reused unless recycled now. */
+function disown({ array }: Owned): void {
+  owned.delete(array);
+  ownedBuffers.delete(array.buffer);
+  const at = kernelMemory()?.addressOf(array);
+  if (at !== undefined) ownedAddresses.delete(at);
+}
+
+/** The pooled array that `view` (not itself one) lies in, if any. */
+function ownerOf(view: ArrayBufferView): Owned | undefined {
+  const at = kernelMemory()?.addressOf(view);
+  if (at === undefined) return ownedBuffers.get(view.buffer);
+  for (const [start, entry] of ownedAddresses) {
+    if (start <= at && at < start + entry.array.byteLength) return entry;
+  }
+  return undefined;
 }
 
 function recycle(entry: Owned): void {
-  owned.delete(entry.array.buffer);
+  disown(entry);
   const { length } = entry.array;
-  if (pooledFloats + length > MAX_POOLED_FLOATS) return;
   const list = free.get(length);
   if (list) list.push(entry.array);
   else free.set(length, [entry.array]);
@@ -107,8 +128,9 @@ const WRAPPED = ["write", "move", "disposeData", "readSync"] as const;
 /**
  * Starts pooling on TF.js's CPU backend (idempotent): the backend's
  * `write`, `move`, `disposeData` and `readSync` are wrapped to count and
- * return the pool's arrays. Returns a function that unwraps them and empties
- * the pool. Throws if the backend does not have the shape this relies on.
+ * return the pool's arrays (and to copy them on reads). Returns a function
+ * that unwraps them. Throws if the backend does not have the shape this
+ * relies on.
  *
  * @example
  * ```ts ignore
@@ -141,10 +163,15 @@ export function installOutputPool(): () => void {
     readSync: backend.readSync,
   };
   const valuesOf = (dataId: object) => backend.data.get(dataId)?.values;
+  /** Counts a backend entry on (`step` 1) or off (−1) a pooled array; a view pins its array. */
   const count = (values: unknown, step: number) => {
     if (!ArrayBuffer.isView(values)) return undefined;
-    const entry = owned.get(values.buffer);
+    const entry = owned.get(values as Float32Array);
     if (entry) entry.live += step;
+    else if (step > 0) {
+      const array = ownerOf(values);
+      if (array) disown(array); // rare (a stock kernel's slice): never reused
+    }
     return entry;
   };
   backend.write = (values, shape, dtype) => {
@@ -167,9 +194,9 @@ export function installOutputPool(): () => void {
     return released;
   };
   backend.readSync = (dataId) => {
-    const values = valuesOf(dataId);
-    if (ArrayBuffer.isView(values)) owned.delete(values.buffer); // the caller may keep it
-    return original.readSync.call(backend, dataId);
+    const values = original.readSync.call(backend, dataId);
+    // the caller may keep what it reads, and the pool will reuse the array
+    return values instanceof Float32Array && owned.has(values) ? values.slice() : values;
   };
   installed = {
     backend,
@@ -184,8 +211,9 @@ export function installOutputPool(): () => void {
 }
 
 /**
- * Stops pooling (a no-op when not installed): restores the backend's methods
- * and drops the pooled arrays.
+ * Stops pooling (a no-op when not installed): restores the backend's
+ * methods. Arrays still used by tensors are no longer tracked (so never
+ * reused); arrays in the pool stay there for a later installation.
  *
  * @example
  * ```ts
@@ -197,8 +225,8 @@ export function uninstallOutputPool(): void {
   installed?.restore();
   installed = undefined;
   owned = new WeakMap();
-  free.clear();
-  pooledFloats = 0;
+  ownedBuffers = new WeakMap();
+  ownedAddresses = new Map();
 }
 
 /**

@@ -23,6 +23,8 @@ export const WASM_MODULES = [
 ] as const;
 
 const ROOT = new URL("../", import.meta.url);
+/** WebAssembly features beyond the MVP: SIMD, and threads for the trainer kernels' shared memory. */
+const FEATURES = { simd: true, threads: true };
 
 /**
  * The generated module source for the current `<path>.wat`: one exported
@@ -38,9 +40,9 @@ export async function embeddedModule(path: (typeof WASM_MODULES)[number]): Promi
   const name = path.slice(path.lastIndexOf("/") + 1);
   const wabt = await wabtInit();
   const wat = await Deno.readTextFile(new URL(`${path}.wat`, ROOT));
-  const module = wabt.parseWat(`${name}.wat`, wat, { simd: true });
+  const module = wabt.parseWat(`${name}.wat`, wat, FEATURES);
   try {
-    module.validate();
+    module.validate(FEATURES);
     const { buffer } = module.toBinary({ write_debug_names: false });
     const base64 = btoa(String.fromCharCode(...buffer));
     return [

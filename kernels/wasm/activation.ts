@@ -12,8 +12,7 @@
 import { instantiateEmbedded } from "../../src/wasm/instantiate.ts";
 import { ACTIVATION_WASM } from "./activation_wasm.ts";
 import { type Allocate, newFloat32 } from "./allocate.ts";
-
-const PAGE = 65536;
+import { kernelMemory } from "./memory.ts";
 
 /** GELU with its slope, and a row softmax, on float32 arrays (outputs from `allocate`). */
 export interface WasmActivation {
@@ -28,8 +27,9 @@ export interface WasmActivation {
 
 /**
  * Instantiates the kernel, or returns `undefined` where WebAssembly SIMD is
- * unavailable. Results are copied out of the module's memory into arrays
- * from `allocate`.
+ * unavailable. Results go into arrays from `allocate`; operands that lie in
+ * the kernels' memory (`memory.ts`, where the output pool allocates) are
+ * used in place, others are copied in and out.
  *
  * @example
  * ```ts
@@ -39,39 +39,22 @@ export interface WasmActivation {
  * ```
  */
 export function createWasmActivation(allocate: Allocate = newFloat32): WasmActivation | undefined {
-  const exports = instantiateEmbedded(ACTIVATION_WASM);
+  const kernels = kernelMemory();
+  if (kernels === undefined) return undefined;
+  const { memory, run } = kernels;
+  const exports = instantiateEmbedded(ACTIVATION_WASM, { kernels: { memory } });
   if (exports === undefined) return undefined;
-  const memory = exports.memory as WebAssembly.Memory;
   const gelu = exports.gelu as (out: number, slope: number, x: number, n: number) => void;
   const softmax = exports.softmax as (x: number, rows: number, n: number) => void;
-  /** Byte offsets of `count` arrays of `n` floats each, padded to 16 bytes; grows memory. */
-  const layout = (n: number, count: number) => {
-    const stride = 16 * Math.ceil(n / 4);
-    const end = stride * count;
-    if (end > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
-    }
-    return Array.from({ length: count }, (_, i) => i * stride);
-  };
-  const result = (at: number, n: number) => {
-    const out = allocate(n);
-    out.set(new Float32Array(memory.buffer, at, n));
-    return out;
-  };
   return {
     gelu(x) {
-      const [xAt, outAt, slopeAt] = layout(x.length, 3);
-      new Float32Array(memory.buffer, xAt, x.length).set(x);
-      gelu(outAt, slopeAt, xAt, x.length);
-      return { y: result(outAt, x.length), slope: result(slopeAt, x.length) };
+      const y = allocate(x.length), slope = allocate(x.length);
+      run([x], [y, slope], ([xAt, yAt, slopeAt]) => gelu(yAt, slopeAt, xAt, x.length));
+      return { y, slope };
     },
     softmaxRows(x, n) {
       if (n % 4 !== 0 || x.length % n !== 0) throw new RangeError(`softmaxRows: bad row ${n}`);
-      const [xAt] = layout(x.length, 1);
-      const view = new Float32Array(memory.buffer, xAt, x.length);
-      view.set(x);
-      softmax(xAt, x.length / n, n);
-      x.set(view);
+      run([x], [x], ([at]) => softmax(at, x.length / n, n));
     },
   };
 }

@@ -4,7 +4,7 @@
 ;; so every result equals the JavaScript loop's (NaN stays NaN).
 
 (module
-  (memory (export "memory") 1)
+  (import "kernels" "memory" (memory 1 65536 shared))
 
   ;; op 0: x + y, 1: x − y, 2: x · y
   (func $apply (param $op i32) (param $x v128) (param $y v128) (result v128)

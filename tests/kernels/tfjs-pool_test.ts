@@ -1,6 +1,6 @@
 // The output pool: arrays come back when the last tensor on them is
-// disposed, never while a tensor or a view still uses them, and never after
-// dataSync() handed them out.
+// disposed, never while a tensor or a view still uses them, and what
+// dataSync() returns stays the caller's.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -13,6 +13,7 @@ import {
   takeZeroedFloat32,
   uninstallOutputPool,
 } from "../../kernels/tfjs-pool.ts";
+import { kernelMemory } from "../../kernels/wasm/memory.ts";
 
 tf.env().set("PROD", true);
 await tf.setBackend("cpu");
@@ -45,29 +46,32 @@ Deno.test("a pooled array stays out of the pool while a view or a second tensor 
   try {
     const array = takeFloat32(8).fill(2);
     const whole = tensorOn(array);
-    const view = tensorOn(array.subarray(2, 6)); // as the stock Slice kernel returns
     const shared = tf.reshape(whole, [2, 4]); // same data id, one more reference
     whole.dispose();
+    assert.equal(pooledFloatCount(), 0, "the reshaped tensor still reads the array");
     shared.dispose();
-    assert.equal(pooledFloatCount(), 0, "the view still reads the array");
-    assert.deepEqual([...view.dataSync()], [2, 2, 2, 2]);
+    assert.equal(pooledFloatCount(), 8);
+    assert.equal(takeFloat32(8), array);
+    const parent = tensorOn(array);
+    const view = tensorOn(array.subarray(2, 6)); // as the stock Slice kernel returns
+    parent.dispose();
     view.dispose();
-    assert.equal(pooledFloatCount(), 0, "dataSync() handed the array out: never reused");
+    assert.equal(pooledFloatCount(), 0, "an array a view was made on is never reused");
     assert.notEqual(takeFloat32(8), array);
   } finally {
     uninstallOutputPool();
   }
 });
 
-Deno.test("an array read by dataSync() is never reused, scratch space is", () => {
+Deno.test("dataSync() of a pooled tensor is a copy that outlives reuse; scratch space returns", () => {
   installOutputPool();
   try {
     const array = takeFloat32(4).fill(3);
     const tensor = tensorOn(array);
     const read = tensor.dataSync();
+    assert.notEqual(read, array);
     tensor.dispose();
-    assert.equal(pooledFloatCount(), 0);
-    takeFloat32(4).fill(9);
+    assert.equal(takeFloat32(4).fill(9), array);
     assert.deepEqual([...read], [3, 3, 3, 3]);
     const scratch = takeFloat32(16);
     releaseFloat32(scratch);
@@ -77,18 +81,37 @@ Deno.test("an array read by dataSync() is never reused, scratch space is", () =>
   }
 });
 
-Deno.test("uninstalling restores the backend and empties the pool; without it arrays are new", () => {
+Deno.test("uninstalling restores the backend and keeps the pool for the next installation", () => {
   const write = backend.write, dispose = backend.disposeData, read = backend.readSync;
   installOutputPool();
   assert.notEqual(backend.disposeData, dispose);
-  tensorOn(takeFloat32(4)).dispose();
-  assert.equal(pooledFloatCount(), 4);
+  const pooled = takeFloat32(5), inUse = takeFloat32(5);
+  const tensor = tensorOn(inUse);
+  tensorOn(pooled).dispose();
   uninstallOutputPool();
-  assert.equal(pooledFloatCount(), 0);
   assert.equal(backend.write, write);
   assert.equal(backend.disposeData, dispose);
   assert.equal(backend.readSync, read);
-  const array = takeFloat32(4);
-  tensorOn(array).dispose();
-  assert.notEqual(takeFloat32(4), array);
+  assert.equal(pooledFloatCount(), 5);
+  assert.notEqual(takeFloat32(5), pooled, "not installed: a new array");
+  installOutputPool();
+  try {
+    tensor.dispose(); // disposed after the uninstall: no longer tracked, so never reused
+    assert.equal(takeFloat32(5), pooled);
+    assert.notEqual(takeFloat32(5), inUse);
+  } finally {
+    uninstallOutputPool();
+  }
+});
+
+Deno.test("pooled arrays lie in the WebAssembly kernels' memory", () => {
+  installOutputPool();
+  try {
+    const memory = kernelMemory();
+    if (memory === undefined) return; // no shared WebAssembly memory: plain arrays
+    assert.notEqual(memory.addressOf(takeFloat32(6)), undefined);
+    assert.equal(memory.addressOf(new Float32Array(6)), undefined);
+  } finally {
+    uninstallOutputPool();
+  }
 });

@@ -1,0 +1,119 @@
+/**
+ * The memory the trainer's WebAssembly kernels work in, one for all of them
+ * (`activation`, `norm`, `elementwise`). It is a shared `WebAssembly.Memory`,
+ * so growing it never detaches arrays already made on it: the output pool
+ * (`kernels/tfjs-pool.ts`) allocates tensors' arrays here, and a kernel
+ * whose operands already lie in the memory runs on them in place instead of
+ * copying them in and its results out. Operands from elsewhere go through a
+ * scratch region.
+ *
+ * @module
+ */
+
+const PAGE = 65536;
+/** The wasm32 limit (4 GiB); a shared memory must declare its maximum. */
+const MAX_PAGES = 65536;
+/** Bytes kept free past the last array: vector loads may read 16 bytes past an operand's end. */
+const SLACK = 16;
+
+/** The shared memory and its allocator. */
+export interface KernelMemory {
+  /** The memory every kernel module imports as `kernels.memory`. */
+  readonly memory: WebAssembly.Memory;
+  /**
+   * A new array of `length` floats in the memory, 16-byte aligned and padded
+   * to a multiple of four floats (kernels write whole vectors). Never freed:
+   * the caller recycles it.
+   */
+  floats(length: number): Float32Array;
+  /** The byte address of `array` in the memory, or `undefined` if it lies elsewhere. */
+  addressOf(array: ArrayBufferView): number | undefined;
+  /**
+   * Runs `kernel` on the byte addresses of `inputs` then `outputs`: operands
+   * outside the memory are copied into a scratch region first, and outputs
+   * placed there are copied back after. Outputs start zeroed when `zeroed`;
+   * an output that is also an input is updated in place.
+   */
+  run(
+    inputs: readonly Float32Array[],
+    outputs: readonly Float32Array[],
+    kernel: (addresses: number[]) => void,
+    zeroed?: boolean,
+  ): void;
+}
+
+let shared: KernelMemory | undefined | null;
+
+/**
+ * The kernels' memory, created on first use, or `undefined` where the
+ * runtime has no shared WebAssembly memory (the kernels fall back to
+ * JavaScript then).
+ *
+ * @example
+ * ```ts
+ * import { kernelMemory } from "./memory.ts";
+ * const kernels = kernelMemory();
+ * kernels?.addressOf(kernels.floats(4)); // a byte address, e.g. 0
+ * ```
+ */
+export function kernelMemory(): KernelMemory | undefined {
+  if (shared === undefined) {
+    let memory: WebAssembly.Memory | undefined;
+    try {
+      memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    } catch {
+      memory = undefined; // no WebAssembly, or no shared memory
+    }
+    shared = memory ? createKernelMemory(memory) : null;
+  }
+  return shared ?? undefined;
+}
+
+function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
+  /** Every buffer object the memory handed out (a new one after each growth). */
+  const buffers = new WeakSet<ArrayBufferLike>([memory.buffer]);
+  let top = 0;
+  let scratch = { at: 0, bytes: 0 };
+  const reserve = (bytes: number) => {
+    const at = top;
+    top += bytes;
+    const size = memory.buffer.byteLength;
+    if (top + SLACK > size) {
+      // grow by at least half again, so that a growing workload grows rarely
+      const needed = Math.ceil((top + SLACK - size) / PAGE);
+      memory.grow(Math.min(Math.max(needed, size / PAGE / 2), MAX_PAGES - size / PAGE));
+      buffers.add(memory.buffer);
+    }
+    return at;
+  };
+  const padded = (length: number) => 16 * Math.ceil(length / 4);
+  const view = (at: number, length: number) => new Float32Array(memory.buffer, at, length);
+  const addressOf = (array: ArrayBufferView) =>
+    buffers.has(array.buffer) ? array.byteOffset : undefined;
+  return {
+    memory,
+    floats: (length) => view(reserve(padded(length)), length),
+    addressOf,
+    run(inputs, outputs, kernel, zeroed = false) {
+      // an output that is also an input (in place) shares the input's place
+      const own = outputs.filter((a) => !inputs.includes(a));
+      const operands = [...inputs, ...own];
+      const outside = operands.map((a) => addressOf(a) === undefined);
+      const bytes = operands.reduce((sum, a, i) => sum + (outside[i] ? padded(a.length) : 0), 0);
+      if (bytes > scratch.bytes) scratch = { at: reserve(bytes), bytes };
+      let next = scratch.at;
+      const places = new Map(operands.map((a, i) => {
+        if (!outside[i]) return [a, a.byteOffset];
+        const at = next;
+        next += padded(a.length);
+        if (i < inputs.length) view(at, a.length).set(a);
+        return [a, at];
+      }));
+      if (zeroed) own.forEach((a) => view(places.get(a)!, a.length).fill(0));
+      kernel([...inputs, ...outputs].map((a) => places.get(a)!));
+      for (const a of outputs) {
+        if (addressOf(a) === undefined) a.set(view(places.get(a)!, a.length));
+      }
+    },
+  };
+}
