@@ -19,6 +19,7 @@ import {
 } from "./tfjs-registry.ts";
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
+import { createWasmBinaryKernel } from "./wasm/elementwise.ts";
 import { takeFloat32 } from "./tfjs-pool.ts";
 
 const GELU = "FlowmapGelu";
@@ -141,6 +142,7 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
 }
 
 const wasmActivation = onFirstUse(() => createWasmActivation(takeFloat32));
+const wasmProduct = onFirstUse(() => createWasmBinaryKernel(takeFloat32));
 
 /** Outputs `[gelu(x), gelu'(x)]`: the slope makes the gradient one product. */
 function geluKernel(args: CpuKernelArgs): TensorInfo[] {
@@ -172,8 +174,15 @@ function geluKernel(args: CpuKernelArgs): TensorInfo[] {
 /** `dy · gelu'(x)` from the saved slope. */
 function geluGradKernel(args: CpuKernelArgs): TensorInfo {
   const dy = values(args, "dy"), slope = values(args, "slope");
-  const out = takeFloat32(dy.length);
-  for (let i = 0; i < dy.length; i++) out[i] = dy[i] * slope[i];
+  const n = dy.length;
+  const wasm = n >= WASM_MIN_SIZE ? wasmProduct() : undefined;
+  let out: Float32Array;
+  if (wasm) {
+    out = wasm("Multiply", dy, 1, slope, 1, n, (visit) => visit(0, 0, n));
+  } else {
+    out = takeFloat32(n);
+    for (let i = 0; i < n; i++) out[i] = dy[i] * slope[i];
+  }
   return args.backend.makeTensorInfo(args.inputs.dy!.shape, "float32", out);
 }
 

@@ -245,7 +245,11 @@ function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const [m, k] = args.inputs.weight!.shape;
   const n = x.length / k;
   const out = takeFloat32(n * m);
-  for (let row = 0; row < n; row++) out.set(bias, row * m);
+  // the bias in every row: one row, then the filled rows doubled (log n copies, not n)
+  out.set(bias);
+  for (let filled = m; filled < out.length; filled *= 2) {
+    out.copyWithin(filled, 0, Math.min(filled, out.length - filled));
+  }
   blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
   const shape = [...args.inputs.x!.shape.slice(0, -1), m];
   return args.backend.makeTensorInfo(shape, "float32", out);
