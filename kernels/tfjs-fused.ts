@@ -20,6 +20,7 @@ import {
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
 import { createWasmBinaryKernel } from "./wasm/elementwise.ts";
+import { isRecordingGradients } from "./tfjs-saved.ts";
 import { takeFloat32 } from "./tfjs-pool.ts";
 
 const GELU = "FlowmapGelu";
@@ -44,8 +45,10 @@ const GELU_CUBIC = 0.044715;
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (hasActiveKernel(GELU) && x.dtype === "float32") {
-    const [y, slope] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
-    slope.dispose(); // the tape keeps its own reference when it records
+    // the slope only when a gradient will need it
+    const attrs = { slope: isRecordingGradients() };
+    const [y, slope] = tf.engine().runKernel(GELU, { x } as NamedTensorMap, attrs) as tf.Tensor[];
+    slope?.dispose(); // the tape keeps its own reference when it records
     return y as T;
   }
   return tf.tidy(() => {
@@ -144,31 +147,34 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
 const wasmActivation = onFirstUse(() => createWasmActivation(takeFloat32));
 const wasmProduct = onFirstUse(() => createWasmBinaryKernel(takeFloat32));
 
-/** Outputs `[gelu(x), gelu'(x)]`: the slope makes the gradient one product. */
+/**
+ * Outputs `[gelu(x), gelu'(x)]` (the slope makes the gradient one product),
+ * or `[gelu(x)]` when the attribute `slope` is false.
+ */
 function geluKernel(args: CpuKernelArgs): TensorInfo[] {
   const x = values(args, "x");
+  const withSlope = args.attrs?.slope !== false;
   const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
   const shape = args.inputs.x!.shape;
-  let y: Float32Array, slope: Float32Array;
+  let y: Float32Array, slope: Float32Array | undefined;
   if (wasm) {
-    ({ y, slope } = wasm.gelu(x));
+    ({ y, slope } = wasm.gelu(x, withSlope));
   } else {
     y = takeFloat32(x.length);
-    slope = takeFloat32(x.length);
+    slope = withSlope ? takeFloat32(x.length) : undefined;
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
       // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
       const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
       y[i] = v * s;
       // d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx
-      slope[i] = s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
+      if (slope) slope[i] = s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
     }
   }
   const { backend } = args;
-  return [
-    backend.makeTensorInfo(shape, "float32", y),
-    backend.makeTensorInfo(shape, "float32", slope),
-  ];
+  const outputs = [backend.makeTensorInfo(shape, "float32", y)];
+  if (slope) outputs.push(backend.makeTensorInfo(shape, "float32", slope));
+  return outputs;
 }
 
 /** `dy · gelu'(x)` from the saved slope. */

@@ -8,6 +8,9 @@
  * new handle on the same data instead: the same reference count, no kernel,
  * no tape node. Nested gradients keep TF.js's own path.
  *
+ * {@link isRecordingGradients} tells kernels whether the tape records, so
+ * they can skip outputs that only a gradient uses.
+ *
  * This patches an internal method of tfjs-core's engine, so it checks the
  * version and the engine's shape and throws if either changed.
  *
@@ -21,6 +24,7 @@ const TFJS_CORE_VERSION = "4.22.0";
 
 /** The engine internals used (tfjs-core 4.22 `Engine`). */
 interface EngineInternals {
+  isTapeOn(): boolean;
   saveTensorsForBackwardMode(tensors: tf.Tensor[]): tf.Tensor[];
   makeTensorFromDataId(dataId: object, shape: number[], dtype: tf.DataType): tf.Tensor;
   keep<T extends tf.Tensor>(tensor: T): T;
@@ -31,6 +35,41 @@ interface EngineInternals {
 }
 
 let restore: (() => void) | undefined;
+
+/** The engine, after checking that it has the internals used here. */
+function checkedEngine(): EngineInternals {
+  const engine = tf.engine() as unknown as EngineInternals;
+  if (
+    tf.version_core !== TFJS_CORE_VERSION ||
+    typeof engine.isTapeOn !== "function" ||
+    typeof engine.saveTensorsForBackwardMode !== "function" ||
+    typeof engine.makeTensorFromDataId !== "function" ||
+    typeof engine.state?.gradientDepth !== "number" ||
+    typeof engine.state.tensorInfo?.get !== "function"
+  ) {
+    throw new Error(
+      `kernels/tfjs-saved.ts patches tfjs-core ${TFJS_CORE_VERSION}'s engine; found ` +
+        `${tf.version_core}, whose engine differs: update the patch or remove it`,
+    );
+  }
+  return engine;
+}
+
+/**
+ * Whether TF.js records kernels for a gradient right now (inside
+ * `tf.grad`/`variableGrads` and not within another kernel), so a kernel can
+ * skip outputs only its gradient needs. Throws like
+ * {@link installSavedTensorSharing} if the engine changed.
+ *
+ * @example
+ * ```ts
+ * import { isRecordingGradients } from "./tfjs-saved.ts";
+ * isRecordingGradients(); // false outside a gradient computation
+ * ```
+ */
+export function isRecordingGradients(): boolean {
+  return checkedEngine().isTapeOn();
+}
 
 /**
  * Makes the engine save tensors for backprop as shared handles (idempotent);
@@ -46,19 +85,7 @@ let restore: (() => void) | undefined;
  */
 export function installSavedTensorSharing(): () => void {
   if (restore) return uninstallSavedTensorSharing;
-  const engine = tf.engine() as unknown as EngineInternals;
-  if (
-    tf.version_core !== TFJS_CORE_VERSION ||
-    typeof engine.saveTensorsForBackwardMode !== "function" ||
-    typeof engine.makeTensorFromDataId !== "function" ||
-    typeof engine.state?.gradientDepth !== "number" ||
-    typeof engine.state.tensorInfo?.get !== "function"
-  ) {
-    throw new Error(
-      `kernels/tfjs-saved.ts patches tfjs-core ${TFJS_CORE_VERSION}'s engine; found ` +
-        `${tf.version_core}, whose engine differs: update the patch or remove it`,
-    );
-  }
+  const engine = checkedEngine();
   const own = Object.hasOwn(engine, "saveTensorsForBackwardMode");
   const original = engine.saveTensorsForBackwardMode;
   engine.saveTensorsForBackwardMode = function (tensors) {

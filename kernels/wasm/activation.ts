@@ -17,10 +17,11 @@ import { kernelMemory } from "./memory.ts";
 /** GELU with its slope, and a row softmax, on float32 arrays (outputs from `allocate`). */
 export interface WasmActivation {
   /**
-   * `gelu(x)` element-wise, and the slope `gelu'(x)` the gradient needs
-   * (exactly 0 or 1 for `|x| ≥ 20`), into arrays from `allocate`.
+   * `gelu(x)` element-wise, and unless `withSlope` is false the slope
+   * `gelu'(x)` the gradient needs (exactly 0 or 1 for `|x| ≥ 20`), into
+   * arrays from `allocate`.
    */
-  gelu(x: Float32Array): { y: Float32Array; slope: Float32Array };
+  gelu(x: Float32Array, withSlope?: boolean): { y: Float32Array; slope?: Float32Array };
   /** Softmax over each row of `n` values of `x` (`n` a multiple of 4), in place. */
   softmaxRows(x: Float32Array, n: number): void;
 }
@@ -44,12 +45,14 @@ export function createWasmActivation(allocate: Allocate = newFloat32): WasmActiv
   const { memory, run } = kernels;
   const exports = instantiateEmbedded(ACTIVATION_WASM, { kernels: { memory } });
   if (exports === undefined) return undefined;
-  const gelu = exports.gelu as (out: number, slope: number, x: number, n: number) => void;
+  const gelu = exports.gelu as (...args: number[]) => void;
   const softmax = exports.softmax as (x: number, rows: number, n: number) => void;
   return {
-    gelu(x) {
-      const y = allocate(x.length), slope = allocate(x.length);
-      run([x], [y, slope], ([xAt, yAt, slopeAt]) => gelu(yAt, slopeAt, xAt, x.length));
+    gelu(x, withSlope = true) {
+      const y = allocate(x.length), slope = withSlope ? allocate(x.length) : undefined;
+      run([x], slope ? [y, slope] : [y], ([xAt, yAt, slopeAt = 0]) => {
+        gelu(yAt, slopeAt, withSlope ? 1 : 0, xAt, x.length);
+      });
       return { y, slope };
     },
     softmaxRows(x, n) {

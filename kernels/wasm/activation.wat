@@ -84,11 +84,12 @@
         (local.set $x (i32.add (local.get $x) (local.get $bytes)))
         (br $rows_next))))
 
-  ;; out[i] = gelu(x[i]) and slope[i] = gelu'(x[i]) (exactly 0 or 1 for |x| ≥ 20, saved for
-  ;; the gradient, which is then dy·slope) for i < n (rounded up to a multiple of 4); byte
-  ;; addresses. The exp of $exp inlined, its constants in locals (V8 rebuilds a v128.const
-  ;; at every use)
-  (func (export "gelu") (param $out i32) (param $slope i32) (param $x i32) (param $n i32)
+  ;; out[i] = gelu(x[i]) and, when $with_slope is not 0, slope[i] = gelu'(x[i]) (exactly 0 or
+  ;; 1 for |x| ≥ 20, saved for the gradient, which is then dy·slope) for i < n (rounded up to
+  ;; a multiple of 4); byte addresses. The exp of $exp inlined, its constants in locals (V8
+  ;; rebuilds a v128.const at every use)
+  (func (export "gelu") (param $out i32) (param $slope i32) (param $with_slope i32) (param $x i32)
+    (param $n i32)
     (local $end i32) (local $v v128) (local $s v128) (local $far v128) (local $z v128)
     (local $t v128) (local $k v128) (local $r v128) (local $p v128) (local $pos v128)
     ;; −2·√(2/π), the clamp of z, 0.044715, log2(e), 1.5·2^23, ln 2 in two parts, the
@@ -148,17 +149,18 @@
         (v128.store (local.get $out) (v128.bitselect (v128.and (local.get $v) (local.get $pos))
           (f32x4.mul (local.get $v) (local.get $s)) (local.get $far)))
         ;; slope s + 2·x·s·(1 − s)·du/dx with du/dx = √(2/π)·(1 + 3·0.044715·x²)
-        (v128.store (local.get $slope) (v128.bitselect (v128.and (local.get $one) (local.get $pos))
-          (f32x4.add (local.get $s)
-            (f32x4.mul
-              (f32x4.mul (f32x4.mul (local.get $two) (local.get $v)) (local.get $s))
-              (f32x4.mul (f32x4.sub (local.get $one) (local.get $s))
-                (f32x4.mul (local.get $c)
-                  (f32x4.add (local.get $one)
-                    (f32x4.mul (local.get $cubic3) (f32x4.mul (local.get $v) (local.get $v))))))))
-          (local.get $far)))
+        (if (local.get $with_slope) (then
+          (v128.store (local.get $slope) (v128.bitselect (v128.and (local.get $one) (local.get $pos))
+            (f32x4.add (local.get $s)
+              (f32x4.mul
+                (f32x4.mul (f32x4.mul (local.get $two) (local.get $v)) (local.get $s))
+                (f32x4.mul (f32x4.sub (local.get $one) (local.get $s))
+                  (f32x4.mul (local.get $c)
+                    (f32x4.add (local.get $one)
+                      (f32x4.mul (local.get $cubic3) (f32x4.mul (local.get $v) (local.get $v))))))))
+            (local.get $far)))
+          (local.set $slope (i32.add (local.get $slope) (i32.const 16)))))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
-        (local.set $slope (i32.add (local.get $slope) (i32.const 16)))
         (local.set $x (i32.add (local.get $x) (i32.const 16)))
         (br $next))))
 )

@@ -238,7 +238,10 @@ Deno.test("the WebAssembly GELU is finite and exact in the tails, NaN stays NaN"
   if (kernel === undefined) return; // no WebAssembly SIMD: the JavaScript loops run instead
   const x = Float32Array.of(1e30, -1e30, 25, -25, 0, NaN, 3.4e38, -3.4e38);
   const { y: out, slope } = kernel.gelu(x);
+  assert.ok(slope);
   assert.deepEqual([...slope.slice(0, 5)], [1, 0, 1, 0, 0.5]);
+  const alone = kernel.gelu(x, false);
+  assert.deepEqual(alone, { y: out, slope: undefined }, "the same values without the slope");
   assert.deepEqual([...out.slice(0, 5)], [1e30 * (1 + 0), 0, 25, 0, 0].map(Math.fround));
   assert.ok(Number.isNaN(out[5]));
   assert.equal(out[6], Math.fround(3.4e38));
