@@ -14,6 +14,7 @@
 
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
 import { takeFloat32, takeZeroedFloat32 } from "./tfjs-pool.ts";
+import { copyFloats, zeroFloats } from "./wasm/memory.ts";
 
 /**
  * Copies the box `size` at `srcBegin` of a row-major `src` of `srcShape` into
@@ -56,7 +57,7 @@ export function copyBox(
       s += counter[j] * srcStrides[j];
       d += counter[j] * dstStrides[j];
     }
-    dst.set(src.subarray(s, s + run), d);
+    copyFloats(dst, d, src, s, run);
     let j = k - 1;
     while (j >= 0 && ++counter[j] === size[j]) counter[j--] = 0;
     if (j < 0) return;
@@ -166,7 +167,9 @@ function pad({ inputs, backend, attrs = {} }: CpuKernelArgs) {
     return undefined;
   }
   const outShape = x.shape.map((s, j) => paddings[j][0] + s + paddings[j][1]);
-  const out = takeFloat32(outShape.reduce((a, b) => a * b, 1)).fill(constant);
+  const out = takeFloat32(outShape.reduce((a, b) => a * b, 1));
+  if (constant === 0) zeroFloats(out);
+  else out.fill(constant);
   copyBox(values, x.shape, x.shape.map(() => 0), out, outShape, paddings.map((p) => p[0]), x.shape);
   return backend.makeTensorInfo(outShape, "float32", out);
 }

@@ -24,6 +24,7 @@ import {
   registerCpuKernels,
 } from "./tfjs-registry.ts";
 import { releaseFloat32, takeFloat32 } from "./tfjs-pool.ts";
+import { copyFloats } from "./wasm/memory.ts";
 
 const LINEAR = "FlowmapLinear";
 /** The same kernel with inputs `loraA` and `loraB` (a saved input cannot be absent). */
@@ -248,7 +249,7 @@ function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   // the bias in every row: one row, then the filled rows doubled (log n copies, not n)
   out.set(bias);
   for (let filled = m; filled < out.length; filled *= 2) {
-    out.copyWithin(filled, 0, Math.min(filled, out.length - filled));
+    copyFloats(out, filled, out, 0, Math.min(filled, out.length - filled));
   }
   blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
   const shape = [...args.inputs.x!.shape.slice(0, -1), m];

@@ -21,7 +21,7 @@
 
 import { findBackend } from "@tensorflow/tfjs-core";
 import type { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { kernelMemory } from "./wasm/memory.ts";
+import { kernelMemory, zeroFloats } from "./wasm/memory.ts";
 
 /** What the pool knows of one array it handed out. */
 interface Owned {
@@ -76,7 +76,7 @@ export function takeFloat32(length: number): Float32Array {
  */
 export function takeZeroedFloat32(length: number): Float32Array {
   const array = takeFloat32(length);
-  return installed ? array.fill(0) : array;
+  return installed ? zeroFloats(array) : array;
 }
 
 /**

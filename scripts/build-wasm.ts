@@ -20,11 +20,15 @@ export const WASM_MODULES = [
   "kernels/wasm/elementwise",
   "kernels/wasm/activation",
   "kernels/wasm/norm",
+  "kernels/wasm/copy",
 ] as const;
 
 const ROOT = new URL("../", import.meta.url);
-/** WebAssembly features beyond the MVP: SIMD, and threads for the trainer kernels' shared memory. */
-const FEATURES = { simd: true, threads: true };
+/**
+ * WebAssembly features beyond the MVP: SIMD, threads for the trainer
+ * kernels' shared memory, and bulk memory operations.
+ */
+const FEATURES = { simd: true, threads: true, bulk_memory: true };
 
 /**
  * The generated module source for the current `<path>.wat`: one exported

@@ -10,6 +10,9 @@
  * @module
  */
 
+import { instantiateEmbedded } from "../../src/wasm/instantiate.ts";
+import { COPY_WASM } from "./copy_wasm.ts";
+
 const PAGE = 65536;
 /** The wasm32 limit (4 GiB); a shared memory must declare its maximum. */
 const MAX_PAGES = 65536;
@@ -28,6 +31,14 @@ export interface KernelMemory {
   floats(length: number): Float32Array;
   /** The byte address of `array` in the memory, or `undefined` if it lies elsewhere. */
   addressOf(array: ArrayBufferView): number | undefined;
+  /**
+   * Copies `length` floats of `src` from `srcAt` into `dst` at `dstAt`: a
+   * native memmove when both lie in the memory (`TypedArray.set` copies
+   * shared buffers value by value), else `set`.
+   */
+  copy(dst: Float32Array, dstAt: number, src: Float32Array, srcAt: number, length: number): void;
+  /** Fills `array` with zeros (natively when it lies in the memory). */
+  zero(array: Float32Array): void;
   /**
    * Runs `kernel` on the byte addresses of `inputs` then `outputs`: operands
    * outside the memory are copied into a scratch region first, and outputs
@@ -69,7 +80,49 @@ export function kernelMemory(): KernelMemory | undefined {
   return shared ?? undefined;
 }
 
+/**
+ * Copies `length` floats of `src` from `srcAt` into `dst` at `dstAt`, natively
+ * when both lie in the kernels' memory ({@link KernelMemory.copy}).
+ *
+ * @example
+ * ```ts
+ * import { copyFloats } from "./memory.ts";
+ * const dst = new Float32Array(2);
+ * copyFloats(dst, 0, Float32Array.of(1, 2, 3), 1, 2); // dst = [2, 3]
+ * ```
+ */
+export function copyFloats(
+  dst: Float32Array,
+  dstAt: number,
+  src: Float32Array,
+  srcAt: number,
+  length: number,
+): void {
+  const memory = kernelMemory();
+  if (memory) memory.copy(dst, dstAt, src, srcAt, length);
+  else dst.set(src.subarray(srcAt, srcAt + length), dstAt);
+}
+
+/**
+ * Fills `array` with zeros, natively when it lies in the kernels' memory.
+ *
+ * @example
+ * ```ts
+ * import { zeroFloats } from "./memory.ts";
+ * zeroFloats(Float32Array.of(1, 2)); // [0, 0]
+ * ```
+ */
+export function zeroFloats(array: Float32Array): Float32Array {
+  const memory = kernelMemory();
+  if (memory) memory.zero(array);
+  else array.fill(0);
+  return array;
+}
+
 function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
+  const bulk = instantiateEmbedded(COPY_WASM, { kernels: { memory } });
+  const nativeCopy = bulk?.copy as ((dst: number, src: number, bytes: number) => void) | undefined;
+  const nativeZero = bulk?.zero as ((dst: number, bytes: number) => void) | undefined;
   /** Every buffer object the memory handed out (a new one after each growth). */
   const buffers = new WeakSet<ArrayBufferLike>([memory.buffer]);
   let top = 0;
@@ -90,10 +143,28 @@ function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
   const view = (at: number, length: number) => new Float32Array(memory.buffer, at, length);
   const addressOf = (array: ArrayBufferView) =>
     buffers.has(array.buffer) ? array.byteOffset : undefined;
+  const copy = (dst: Float32Array, dstAt: number, src: Float32Array, srcAt: number, n: number) => {
+    const to = addressOf(dst), from = addressOf(src);
+    if (nativeCopy && to !== undefined && from !== undefined) {
+      if (dstAt < 0 || srcAt < 0 || dstAt + n > dst.length || srcAt + n > src.length) {
+        throw new RangeError(`copy of ${n} floats out of bounds`);
+      }
+      nativeCopy(to + 4 * dstAt, from + 4 * srcAt, 4 * n);
+    } else {
+      dst.set(src.subarray(srcAt, srcAt + n), dstAt);
+    }
+  };
+  const zero = (array: Float32Array) => {
+    const at = addressOf(array);
+    if (nativeZero && at !== undefined) nativeZero(at, array.byteLength);
+    else array.fill(0);
+  };
   return {
     memory,
     floats: (length) => view(reserve(padded(length)), length),
     addressOf,
+    copy,
+    zero,
     run(inputs, outputs, kernel, zeroed = false) {
       // an output that is also an input (in place) shares the input's place
       const own = outputs.filter((a) => !inputs.includes(a));
@@ -109,7 +180,7 @@ function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
         if (i < inputs.length) view(at, a.length).set(a);
         return [a, at];
       }));
-      if (zeroed) own.forEach((a) => view(places.get(a)!, a.length).fill(0));
+      if (zeroed) own.forEach((a) => zero(view(places.get(a)!, a.length)));
       kernel([...inputs, ...outputs].map((a) => places.get(a)!));
       for (const a of outputs) {
         if (addressOf(a) === undefined) a.set(view(places.get(a)!, a.length));
