@@ -24,6 +24,11 @@ export interface WasmActivation {
   gelu(x: Float32Array, withSlope?: boolean): { y: Float32Array; slope?: Float32Array };
   /** Softmax over each row of `n` values of `x` (`n` a multiple of 4), in place. */
   softmaxRows(x: Float32Array, n: number): void;
+  /**
+   * The gradient of a row softmax in place: `ds ← p·(ds − rowsum(ds·p))` per
+   * row of `n` values (a multiple of 4) of `ds`, with the probabilities `p`.
+   */
+  softmaxGradRows(ds: Float32Array, p: Float32Array, n: number): void;
 }
 
 /**
@@ -47,6 +52,7 @@ export function createWasmActivation(allocate: Allocate = newFloat32): WasmActiv
   if (exports === undefined) return undefined;
   const gelu = exports.gelu as (...args: number[]) => void;
   const softmax = exports.softmax as (x: number, rows: number, n: number) => void;
+  const softmaxGrad = exports.softmax_grad as (ds: number, p: number, rows: number, n: number) => void;
   return {
     gelu(x, withSlope = true) {
       const y = allocate(x.length), slope = withSlope ? allocate(x.length) : undefined;
@@ -58,6 +64,12 @@ export function createWasmActivation(allocate: Allocate = newFloat32): WasmActiv
     softmaxRows(x, n) {
       if (n % 4 !== 0 || x.length % n !== 0) throw new RangeError(`softmaxRows: bad row ${n}`);
       run([x], [x], ([at]) => softmax(at, x.length / n, n));
+    },
+    softmaxGradRows(ds, p, n) {
+      if (n % 4 !== 0 || ds.length % n !== 0 || p.length !== ds.length) {
+        throw new RangeError(`softmaxGradRows: bad rows of ${n}`);
+      }
+      run([ds, p], [ds], ([dsAt, pAt]) => softmaxGrad(dsAt, pAt, ds.length / n, n));
     },
   };
 }

@@ -1,6 +1,6 @@
 ;; GELU (tanh form) with its slope, four float32 lanes at a time, the kernel
 ;; of FlowmapGelu in kernels/tfjs-fused.ts, and the row softmax of
-;; FlowmapAttention (kernels/tfjs-attention.ts). The forward pass also
+;; FlowmapAttention (kernels/tfjs-attention.ts) with its gradient. The forward pass also
 ;; returns the slope gelu'(x), so the gradient is one product dy·gelu'(x). With
 ;; u = √(2/π)·(x + 0.044715·x³), 0.5·(1 + tanh(u)) = sigmoid(2u), so
 ;;   gelu(x)  = x / (1 + exp(−2u))
@@ -82,6 +82,41 @@
             (local.set $j (i32.add (local.get $j) (i32.const 16)))
             (br $next)))
         (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+        (br $rows_next))))
+
+  ;; ds ← p·(ds − rowsum(ds·p)) over $rows rows of $n values (a multiple of 4) at $ds, in
+  ;; place, with the probabilities p at $p: the gradient of a row softmax
+  (func (export "softmax_grad") (param $ds i32) (param $p i32) (param $rows i32) (param $n i32)
+    (local $end i32) (local $bytes i32) (local $j i32) (local $sum v128) (local $dot v128)
+    (local.set $bytes (i32.shl (local.get $n) (i32.const 2)))
+    (local.set $end (i32.add (local.get $ds) (i32.mul (local.get $rows) (local.get $bytes))))
+    (block $rows_done
+      (loop $rows_next
+        (br_if $rows_done (i32.ge_u (local.get $ds) (local.get $end)))
+        (local.set $sum (v128.const f32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+            (local.set $sum (f32x4.add (local.get $sum)
+              (f32x4.mul (v128.load (i32.add (local.get $ds) (local.get $j)))
+                (v128.load (i32.add (local.get $p) (local.get $j))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $next)))
+        (local.set $dot (f32x4.splat (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
+          (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum))))))
+        (local.set $j (i32.const 0))
+        (block $done
+          (loop $next
+            (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+            (v128.store (i32.add (local.get $ds) (local.get $j))
+              (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $j)))
+                (f32x4.sub (v128.load (i32.add (local.get $ds) (local.get $j))) (local.get $dot))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $next)))
+        (local.set $ds (i32.add (local.get $ds) (local.get $bytes)))
+        (local.set $p (i32.add (local.get $p) (local.get $bytes)))
         (br $rows_next))))
 
   ;; out[i] = gelu(x[i]) and, when $with_slope is not 0, slope[i] = gelu'(x[i]) (exactly 0 or
