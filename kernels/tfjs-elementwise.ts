@@ -174,14 +174,21 @@ function transpose({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   if (!x || !values || !perm) return undefined;
   const outShape = perm.map((axis) => x.shape[axis]);
   const out = takeFloat32(values.length);
-  const { shape, strides: [strides] } = planTranspose(x.shape, perm);
-  // the rows of the plan, walked inline: a callback per row costs more than
-  // copying the short rows of e.g. a patchify transpose
-  const rank = shape.length, length = shape[rank - 1], stride = strides[rank - 1];
-  const index = new Int32Array(rank);
-  for (let start = 0, from = 0; start < out.length; start += length) {
-    for (let i = 0; i < length; i++) out[start + i] = values[from + i * stride];
-    for (let d = rank - 2; d >= 0; d--) {
+  const plan = planTranspose(x.shape, perm);
+  // a leading axis of one value makes every plan at least two axes deep
+  const shape = [1, ...plan.shape], strides = [0, ...plan.strides[0]];
+  // blocks of the two innermost axes, walked inline: a callback per row, or
+  // index arithmetic per row, costs more than copying the short rows of e.g.
+  // a patchify transpose
+  const rank = shape.length;
+  const rows = shape[rank - 2], rowStride = strides[rank - 2];
+  const length = shape[rank - 1], stride = strides[rank - 1];
+  const index = new Int32Array(rank - 2);
+  for (let start = 0, from = 0; start < out.length; start += rows * length) {
+    for (let r = 0, at = start, row = from; r < rows; r++, row += rowStride) {
+      for (let i = 0; i < length; i++) out[at++] = values[row + i * stride];
+    }
+    for (let d = rank - 3; d >= 0; d--) {
       from += strides[d];
       if (++index[d] < shape[d]) break;
       from -= strides[d] * shape[d];

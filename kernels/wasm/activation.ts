@@ -52,7 +52,12 @@ export function createWasmActivation(allocate: Allocate = newFloat32): WasmActiv
   if (exports === undefined) return undefined;
   const gelu = exports.gelu as (...args: number[]) => void;
   const softmax = exports.softmax as (x: number, rows: number, n: number) => void;
-  const softmaxGrad = exports.softmax_grad as (ds: number, p: number, rows: number, n: number) => void;
+  const softmaxGrad = exports.softmax_grad as (
+    ds: number,
+    p: number,
+    rows: number,
+    n: number,
+  ) => void;
   return {
     gelu(x, withSlope = true) {
       const y = allocate(x.length), slope = withSlope ? allocate(x.length) : undefined;
