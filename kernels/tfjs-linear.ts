@@ -2,8 +2,8 @@
  * A fused linear layer for TF.js, `y = x·Wᵀ + b`, optionally with a LoRA
  * update `scaling · (x·Aᵀ)·Bᵀ` (docs/math.md §7). With
  * {@link installLinearKernels} (part of `installBlasKernels`) the forward
- * pass is one kernel: the update is merged into the weight first,
- * `W + scaling·B·A` (a product of weight size, cheaper than two of
+ * pass is one kernel: the update is merged into the (transposed) weight
+ * first, `Wᵀ + scaling·Aᵀ·Bᵀ` (a product of weight size, cheaper than two of
  * activation size), the bias is written into the output and the product
  * accumulates onto it with `sgemm`'s `beta = 1`; `dx` uses the same merged
  * weight. Its gradient is lazy per
@@ -144,86 +144,53 @@ function loraOf(args: CpuKernelArgs): { a: Float32Array; b: Float32Array; r: num
 }
 
 /**
- * The weight as used, `W + scaling·B·A` (`[out, in]`), and its transpose for
- * `dx`, each made on first use. Tensors are immutable, so both are cached by
- * the identity of the tensors' data: a pass's backward reuses its forward's
- * merge, and a frozen `W` is the same object every pass. A LoRA weight is
- * merged in place into the arrays of its previous merge when the factors
- * change (an optimiser step); the arrays never leave a kernel call.
+ * The transpose of a LoRA layer's weight as used, `Wᵀ + scaling·Aᵀ·Bᵀ`
+ * (`[in, out]`), serves the forward product (`x·(Wᵀ + …)`) and `dx`. Tensors
+ * are immutable, so it is cached by the identity of the tensors' data: a
+ * pass's backward reuses its forward's merge. It is merged again, in place,
+ * when the factors change (an optimiser step); the array never leaves a
+ * kernel call.
  */
-interface WeightCache {
-  /** The data of `A` and `B` and the scale of the current merge. */
+interface MergeCache {
+  /** The data of `A` and `B` and the scale of the merge in `transposed`. */
   factors?: { a: object; b: object; scaling: number };
-  merged?: Float32Array;
   transposed?: Float32Array;
-  /** Whether `merged` and `transposed` hold the current factors' merge. */
-  fresh: { merged: boolean; transposed: boolean };
 }
 
-/** Caches of weights used with LoRA, by the base weight's data. */
-const adapted = new WeakMap<object, WeightCache>();
-/** Transposes of weights as stored, by their data (a merged transpose starts from one). */
+/** Merges of weights used with LoRA, by the base weight's data. */
+const merges = new WeakMap<object, MergeCache>();
+/** Transposes of weights as stored, by their data (a merge starts from one). */
 const storedTransposes = new WeakMap<object, Float32Array>();
 
-/** The cache of a LoRA call's weight, marked stale if its factors changed. */
-function adaptedCache(args: CpuKernelArgs): WeightCache {
-  const { weight, loraA, loraB } = args.inputs;
-  let cache = adapted.get(weight!.dataId);
-  if (!cache) {
-    cache = { fresh: { merged: false, transposed: false } };
-    adapted.set(weight!.dataId, cache);
-  }
-  const scaling = args.attrs?.scaling as number;
-  const known = cache.factors;
-  if (
-    !known || known.a !== loraA!.dataId || known.b !== loraB!.dataId || known.scaling !== scaling
-  ) {
-    cache.factors = { a: loraA!.dataId, b: loraB!.dataId, scaling };
-    cache.fresh = { merged: false, transposed: false };
-  }
-  return cache;
-}
-
 /**
- * `W + scaling·B·A` (`[out, in]`), or `W` itself without LoRA: one rank-r
- * product of weight size instead of two of activation size per use.
- */
-function usedWeight(blas: Blas, args: CpuKernelArgs): Float32Array {
-  const w = values(args, "weight");
-  const lora = loraOf(args);
-  if (!lora) return w;
-  const cache = adaptedCache(args);
-  if (cache.fresh.merged) return cache.merged!;
-  const [m, k] = args.inputs.weight!.shape;
-  const merged = cache.merged ??= new Float32Array(m * k);
-  merged.set(w);
-  const scaling = args.attrs?.scaling as number;
-  blas.sgemm(false, false, m, k, lora.r, scaling, lora.b, lora.r, lora.a, k, 1, merged, k);
-  cache.fresh.merged = true;
-  return merged;
-}
-
-/**
- * The `[in, out]` transpose of the used weight (`sgemm` is faster with a
- * transposed right operand): `Wᵀ + scaling·Aᵀ·Bᵀ` from the cached `Wᵀ`.
+ * The `[in, out]` transpose of the weight as used: `Wᵀ` (cached per frozen
+ * `W`), or with LoRA `Wᵀ + scaling·Aᵀ·Bᵀ`, one rank-r product of weight size
+ * instead of two of activation size per use.
  */
 function usedTranspose(blas: Blas, args: CpuKernelArgs): Float32Array {
-  const weight = args.inputs.weight!;
-  const [m, k] = weight.shape;
-  let stored = storedTransposes.get(weight.dataId);
+  const { weight, loraA, loraB } = args.inputs;
+  const [m, k] = weight!.shape;
+  let stored = storedTransposes.get(weight!.dataId);
   if (!stored) {
     stored = transpose(values(args, "weight"), m, k);
-    storedTransposes.set(weight.dataId, stored);
+    storedTransposes.set(weight!.dataId, stored);
   }
   const lora = loraOf(args);
   if (!lora) return stored;
-  const cache = adaptedCache(args);
-  if (cache.fresh.transposed) return cache.transposed!;
+  let cache = merges.get(weight!.dataId);
+  if (!cache) merges.set(weight!.dataId, cache = {});
+  const scaling = args.attrs?.scaling as number;
+  const known = cache.factors;
+  if (
+    cache.transposed && known?.a === loraA!.dataId && known.b === loraB!.dataId &&
+    known.scaling === scaling
+  ) {
+    return cache.transposed;
+  }
   const transposed = cache.transposed ??= new Float32Array(k * m);
   transposed.set(stored);
-  const scaling = args.attrs?.scaling as number;
   blas.sgemm(true, true, k, m, lora.r, scaling, lora.a, k, lora.b, lora.r, 1, transposed, m);
-  cache.fresh.transposed = true;
+  cache.factors = { a: loraA!.dataId, b: loraB!.dataId, scaling };
   return transposed;
 }
 
@@ -242,7 +209,6 @@ function transpose(
 
 function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), bias = values(args, "bias");
-  const w = usedWeight(blas, args);
   const [m, k] = args.inputs.weight!.shape;
   const n = x.length / k;
   const out = takeFloat32(n * m);
@@ -251,7 +217,11 @@ function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   for (let filled = m; filled < out.length; filled *= 2) {
     copyFloats(out, filled, out, 0, Math.min(filled, out.length - filled));
   }
-  blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
+  if (args.inputs.loraA === undefined) {
+    blas.sgemm(false, true, n, m, k, 1, x, k, values(args, "weight"), k, 1, out, m);
+  } else {
+    blas.sgemm(false, false, n, m, k, 1, x, k, usedTranspose(blas, args), m, 1, out, m);
+  }
   const shape = [...args.inputs.x!.shape.slice(0, -1), m];
   return args.backend.makeTensorInfo(shape, "float32", out);
 }
