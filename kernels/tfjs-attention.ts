@@ -25,6 +25,7 @@ import {
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
 import { releaseFloat32, takeFloat32 } from "./tfjs-pool.ts";
+import { declareOutputsWithoutGradient } from "./tfjs-tape.ts";
 
 const ATTENTION = "FlowmapAttention";
 const ATTENTION_GRAD = "FlowmapAttentionGrad";
@@ -64,6 +65,7 @@ export function fusedAttention(
   return out;
 }
 
+declareOutputsWithoutGradient(ATTENTION, [1]); // the probabilities
 tf.registerGradient({
   kernelName: ATTENTION,
   inputsToSave: ["q", "k", "v"],

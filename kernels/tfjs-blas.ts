@@ -4,8 +4,8 @@
  * transformer step once matrix products are fast (and the slicing ones of
  * `tfjs-layout.ts`), in tight JavaScript loops,
  * plus the fused kernels behind `gelu` and `layerNorm` of `tfjs-fused.ts`,
- * writing their outputs into recycled arrays (`tfjs-pool.ts`); tensors saved
- * for backprop share their data instead of being cloned (`tfjs-saved.ts`).
+ * writing their outputs into recycled arrays (`tfjs-pool.ts`), with lighter
+ * bookkeeping of TF.js's gradient tape (`tfjs-tape.ts`).
  * Every replacement hands inputs it does not cover (non-float32, unusual
  * axes) to the stock kernel, so results never change meaning.
  *
@@ -23,7 +23,7 @@ import { installAdaLnKernels } from "./tfjs-adaln.ts";
 import { installAttentionKernels } from "./tfjs-attention.ts";
 import { type InstalledKernels, replaceCpuKernels } from "./tfjs-registry.ts";
 import { installOutputPool } from "./tfjs-pool.ts";
-import { installSavedTensorSharing } from "./tfjs-saved.ts";
+import { installTapePatches } from "./tfjs-tape.ts";
 
 export type { InstalledKernels } from "./tfjs-registry.ts";
 
@@ -55,7 +55,7 @@ export function installBlasKernels(blas: Blas): InstalledKernels {
   ]);
   const uninstallFused = [
     installOutputPool(),
-    installSavedTensorSharing(),
+    installTapePatches(),
     installFusedKernels(),
     installAdaLnKernels(),
     installLinearKernels(blas),

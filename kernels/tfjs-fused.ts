@@ -20,7 +20,7 @@ import {
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
 import { createWasmBinaryKernel } from "./wasm/elementwise.ts";
-import { isRecordingGradients } from "./tfjs-saved.ts";
+import { declareOutputsWithoutGradient, isRecordingGradients } from "./tfjs-tape.ts";
 import { takeFloat32 } from "./tfjs-pool.ts";
 
 const GELU = "FlowmapGelu";
@@ -92,6 +92,7 @@ export function layerNorm<T extends tf.Tensor>(
   });
 }
 
+declareOutputsWithoutGradient(GELU, [1]); // the slope
 tf.registerGradient({
   kernelName: GELU,
   outputsToSave: [false, true],
