@@ -26,7 +26,8 @@ export interface WasmActivation {
   softmaxRows(x: Float32Array, n: number): void;
   /**
    * The gradient of a row softmax in place: `ds ← p·(ds − rowsum(ds·p))` per
-   * row of `n` values (a multiple of 4) of `ds`, with the probabilities `p`.
+   * row of `n` values (a multiple of 4) of `ds`, with the probabilities `p`;
+   * in float64, the same bits as a JavaScript loop over the row.
    */
   softmaxGradRows(ds: Float32Array, p: Float32Array, n: number): void;
 }

@@ -85,35 +85,38 @@
         (br $rows_next))))
 
   ;; ds ← p·(ds − rowsum(ds·p)) over $rows rows of $n values (a multiple of 4) at $ds, in
-  ;; place, with the probabilities p at $p: the gradient of a row softmax
+  ;; place, with the probabilities p at $p: the gradient of a row softmax. In float64 as
+  ;; JavaScript computes it (the row sum in order, then two values at a time), so the
+  ;; results are the same bits as the JavaScript loop's
   (func (export "softmax_grad") (param $ds i32) (param $p i32) (param $rows i32) (param $n i32)
-    (local $end i32) (local $bytes i32) (local $j i32) (local $sum v128) (local $dot v128)
+    (local $end i32) (local $bytes i32) (local $j i32) (local $dot f64) (local $dots v128)
     (local.set $bytes (i32.shl (local.get $n) (i32.const 2)))
     (local.set $end (i32.add (local.get $ds) (i32.mul (local.get $rows) (local.get $bytes))))
     (block $rows_done
       (loop $rows_next
         (br_if $rows_done (i32.ge_u (local.get $ds) (local.get $end)))
-        (local.set $sum (v128.const f32x4 0 0 0 0))
+        (local.set $dot (f64.const 0))
         (local.set $j (i32.const 0))
         (block $done
           (loop $next
             (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
-            (local.set $sum (f32x4.add (local.get $sum)
-              (f32x4.mul (v128.load (i32.add (local.get $ds) (local.get $j)))
-                (v128.load (i32.add (local.get $p) (local.get $j))))))
-            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (local.set $dot (f64.add (local.get $dot)
+              (f64.mul (f64.promote_f32 (f32.load (i32.add (local.get $ds) (local.get $j))))
+                (f64.promote_f32 (f32.load (i32.add (local.get $p) (local.get $j)))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $next)))
-        (local.set $dot (f32x4.splat (f32.add
-          (f32.add (f32x4.extract_lane 0 (local.get $sum)) (f32x4.extract_lane 1 (local.get $sum)))
-          (f32.add (f32x4.extract_lane 2 (local.get $sum)) (f32x4.extract_lane 3 (local.get $sum))))))
+        (local.set $dots (f64x2.splat (local.get $dot)))
         (local.set $j (i32.const 0))
         (block $done
           (loop $next
             (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
-            (v128.store (i32.add (local.get $ds) (local.get $j))
-              (f32x4.mul (v128.load (i32.add (local.get $p) (local.get $j)))
-                (f32x4.sub (v128.load (i32.add (local.get $ds) (local.get $j))) (local.get $dot))))
-            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (v128.store64_lane 0 (i32.add (local.get $ds) (local.get $j))
+              (f32x4.demote_f64x2_zero (f64x2.mul
+                (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $p) (local.get $j))))
+                (f64x2.sub
+                  (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $ds) (local.get $j))))
+                  (local.get $dots)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 8)))
             (br $next)))
         (local.set $ds (i32.add (local.get $ds) (local.get $bytes)))
         (local.set $p (i32.add (local.get $p) (local.get $bytes)))

@@ -250,6 +250,22 @@ Deno.test("the WebAssembly GELU is finite and exact in the tails, NaN stays NaN"
   assert.deepEqual([...slope.slice(6)], [1, 0]);
 });
 
+Deno.test("the WebAssembly softmax gradient gives the JavaScript loop's bits", () => {
+  const kernel = createWasmActivation();
+  if (kernel === undefined) return; // no WebAssembly SIMD: the JavaScript loop runs instead
+  const n = 24, rows = 37;
+  const p = new Float32Array(rows * n).map((_, i) => Math.abs(Math.sin(i)) / n);
+  const ds = new Float32Array(rows * n).map((_, i) => Math.cos(3 * i));
+  const expected = ds.slice();
+  for (let row = 0; row < expected.length; row += n) {
+    let dot = 0;
+    for (let j = 0; j < n; j++) dot += expected[row + j] * p[row + j];
+    for (let j = 0; j < n; j++) expected[row + j] = p[row + j] * (expected[row + j] - dot);
+  }
+  kernel.softmaxGradRows(ds, p, n);
+  assert.deepEqual(ds, expected);
+});
+
 Deno.test({
   name: "the embedding gather equals the stock kernel, and bad ids still fail",
   ignore,
