@@ -14,7 +14,7 @@
 
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
 import { takeFloat32, takeZeroedFloat32 } from "./tfjs-pool.ts";
-import { copyFloats, zeroFloats } from "./wasm/memory.ts";
+import { floatCopier, zeroFloats } from "./wasm/memory.ts";
 
 /**
  * Copies the box `size` at `srcBegin` of a row-major `src` of `srcShape` into
@@ -46,6 +46,7 @@ export function copyBox(
   for (let j = k; j < rank; j++) run *= size[j];
   const srcStrides = strides(srcShape), dstStrides = strides(dstShape);
   const counter = new Array(k).fill(0);
+  const copy = floatCopier(dst, src);
   let srcBase = 0, dstBase = 0;
   for (let j = 0; j < rank; j++) {
     srcBase += srcBegin[j] * srcStrides[j];
@@ -57,7 +58,7 @@ export function copyBox(
       s += counter[j] * srcStrides[j];
       d += counter[j] * dstStrides[j];
     }
-    copyFloats(dst, d, src, s, run);
+    copy(d, s, run);
     let j = k - 1;
     while (j >= 0 && ++counter[j] === size[j]) counter[j--] = 0;
     if (j < 0) return;

@@ -24,7 +24,7 @@ import {
   registerCpuKernels,
 } from "./tfjs-registry.ts";
 import { releaseFloat32, takeFloat32 } from "./tfjs-pool.ts";
-import { copyFloats } from "./wasm/memory.ts";
+import { floatCopier } from "./wasm/memory.ts";
 
 const LINEAR = "FlowmapLinear";
 /** The same kernel with inputs `loraA` and `loraB` (a saved input cannot be absent). */
@@ -214,8 +214,9 @@ function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const out = takeFloat32(n * m);
   // the bias in every row: one row, then the filled rows doubled (log n copies, not n)
   out.set(bias);
+  const copy = floatCopier(out, out);
   for (let filled = m; filled < out.length; filled *= 2) {
-    copyFloats(out, filled, out, 0, Math.min(filled, out.length - filled));
+    copy(filled, 0, Math.min(filled, out.length - filled));
   }
   if (args.inputs.loraA === undefined) {
     blas.sgemm(false, true, n, m, k, 1, x, k, values(args, "weight"), k, 1, out, m);

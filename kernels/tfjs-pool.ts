@@ -31,11 +31,13 @@ interface Owned {
   live: number;
 }
 
-/** Arrays handed out while installed. */
-let owned = new WeakMap<Float32Array, Owned>();
-/** The same by their own buffer, or by address in the kernels' memory: to find a view's array. */
-let ownedBuffers = new WeakMap<ArrayBufferLike, Owned>();
+/**
+ * Arrays handed out while installed: those in the kernels' memory by their
+ * address, the others (each on its own buffer) by their buffer, which also
+ * finds the array a view lies in.
+ */
 let ownedAddresses = new Map<number, Owned>();
+let ownedBuffers = new WeakMap<ArrayBufferLike, Owned>();
 /** Reusable arrays by length. */
 const free = new Map<number, Float32Array[]>();
 let pooledFloats = 0;
@@ -58,11 +60,17 @@ export function takeFloat32(length: number): Float32Array {
   if (array) pooledFloats -= length;
   else array = kernelMemory()?.floats(length) ?? new Float32Array(length);
   const entry = { array, live: 0 };
-  owned.set(array, entry);
   const at = kernelMemory()?.addressOf(array);
   if (at === undefined) ownedBuffers.set(array.buffer, entry);
   else ownedAddresses.set(at, entry);
   return array;
+}
+
+/** The entry of a pooled array (itself, not a view into one). */
+function entryOf(array: ArrayBufferView): Owned | undefined {
+  const at = kernelMemory()?.addressOf(array);
+  const entry = at === undefined ? ownedBuffers.get(array.buffer) : ownedAddresses.get(at);
+  return entry?.array === array ? entry : undefined;
 }
 
 /**
@@ -91,16 +99,15 @@ export function takeZeroedFloat32(length: number): Float32Array {
  * ```
  */
 export function releaseFloat32(array: Float32Array): void {
-  const entry = owned.get(array);
+  const entry = entryOf(array);
   if (entry?.live === 0) recycle(entry);
 }
 
 /** Stops tracking an array: it is not reused unless recycled now. */
 function disown({ array }: Owned): void {
-  owned.delete(array);
-  ownedBuffers.delete(array.buffer);
   const at = kernelMemory()?.addressOf(array);
-  if (at !== undefined) ownedAddresses.delete(at);
+  if (at === undefined) ownedBuffers.delete(array.buffer);
+  else ownedAddresses.delete(at);
 }
 
 /** The pooled array that `view` (not itself one) lies in, if any. */
@@ -166,7 +173,7 @@ export function installOutputPool(): () => void {
   /** Counts a backend entry on (`step` 1) or off (−1) a pooled array; a view pins its array. */
   const count = (values: unknown, step: number) => {
     if (!ArrayBuffer.isView(values)) return undefined;
-    const entry = owned.get(values as Float32Array);
+    const entry = entryOf(values);
     if (entry) entry.live += step;
     else if (step > 0) {
       const array = ownerOf(values);
@@ -196,7 +203,7 @@ export function installOutputPool(): () => void {
   backend.readSync = (dataId) => {
     const values = original.readSync.call(backend, dataId);
     // the caller may keep what it reads, and the pool will reuse the array
-    return values instanceof Float32Array && owned.has(values) ? values.slice() : values;
+    return values instanceof Float32Array && entryOf(values) ? values.slice() : values;
   };
   installed = {
     backend,
@@ -224,7 +231,6 @@ export function installOutputPool(): () => void {
 export function uninstallOutputPool(): void {
   installed?.restore();
   installed = undefined;
-  owned = new WeakMap();
   ownedBuffers = new WeakMap();
   ownedAddresses = new Map();
 }

@@ -32,11 +32,12 @@ export interface KernelMemory {
   /** The byte address of `array` in the memory, or `undefined` if it lies elsewhere. */
   addressOf(array: ArrayBufferView): number | undefined;
   /**
-   * Copies `length` floats of `src` from `srcAt` into `dst` at `dstAt`: a
-   * native memmove when both lie in the memory (`TypedArray.set` copies
-   * shared buffers value by value), else `set`.
+   * A copier from `src` to `dst`: `(dstAt, srcAt, length)` copies `length`
+   * floats of `src` from `srcAt` into `dst` at `dstAt`, a native memmove
+   * when both lie in the memory (`TypedArray.set` copies shared buffers
+   * value by value), else `set`. Made once for many runs between two arrays.
    */
-  copy(dst: Float32Array, dstAt: number, src: Float32Array, srcAt: number, length: number): void;
+  copier(dst: Float32Array, src: Float32Array): FloatCopier;
   /** Fills `array` with zeros (natively when it lies in the memory). */
   zero(array: Float32Array): void;
   /**
@@ -80,27 +81,23 @@ export function kernelMemory(): KernelMemory | undefined {
   return shared ?? undefined;
 }
 
+/** Copies `length` floats from `srcAt` of one array to `dstAt` of another (see {@link floatCopier}). */
+export type FloatCopier = (dstAt: number, srcAt: number, length: number) => void;
+
 /**
- * Copies `length` floats of `src` from `srcAt` into `dst` at `dstAt`, natively
- * when both lie in the kernels' memory ({@link KernelMemory.copy}).
+ * A copier from `src` to `dst`, native when both lie in the kernels' memory
+ * ({@link KernelMemory.copier}).
  *
  * @example
  * ```ts
- * import { copyFloats } from "./memory.ts";
+ * import { floatCopier } from "./memory.ts";
  * const dst = new Float32Array(2);
- * copyFloats(dst, 0, Float32Array.of(1, 2, 3), 1, 2); // dst = [2, 3]
+ * floatCopier(dst, Float32Array.of(1, 2, 3))(0, 1, 2); // dst = [2, 3]
  * ```
  */
-export function copyFloats(
-  dst: Float32Array,
-  dstAt: number,
-  src: Float32Array,
-  srcAt: number,
-  length: number,
-): void {
-  const memory = kernelMemory();
-  if (memory) memory.copy(dst, dstAt, src, srcAt, length);
-  else dst.set(src.subarray(srcAt, srcAt + length), dstAt);
+export function floatCopier(dst: Float32Array, src: Float32Array): FloatCopier {
+  return kernelMemory()?.copier(dst, src) ??
+    ((dstAt, srcAt, length) => dst.set(src.subarray(srcAt, srcAt + length), dstAt));
 }
 
 /**
@@ -143,16 +140,17 @@ function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
   const view = (at: number, length: number) => new Float32Array(memory.buffer, at, length);
   const addressOf = (array: ArrayBufferView) =>
     buffers.has(array.buffer) ? array.byteOffset : undefined;
-  const copy = (dst: Float32Array, dstAt: number, src: Float32Array, srcAt: number, n: number) => {
+  const copier = (dst: Float32Array, src: Float32Array): FloatCopier => {
     const to = addressOf(dst), from = addressOf(src);
-    if (nativeCopy && to !== undefined && from !== undefined) {
+    if (!nativeCopy || to === undefined || from === undefined) {
+      return (dstAt, srcAt, n) => dst.set(src.subarray(srcAt, srcAt + n), dstAt);
+    }
+    return (dstAt, srcAt, n) => {
       if (dstAt < 0 || srcAt < 0 || dstAt + n > dst.length || srcAt + n > src.length) {
         throw new RangeError(`copy of ${n} floats out of bounds`);
       }
       nativeCopy(to + 4 * dstAt, from + 4 * srcAt, 4 * n);
-    } else {
-      dst.set(src.subarray(srcAt, srcAt + n), dstAt);
-    }
+    };
   };
   const zero = (array: Float32Array) => {
     const at = addressOf(array);
@@ -163,7 +161,7 @@ function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
     memory,
     floats: (length) => view(reserve(padded(length)), length),
     addressOf,
-    copy,
+    copier,
     zero,
     run(inputs, outputs, kernel, zeroed = false) {
       // an output that is also an input (in place) shares the input's place

@@ -2,7 +2,7 @@
 // values when it grows, copies and fills are exact inside and across it, and
 // a kernel run places operands from elsewhere in scratch space and back.
 import assert from "node:assert/strict";
-import { copyFloats, kernelMemory, zeroFloats } from "../../kernels/wasm/memory.ts";
+import { floatCopier, kernelMemory, zeroFloats } from "../../kernels/wasm/memory.ts";
 
 const memory = kernelMemory();
 const ignore = memory === undefined;
@@ -28,15 +28,15 @@ Deno.test({
     const { floats } = memory!;
     const a = floats(8), b = floats(8), plain = new Float32Array(8);
     a.set([1, 2, 3, 4, 5, 6, 7, 8]);
-    copyFloats(b, 2, a, 1, 5);
+    floatCopier(b, a)(2, 1, 5);
     assert.deepEqual([...b.subarray(2, 7)], [2, 3, 4, 5, 6]);
-    copyFloats(plain, 0, a, 4, 4);
+    floatCopier(plain, a)(0, 4, 4);
     assert.deepEqual([...plain.subarray(0, 4)], [5, 6, 7, 8]);
-    copyFloats(a, 0, plain, 0, 2);
+    floatCopier(a, plain)(0, 0, 2);
     assert.deepEqual([...a.subarray(0, 3)], [5, 6, 3]);
-    copyFloats(a, 2, a, 0, 6); // overlapping, like memmove
+    floatCopier(a, a)(2, 0, 6); // overlapping, like memmove
     assert.deepEqual([...a], [5, 6, 5, 6, 3, 4, 5, 6]);
-    assert.throws(() => copyFloats(b, 4, a, 0, 5), RangeError);
+    assert.throws(() => floatCopier(b, a)(4, 0, 5), RangeError);
     assert.deepEqual([...zeroFloats(a)], new Array(8).fill(0));
     assert.deepEqual([...zeroFloats(Float32Array.of(1, 2))], [0, 0]);
   },
