@@ -10,11 +10,12 @@
  * tensors in place.
  *
  * Only arrays the pool handed out are recycled, and only when it is safe:
- * the pool counts the tensors whose data lies in each of its arrays (a slice
- * may be a view into another tensor's array), and `dataSync()`/`data()` of
- * such a tensor return a copy, which the caller may keep. Pooled arrays are
- * kept for reuse, also across an uninstall and a new installation; memory in
- * the kernels' memory is never given back to the system.
+ * the pool counts the tensors on each of its arrays, never reuses an array
+ * that a view was made on (a stock slice kernel may return one), and
+ * `dataSync()`/`data()` of a pooled tensor return a copy, which the caller
+ * may keep. Pooled arrays are kept for reuse, also across an uninstall and a
+ * new installation; memory in the kernels' memory is never given back to the
+ * system.
  *
  * @module
  */

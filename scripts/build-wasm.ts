@@ -46,7 +46,8 @@ export async function embeddedModule(path: (typeof WASM_MODULES)[number]): Promi
   const wat = await Deno.readTextFile(new URL(`${path}.wat`, ROOT));
   const module = wabt.parseWat(`${name}.wat`, wat, FEATURES);
   try {
-    module.validate(FEATURES);
+    // wabt's types leave out validate's features argument, which its code reads
+    (module.validate as (features: typeof FEATURES) => void)(FEATURES);
     const { buffer } = module.toBinary({ write_debug_names: false });
     const base64 = btoa(String.fromCharCode(...buffer));
     return [

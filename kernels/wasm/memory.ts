@@ -1,6 +1,6 @@
 /**
  * The memory the trainer's WebAssembly kernels work in, one for all of them
- * (`activation`, `norm`, `elementwise`). It is a shared `WebAssembly.Memory`,
+ * (`activation`, `norm`, `elementwise`, `copy`). It is a shared `WebAssembly.Memory`,
  * so growing it never detaches arrays already made on it: the output pool
  * (`kernels/tfjs-pool.ts`) allocates tensors' arrays here, and a kernel
  * whose operands already lie in the memory runs on them in place instead of
@@ -25,10 +25,11 @@ export interface KernelMemory {
   readonly memory: WebAssembly.Memory;
   /**
    * A new array of `length` floats in the memory, 16-byte aligned and padded
-   * to a multiple of four floats (kernels write whole vectors). Never freed:
-   * the caller recycles it.
+   * to a multiple of four floats (kernels write whole vectors), or
+   * `undefined` when the memory is full (4 GiB). Never freed: the caller
+   * recycles it.
    */
-  floats(length: number): Float32Array;
+  floats(length: number): Float32Array | undefined;
   /** The byte address of `array` in the memory, or `undefined` if it lies elsewhere. */
   addressOf(array: ArrayBufferView): number | undefined;
   /**
@@ -65,7 +66,7 @@ let shared: KernelMemory | undefined | null;
  * ```ts
  * import { kernelMemory } from "./memory.ts";
  * const kernels = kernelMemory();
- * kernels?.addressOf(kernels.floats(4)); // a byte address, e.g. 0
+ * kernels?.addressOf(kernels.floats(4)!); // a byte address, e.g. 0
  * ```
  */
 export function kernelMemory(): KernelMemory | undefined {
@@ -124,16 +125,17 @@ function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
   const buffers = new WeakSet<ArrayBufferLike>([memory.buffer]);
   let top = 0;
   let scratch = { at: 0, bytes: 0 };
+  /** The address of `bytes` new bytes; throws a RangeError when the memory cannot grow. */
   const reserve = (bytes: number) => {
-    const at = top;
-    top += bytes;
-    const size = memory.buffer.byteLength;
-    if (top + SLACK > size) {
+    const size = memory.buffer.byteLength, pages = size / PAGE;
+    if (top + bytes + SLACK > size) {
       // grow by at least half again, so that a growing workload grows rarely
-      const needed = Math.ceil((top + SLACK - size) / PAGE);
-      memory.grow(Math.min(Math.max(needed, size / PAGE / 2), MAX_PAGES - size / PAGE));
+      const needed = Math.ceil((top + bytes + SLACK - size) / PAGE);
+      memory.grow(Math.max(needed, Math.min(Math.ceil(pages / 2), MAX_PAGES - pages)));
       buffers.add(memory.buffer);
     }
+    const at = top;
+    top += bytes;
     return at;
   };
   const padded = (length: number) => 16 * Math.ceil(length / 4);
@@ -159,7 +161,14 @@ function createKernelMemory(memory: WebAssembly.Memory): KernelMemory {
   };
   return {
     memory,
-    floats: (length) => view(reserve(padded(length)), length),
+    floats(length) {
+      try {
+        return view(reserve(padded(length)), length);
+      } catch (error) {
+        if (error instanceof RangeError) return undefined; // no room to grow
+        throw error;
+      }
+    },
     addressOf,
     copier,
     zero,

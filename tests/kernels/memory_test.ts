@@ -12,10 +12,10 @@ Deno.test({
   ignore,
   fn() {
     const { floats, addressOf } = memory!;
-    const first = floats(5).fill(7);
+    const first = floats(5)!.fill(7);
     floats(3 * 65536); // grows the memory by several pages
     assert.deepEqual([...first], [7, 7, 7, 7, 7]);
-    const second = floats(2);
+    const second = floats(2)!;
     assert.equal((addressOf(second)! - addressOf(first)!) % 16, 0, "16-byte aligned");
     assert.equal(addressOf(new Float32Array(2)), undefined);
   },
@@ -26,7 +26,7 @@ Deno.test({
   ignore,
   fn() {
     const { floats } = memory!;
-    const a = floats(8), b = floats(8), plain = new Float32Array(8);
+    const a = floats(8)!, b = floats(8)!, plain = new Float32Array(8);
     a.set([1, 2, 3, 4, 5, 6, 7, 8]);
     floatCopier(b, a)(2, 1, 5);
     assert.deepEqual([...b.subarray(2, 7)], [2, 3, 4, 5, 6]);
@@ -48,7 +48,7 @@ Deno.test({
   fn() {
     const { floats, run, memory: wasm } = memory!;
     const view = (at: number, n: number) => new Float32Array(wasm.buffer, at, n);
-    const inside = floats(4).fill(2), outside = Float32Array.of(1, 2, 3, 4);
+    const inside = floats(4)!.fill(2), outside = Float32Array.of(1, 2, 3, 4);
     const out = new Float32Array(4).fill(9), inPlace = Float32Array.of(5, 6, 7, 8);
     run([inside, outside, inPlace], [out, inPlace], ([a, b, c, o, c2]) => {
       assert.equal(a, memory!.addressOf(inside), "operands in the memory are used in place");
