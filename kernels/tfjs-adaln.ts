@@ -22,6 +22,7 @@ import {
   hasActiveKernel,
   registerCpuKernels,
 } from "./tfjs-registry.ts";
+import { takeFloat32 } from "./tfjs-pool.ts";
 
 const MODULATED_NORM = "FlowmapModulatedNorm";
 const MODULATED_NORM_GRAD = "FlowmapModulatedNormGrad";
@@ -148,7 +149,7 @@ function gatedResidualKernel(args: CpuKernelArgs): TensorInfo {
     const out = wasm.kernel.gated(x, gate, h, wasm.shape);
     return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
   }
-  const out = new Float32Array(x.length);
+  const out = takeFloat32(x.length);
   for (let start = 0, row = 0; start < x.length; start += width, row++) {
     const at = Math.floor(row / tokens) * width;
     for (let j = 0; j < width; j++) out[start + j] = x[start + j] + gate[at + j] * h[start + j];
@@ -178,7 +179,7 @@ function gatedResidualGrad(
   tokens: number,
   width: number,
 ): [Float32Array, Float32Array] {
-  const dh = new Float32Array(dy.length), dGate = new Float32Array(gate.length);
+  const dh = takeFloat32(dy.length), dGate = takeFloat32(gate.length);
   const sums = new Float64Array(width);
   for (let start = 0, row = 0; start < dy.length; start += width, row++) {
     const at = Math.floor(row / tokens) * width;
@@ -194,7 +195,7 @@ function gatedResidualGrad(
   return [dh, dGate];
 }
 
-const wasmNorm = onFirstUse(createWasmNorm);
+const wasmNorm = onFirstUse(() => createWasmNorm(takeFloat32));
 
 /** The WebAssembly kernel when the rows suit it (width a multiple of 4), with the geometry. */
 function wasmFor(
@@ -216,7 +217,7 @@ function modulatedNormKernel(args: CpuKernelArgs): TensorInfo {
     const out = wasm.kernel.forward(x, shift, scale, wasm.shape);
     return args.backend.makeTensorInfo(args.inputs.x!.shape, "float32", out);
   }
-  const out = new Float32Array(x.length);
+  const out = takeFloat32(x.length);
   for (let start = 0, row = 0; start < x.length; start += width, row++) {
     const [mean, rstd] = rowStats(x, start, width, epsilon);
     const at = Math.floor(row / tokens) * width;
@@ -252,8 +253,8 @@ function modulatedNormGrad(
   width: number,
   epsilon: number,
 ): [Float32Array, Float32Array, Float32Array] {
-  const dx = new Float32Array(x.length);
-  const dShift = new Float32Array(scale.length), dScale = new Float32Array(scale.length);
+  const dx = takeFloat32(x.length);
+  const dShift = takeFloat32(scale.length), dScale = takeFloat32(scale.length);
   const rowShift = new Float64Array(width), rowScale = new Float64Array(width);
   for (let start = 0, row = 0; start < x.length; start += width, row++) {
     const [mean, rstd] = rowStats(x, start, width, epsilon);

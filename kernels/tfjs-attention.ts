@@ -4,7 +4,8 @@
  * `softmax(q_h·k_hᵀ / √(D/heads))·v_h` per sample and head, written straight
  * into the `[B, S, D]` output. The heads are read and written in place with
  * `sgemm`'s leading dimensions, so there are no transposes, and the backward
- * pass is one kernel that reuses the saved probabilities:
+ * pass is one kernel that reuses the saved probabilities (`dS` for every
+ * head at once, so the softmax gradient is one WebAssembly pass):
  *
  *     dV = Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowsum(dP ⊙ P)),
  *     dQ = dS·K / √w,  dK = dSᵀ·Q / √w.
@@ -23,11 +24,13 @@ import {
 } from "./tfjs-registry.ts";
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
+import { releaseFloat32, takeFloat32 } from "./tfjs-pool.ts";
+import { declareOutputsWithoutGradient } from "./tfjs-tape.ts";
 
 const ATTENTION = "FlowmapAttention";
 const ATTENTION_GRAD = "FlowmapAttentionGrad";
 
-const wasmActivation = onFirstUse(createWasmActivation);
+const wasmActivation = onFirstUse(() => createWasmActivation(takeFloat32));
 
 /**
  * Attention by the fused kernel, or `undefined` when it is not installed on
@@ -62,6 +65,7 @@ export function fusedAttention(
   return out;
 }
 
+declareOutputsWithoutGradient(ATTENTION, [1]); // the probabilities
 tf.registerGradient({
   kernelName: ATTENTION,
   inputsToSave: ["q", "k", "v"],
@@ -102,6 +106,20 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
   return result;
 }
 
+/** Visits a sample's head: its first value in `[B, S, D]` arrays and in `[B, heads, S, S]` ones. */
+type HeadVisitor = (at: number, p: number) => void;
+
+function forEachHead(
+  { batch, seq, width, heads, headWidth }: ReturnType<typeof geometry>,
+  visit: HeadVisitor,
+): void {
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      visit(b * seq * width + h * headWidth, (b * heads + h) * seq * seq);
+    }
+  }
+}
+
 function geometry(args: CpuKernelArgs) {
   const [batch, seq, width] = args.inputs.q!.shape;
   const heads = args.attrs?.heads as number;
@@ -112,16 +130,11 @@ function geometry(args: CpuKernelArgs) {
 /** Outputs `[out [B, S, D], probabilities [B, heads, S, S]]`. */
 function attentionKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const q = values(args, "q"), k = values(args, "k"), v = values(args, "v");
-  const { batch, seq, width, heads, headWidth, scale } = geometry(args);
-  const out = new Float32Array(batch * seq * width);
-  const probs = new Float32Array(batch * heads * seq * seq);
-  const head = (visit: (at: number, p: number) => void) => {
-    for (let b = 0; b < batch; b++) {
-      for (let h = 0; h < heads; h++) {
-        visit(b * seq * width + h * headWidth, (b * heads + h) * seq * seq);
-      }
-    }
-  };
+  const shape = geometry(args);
+  const { batch, seq, width, heads, headWidth, scale } = shape;
+  const out = takeFloat32(batch * seq * width);
+  const probs = takeFloat32(batch * heads * seq * seq);
+  const head = (visit: HeadVisitor) => forEachHead(shape, visit);
   head((at, p) =>
     blas.sgemm(
       false,
@@ -181,89 +194,81 @@ function softmaxRows(x: Float32Array, n: number): void {
   }
 }
 
+/** `ds ← p·(ds − rowsum(ds·p))` per row of `n` values: the gradient of a row softmax. */
+function softmaxGradRows(ds: Float32Array, p: Float32Array, n: number): void {
+  for (let row = 0; row < ds.length; row += n) {
+    let dot = 0;
+    for (let j = 0; j < n; j++) dot += ds[row + j] * p[row + j];
+    for (let j = 0; j < n; j++) ds[row + j] = p[row + j] * (ds[row + j] - dot);
+  }
+}
+
 function attentionGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const dy = values(args, "dy"), q = values(args, "q"), k = values(args, "k");
   const v = values(args, "v"), probs = values(args, "probs");
-  const { batch, seq, width, heads, headWidth, scale } = geometry(args);
+  const shape = geometry(args);
+  const { batch, seq, width, headWidth, scale } = shape;
   const size = batch * seq * width;
-  const dq = new Float32Array(size), dk = new Float32Array(size), dv = new Float32Array(size);
-  const ds = new Float32Array(seq * seq);
-  for (let b = 0; b < batch; b++) {
-    for (let h = 0; h < heads; h++) {
-      const at = b * seq * width + h * headWidth, p = (b * heads + h) * seq * seq;
-      const prob = probs.subarray(p, p + seq * seq), dOut = dy.subarray(at);
-      blas.sgemm(
-        true,
-        false,
-        seq,
-        headWidth,
-        seq,
-        1,
-        prob,
-        seq,
-        dOut,
-        width,
-        0,
-        dv.subarray(at),
-        width,
-      );
-      blas.sgemm(
-        false,
-        true,
-        seq,
-        seq,
-        headWidth,
-        1,
-        dOut,
-        width,
-        v.subarray(at),
-        width,
-        0,
-        ds,
-        seq,
-      );
-      for (let row = 0; row < seq * seq; row += seq) {
-        let dot = 0;
-        for (let j = 0; j < seq; j++) dot += ds[row + j] * prob[row + j];
-        for (let j = 0; j < seq; j++) ds[row + j] = prob[row + j] * (ds[row + j] - dot);
-      }
-      blas.sgemm(
-        false,
-        false,
-        seq,
-        headWidth,
-        seq,
-        scale,
-        ds,
-        seq,
-        k.subarray(at),
-        width,
-        0,
-        dq.subarray(at),
-        width,
-      );
-      blas.sgemm(
-        true,
-        false,
-        seq,
-        headWidth,
-        seq,
-        scale,
-        ds,
-        seq,
-        q.subarray(at),
-        width,
-        0,
-        dk.subarray(at),
-        width,
-      );
-    }
-  }
+  const dq = takeFloat32(size), dk = takeFloat32(size), dv = takeFloat32(size);
+  const ds = takeFloat32(probs.length);
+  const head = (visit: HeadVisitor) => forEachHead(shape, visit);
+  head((at, p) => {
+    const prob = probs.subarray(p, p + seq * seq), dOut = dy.subarray(at);
+    blas.sgemm(
+      true,
+      false,
+      seq,
+      headWidth,
+      seq,
+      1,
+      prob,
+      seq,
+      dOut,
+      width,
+      0,
+      dv.subarray(at),
+      width,
+    );
+    const dp = ds.subarray(p, p + seq * seq);
+    blas.sgemm(false, true, seq, seq, headWidth, 1, dOut, width, v.subarray(at), width, 0, dp, seq);
+  });
+  const wasm = seq % 4 === 0 ? wasmActivation() : undefined;
+  if (wasm) wasm.softmaxGradRows(ds, probs, seq);
+  else softmaxGradRows(ds, probs, seq);
+  head((at, p) => {
+    const dScores = ds.subarray(p, p + seq * seq);
+    blas.sgemm(
+      false,
+      false,
+      seq,
+      headWidth,
+      seq,
+      scale,
+      dScores,
+      seq,
+      k.subarray(at),
+      width,
+      0,
+      dq.subarray(at),
+      width,
+    );
+    blas.sgemm(
+      true,
+      false,
+      seq,
+      headWidth,
+      seq,
+      scale,
+      dScores,
+      seq,
+      q.subarray(at),
+      width,
+      0,
+      dk.subarray(at),
+      width,
+    );
+  });
+  releaseFloat32(ds);
   const { backend } = args;
-  const shape = [batch, seq, width];
-  return [
-    backend.makeTensorInfo(shape, "float32", dq),
-    backend.makeTensorInfo(shape, "float32", dk),
-    backend.makeTensorInfo(shape, "float32", dv),
-  ];
+  return [dq, dk, dv].map((d) => backend.makeTensorInfo([batch, seq, width], "float32", d));
 }

@@ -3,7 +3,9 @@
  * FFI) and the element-wise, reduction and layout kernels that dominate a
  * transformer step once matrix products are fast (and the slicing ones of
  * `tfjs-layout.ts`), in tight JavaScript loops,
- * plus the fused kernels behind `gelu` and `layerNorm` of `tfjs-fused.ts`.
+ * plus the fused kernels behind `gelu` and `layerNorm` of `tfjs-fused.ts`,
+ * writing their outputs into recycled arrays (`tfjs-pool.ts`), with lighter
+ * bookkeeping of TF.js's gradient tape (`tfjs-tape.ts`).
  * Every replacement hands inputs it does not cover (non-float32, unusual
  * axes) to the stock kernel, so results never change meaning.
  *
@@ -20,6 +22,8 @@ import { installLinearKernels } from "./tfjs-linear.ts";
 import { installAdaLnKernels } from "./tfjs-adaln.ts";
 import { installAttentionKernels } from "./tfjs-attention.ts";
 import { type InstalledKernels, replaceCpuKernels } from "./tfjs-registry.ts";
+import { installOutputPool } from "./tfjs-pool.ts";
+import { installTapePatches } from "./tfjs-tape.ts";
 
 export type { InstalledKernels } from "./tfjs-registry.ts";
 
@@ -50,6 +54,8 @@ export function installBlasKernels(blas: Blas): InstalledKernels {
     ...layoutKernels(),
   ]);
   const uninstallFused = [
+    installOutputPool(),
+    installTapePatches(),
     installFusedKernels(),
     installAdaLnKernels(),
     installLinearKernels(blas),

@@ -17,6 +17,7 @@ import { forEachRow, planBroadcast, planTranspose } from "./strided.ts";
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmBinaryKernel, WASM_BINARY_OPS, type WasmBinaryOp } from "./wasm/elementwise.ts";
+import { takeFloat32 } from "./tfjs-pool.ts";
 
 /** Below about these (measured), copying into WebAssembly memory costs more than it saves. */
 const WASM_MIN_SIZE = 1024, WASM_MIN_ROW = 8;
@@ -146,7 +147,7 @@ function binary(name: string, row: BinaryRow, { inputs, backend }: CpuKernelArgs
     );
     return backend.makeTensorInfo(outShape, "float32", values);
   }
-  const out = new Float32Array(size);
+  const out = takeFloat32(size);
   let start = 0;
   forEachRow(plan, (offsets, length) => {
     row(out, start, aValues, offsets[0], aStride, bValues, offsets[1], bStride, length);
@@ -155,13 +156,13 @@ function binary(name: string, row: BinaryRow, { inputs, backend }: CpuKernelArgs
   return backend.makeTensorInfo(outShape, "float32", out);
 }
 
-const wasmKernel = onFirstUse(createWasmBinaryKernel);
+const wasmKernel = onFirstUse(() => createWasmBinaryKernel(takeFloat32));
 
 function unary(loop: UnaryLoop, { inputs, backend }: CpuKernelArgs) {
   const { x } = inputs;
   const values = float32Values(backend, x);
   if (!x || !values) return undefined;
-  const out = new Float32Array(values.length);
+  const out = takeFloat32(values.length);
   loop(out, values);
   return backend.makeTensorInfo(x.shape, "float32", out);
 }
@@ -172,15 +173,22 @@ function transpose({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   const perm = attrs.perm as number[] | undefined;
   if (!x || !values || !perm) return undefined;
   const outShape = perm.map((axis) => x.shape[axis]);
-  const out = new Float32Array(values.length);
-  const { shape, strides: [strides] } = planTranspose(x.shape, perm);
-  // the rows of the plan, walked inline: a callback per row costs more than
-  // copying the short rows of e.g. a patchify transpose
-  const rank = shape.length, length = shape[rank - 1], stride = strides[rank - 1];
-  const index = new Int32Array(rank);
-  for (let start = 0, from = 0; start < out.length; start += length) {
-    for (let i = 0; i < length; i++) out[start + i] = values[from + i * stride];
-    for (let d = rank - 2; d >= 0; d--) {
+  const out = takeFloat32(values.length);
+  const plan = planTranspose(x.shape, perm);
+  // a leading axis of one value makes every plan at least two axes deep
+  const shape = [1, ...plan.shape], strides = [0, ...plan.strides[0]];
+  // blocks of the two innermost axes, walked inline: a callback per row, or
+  // index arithmetic per row, costs more than copying the short rows of e.g.
+  // a patchify transpose
+  const rank = shape.length;
+  const rows = shape[rank - 2], rowStride = strides[rank - 2];
+  const length = shape[rank - 1], stride = strides[rank - 1];
+  const index = new Int32Array(rank - 2);
+  for (let start = 0, from = 0; start < out.length; start += rows * length) {
+    for (let r = 0, at = start, row = from; r < rows; r++, row += rowStride) {
+      for (let i = 0; i < length; i++) out[at++] = values[row + i * stride];
+    }
+    for (let d = rank - 3; d >= 0; d--) {
       from += strides[d];
       if (++index[d] < shape[d]) break;
       from -= strides[d] * shape[d];

@@ -19,6 +19,9 @@ import {
 } from "./tfjs-registry.ts";
 import { onFirstUse } from "../src/wasm/instantiate.ts";
 import { createWasmActivation } from "./wasm/activation.ts";
+import { createWasmBinaryKernel } from "./wasm/elementwise.ts";
+import { declareOutputsWithoutGradient, isRecordingGradients } from "./tfjs-tape.ts";
+import { takeFloat32 } from "./tfjs-pool.ts";
 
 const GELU = "FlowmapGelu";
 const GELU_GRAD = "FlowmapGeluGrad";
@@ -42,8 +45,10 @@ const GELU_CUBIC = 0.044715;
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (hasActiveKernel(GELU) && x.dtype === "float32") {
-    const [y, gate] = tf.engine().runKernel(GELU, { x } as NamedTensorMap) as tf.Tensor[];
-    gate.dispose(); // the tape keeps its own reference when it records
+    // the slope only when a gradient will need it
+    const attrs = { slope: isRecordingGradients() };
+    const [y, slope] = tf.engine().runKernel(GELU, { x } as NamedTensorMap, attrs) as tf.Tensor[];
+    slope?.dispose(); // the tape keeps its own reference when it records
     return y as T;
   }
   return tf.tidy(() => {
@@ -87,16 +92,15 @@ export function layerNorm<T extends tf.Tensor>(
   });
 }
 
+declareOutputsWithoutGradient(GELU, [1]); // the slope
 tf.registerGradient({
   kernelName: GELU,
-  inputsToSave: ["x"],
   outputsToSave: [false, true],
-  gradFunc: (dy, [x, gate]) => ({
+  gradFunc: (dy, [slope]) => ({
     x: () =>
       tf.engine().runKernel(GELU_GRAD, {
         dy: Array.isArray(dy) ? dy[0] : dy,
-        x,
-        gate,
+        slope,
       } as NamedTensorMap) as tf.Tensor,
   }),
 });
@@ -141,46 +145,52 @@ function values(args: CpuKernelArgs, name: string): Float32Array {
   return result;
 }
 
-const wasmActivation = onFirstUse(createWasmActivation);
+const wasmActivation = onFirstUse(() => createWasmActivation(takeFloat32));
+const wasmProduct = onFirstUse(() => createWasmBinaryKernel(takeFloat32));
 
-/** Outputs `[gelu(x), gate]` with the gate `s = sigmoid(2u)` that the gradient reuses. */
+/**
+ * Outputs `[gelu(x), gelu'(x)]` (the slope makes the gradient one product),
+ * or `[gelu(x)]` when the attribute `slope` is false.
+ */
 function geluKernel(args: CpuKernelArgs): TensorInfo[] {
   const x = values(args, "x");
+  const withSlope = args.attrs?.slope !== false;
   const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
   const shape = args.inputs.x!.shape;
-  let y: Float32Array, gate: Float32Array;
+  let y: Float32Array, slope: Float32Array | undefined;
   if (wasm) {
-    ({ y, gate } = wasm.gelu(x));
+    ({ y, slope } = wasm.gelu(x, withSlope));
   } else {
-    y = new Float32Array(x.length);
-    gate = new Float32Array(x.length);
-    // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
+    y = takeFloat32(x.length);
+    slope = withSlope ? takeFloat32(x.length) : undefined;
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
-      gate[i] = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
-      y[i] = v * gate[i];
+      // 0.5·(1 + tanh(u)) = sigmoid(2u): one exp instead of a (slower) tanh.
+      const s = 1 / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (v + GELU_CUBIC * v * v * v)));
+      y[i] = v * s;
+      // d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx
+      if (slope) slope[i] = s + 2 * v * s * (1 - s) * SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
     }
   }
   const { backend } = args;
-  return [
-    backend.makeTensorInfo(shape, "float32", y),
-    backend.makeTensorInfo(shape, "float32", gate),
-  ];
+  const outputs = [backend.makeTensorInfo(shape, "float32", y)];
+  if (slope) outputs.push(backend.makeTensorInfo(shape, "float32", slope));
+  return outputs;
 }
 
+/** `dy · gelu'(x)` from the saved slope. */
 function geluGradKernel(args: CpuKernelArgs): TensorInfo {
-  const dy = values(args, "dy"), x = values(args, "x"), gate = values(args, "gate");
-  const wasm = x.length >= WASM_MIN_SIZE ? wasmActivation() : undefined;
-  const shape = args.inputs.x!.shape;
-  if (wasm) return args.backend.makeTensorInfo(shape, "float32", wasm.geluGrad(dy, x, gate));
-  const out = new Float32Array(x.length);
-  // With s = sigmoid(2u) = 0.5·(1 + tanh(u)): d/dx [x·s] = s + 2·x·s·(1 − s)·du/dx.
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i], s = gate[i];
-    const dInner = SQRT_2_OVER_PI * (1 + 3 * GELU_CUBIC * v * v);
-    out[i] = dy[i] * (s + 2 * v * s * (1 - s) * dInner);
+  const dy = values(args, "dy"), slope = values(args, "slope");
+  const n = dy.length;
+  const wasm = n >= WASM_MIN_SIZE ? wasmProduct() : undefined;
+  let out: Float32Array;
+  if (wasm) {
+    out = wasm("Multiply", dy, 1, slope, 1, n, (visit) => visit(0, 0, n));
+  } else {
+    out = takeFloat32(n);
+    for (let i = 0; i < n; i++) out[i] = dy[i] * slope[i];
   }
-  return args.backend.makeTensorInfo(shape, "float32", out);
+  return args.backend.makeTensorInfo(args.inputs.dy!.shape, "float32", out);
 }
 
 /**
@@ -215,7 +225,7 @@ function layerNormKernel(args: CpuKernelArgs): TensorInfo {
   const beta = values(args, "beta");
   const epsilon = args.attrs?.epsilon as number;
   const width = gamma.length;
-  const out = new Float32Array(x.length);
+  const out = takeFloat32(x.length);
   for (let start = 0; start < x.length; start += width) {
     const [mean, rstd] = rowStats(x, start, width, epsilon);
     for (let j = 0; j < width; j++) {
@@ -231,7 +241,7 @@ function layerNormGradKernel(args: CpuKernelArgs): TensorInfo[] {
   const gamma = values(args, "gamma");
   const epsilon = args.attrs?.epsilon as number;
   const width = gamma.length;
-  const dx = new Float32Array(x.length);
+  const dx = takeFloat32(x.length);
   const dGamma = new Float64Array(width);
   const dBeta = new Float64Array(width);
   for (let start = 0; start < x.length; start += width) {

@@ -13,6 +13,8 @@
  */
 
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
+import { takeFloat32, takeZeroedFloat32 } from "./tfjs-pool.ts";
+import { floatCopier, zeroFloats } from "./wasm/memory.ts";
 
 /**
  * Copies the box `size` at `srcBegin` of a row-major `src` of `srcShape` into
@@ -44,6 +46,7 @@ export function copyBox(
   for (let j = k; j < rank; j++) run *= size[j];
   const srcStrides = strides(srcShape), dstStrides = strides(dstShape);
   const counter = new Array(k).fill(0);
+  const copy = floatCopier(dst, src);
   let srcBase = 0, dstBase = 0;
   for (let j = 0; j < rank; j++) {
     srcBase += srcBegin[j] * srcStrides[j];
@@ -55,7 +58,7 @@ export function copyBox(
       s += counter[j] * srcStrides[j];
       d += counter[j] * dstStrides[j];
     }
-    dst.set(src.subarray(s, s + run), d);
+    copy(d, s, run);
     let j = k - 1;
     while (j >= 0 && ++counter[j] === size[j]) counter[j--] = 0;
     if (j < 0) return;
@@ -100,7 +103,7 @@ function slice({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   if (!x || !values || !Array.isArray(begin) || !Array.isArray(size)) return undefined;
   if (begin.length !== x.shape.length || size.length !== x.shape.length) return undefined;
   const extent = size.map((s, j) => (s === -1 ? x.shape[j] - begin[j] : s));
-  const out = new Float32Array(extent.reduce((a, b) => a * b, 1));
+  const out = takeFloat32(extent.reduce((a, b) => a * b, 1));
   copyBox(values, x.shape, begin, out, extent, extent.map(() => 0), extent);
   return backend.makeTensorInfo(extent, "float32", out);
 }
@@ -127,7 +130,7 @@ function splitV({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   return sizes.map((n) => {
     const begin = x.shape.map((_, j) => (j === axis ? offset : 0));
     const extent = x.shape.map((s, j) => (j === axis ? n : s));
-    const out = new Float32Array(extent.reduce((a, b) => a * b, 1));
+    const out = takeFloat32(extent.reduce((a, b) => a * b, 1));
     copyBox(values, x.shape, begin, out, extent, extent.map(() => 0), extent);
     offset += n;
     return backend.makeTensorInfo(extent, "float32", out);
@@ -146,7 +149,7 @@ function concat({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   if (arrays.some((a) => a === undefined) || !parts.every(fits)) return undefined;
   const outShape = first.shape.map((d, j) => (j === axis ? 0 : d));
   for (const t of parts) outShape[axis] += t.shape[axis];
-  const out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
+  const out = takeFloat32(outShape.reduce((a, b) => a * b, 1));
   let offset = 0;
   parts.forEach((t, i) => {
     const at = outShape.map((_, j) => (j === axis ? offset : 0));
@@ -165,8 +168,9 @@ function pad({ inputs, backend, attrs = {} }: CpuKernelArgs) {
     return undefined;
   }
   const outShape = x.shape.map((s, j) => paddings[j][0] + s + paddings[j][1]);
-  const out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
-  if (constant !== 0) out.fill(constant);
+  const out = takeFloat32(outShape.reduce((a, b) => a * b, 1));
+  if (constant === 0) zeroFloats(out);
+  else out.fill(constant);
   copyBox(values, x.shape, x.shape.map(() => 0), out, outShape, paddings.map((p) => p[0]), x.shape);
   return backend.makeTensorInfo(outShape, "float32", out);
 }
@@ -180,7 +184,7 @@ function gather({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   const ids = backend.data.get(indices.dataId).values as Int32Array;
   const rows = x.shape[0], inner = values.length / Math.max(rows, 1);
   if (ids.some((id) => id < 0 || id >= rows)) return undefined; // the stock kernel reports it
-  const out = new Float32Array(ids.length * inner);
+  const out = takeFloat32(ids.length * inner);
   ids.forEach((id, i) => out.set(values.subarray(id * inner, (id + 1) * inner), i * inner));
   return backend.makeTensorInfo([...indices.shape, ...x.shape.slice(1)], "float32", out);
 }
@@ -195,7 +199,7 @@ function segmentSum({ inputs, backend, attrs = {} }: CpuKernelArgs) {
   if (segmentIds.shape.length !== 1 || segmentIds.shape[0] !== x.shape[0]) return undefined;
   const ids = backend.data.get(segmentIds.dataId).values as Int32Array;
   const inner = x.shape.slice(1).reduce((a, b) => a * b, 1);
-  const out = new Float32Array(segments * inner);
+  const out = takeZeroedFloat32(segments * inner);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i];
     if (id < 0 || id >= segments) continue;

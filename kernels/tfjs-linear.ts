@@ -2,8 +2,8 @@
  * A fused linear layer for TF.js, `y = x·Wᵀ + b`, optionally with a LoRA
  * update `scaling · (x·Aᵀ)·Bᵀ` (docs/math.md §7). With
  * {@link installLinearKernels} (part of `installBlasKernels`) the forward
- * pass is one kernel: the update is merged into the weight first,
- * `W + scaling·B·A` (a product of weight size, cheaper than two of
+ * pass is one kernel: the update is merged into the (transposed) weight
+ * first, `Wᵀ + scaling·Aᵀ·Bᵀ` (a product of weight size, cheaper than two of
  * activation size), the bias is written into the output and the product
  * accumulates onto it with `sgemm`'s `beta = 1`; `dx` uses the same merged
  * weight. Its gradient is lazy per
@@ -23,6 +23,8 @@ import {
   hasActiveKernel,
   registerCpuKernels,
 } from "./tfjs-registry.ts";
+import { releaseFloat32, takeFloat32 } from "./tfjs-pool.ts";
+import { floatCopier } from "./wasm/memory.ts";
 
 const LINEAR = "FlowmapLinear";
 /** The same kernel with inputs `loraA` and `loraB` (a saved input cannot be absent). */
@@ -141,72 +143,86 @@ function loraOf(args: CpuKernelArgs): { a: Float32Array; b: Float32Array; r: num
   return { a: values(args, "loraA"), b: values(args, "loraB"), r: args.inputs.loraA.shape[0] };
 }
 
-/** A weight as used: `W + scaling·B·A` (or `W`), and its transpose once asked for. */
-interface UsedWeight {
-  readonly merged: Float32Array;
+/**
+ * The transpose of a LoRA layer's weight as used, `Wᵀ + scaling·Aᵀ·Bᵀ`
+ * (`[in, out]`), serves the forward product (`x·(Wᵀ + …)`) and `dx`. Tensors
+ * are immutable, so it is cached by the identity of the tensors' data: a
+ * pass's backward reuses its forward's merge. It is merged again, in place,
+ * when the factors change (an optimiser step); the array never leaves a
+ * kernel call.
+ */
+interface MergeCache {
+  /** The data of `A` and `B` and the scale of the merge in `transposed`. */
+  factors?: { a: object; b: object; scaling: number };
   transposed?: Float32Array;
 }
 
+/** Merges of weights used with LoRA, by the base weight's data. */
+const merges = new WeakMap<object, MergeCache>();
+/** Transposes of weights as stored, by their data (a merge starts from one). */
+const storedTransposes = new WeakMap<object, Float32Array>();
+
 /**
- * `W + scaling·B·A` (`[out, in]`), or `W` itself without LoRA: one rank-r
- * product of weight size instead of two of activation size per use. Tensors
- * are immutable, so the result is cached by the identity of their data: a
- * pass's backward reuses its forward's merge, and a frozen `W` is the same
- * object every pass.
+ * The `[in, out]` transpose of the weight as used: `Wᵀ` (cached per frozen
+ * `W`), or with LoRA `Wᵀ + scaling·Aᵀ·Bᵀ`, one rank-r product of weight size
+ * instead of two of activation size per use.
  */
-function usedWeight(blas: Blas, args: CpuKernelArgs): UsedWeight {
+function usedTranspose(blas: Blas, args: CpuKernelArgs): Float32Array {
   const { weight, loraA, loraB } = args.inputs;
-  const w = values(args, "weight");
-  const lora = loraOf(args);
-  if (!lora) {
-    const known = plain.get(weight!.dataId);
-    if (known) return known;
-    const used = { merged: w };
-    plain.set(weight!.dataId, used);
-    return used;
-  }
-  const scaling = args.attrs?.scaling as number;
-  const cached = merges.get(loraA!.dataId);
-  if (
-    cached && cached.weight === weight!.dataId && cached.b === loraB!.dataId &&
-    cached.scaling === scaling
-  ) {
-    return cached.used;
-  }
   const [m, k] = weight!.shape;
-  const merged = w.slice();
-  blas.sgemm(false, false, m, k, lora.r, scaling, lora.b, lora.r, lora.a, k, 1, merged, k);
-  const used = { merged };
-  merges.set(loraA!.dataId, { weight: weight!.dataId, b: loraB!.dataId, scaling, used });
-  return used;
+  let stored = storedTransposes.get(weight!.dataId);
+  if (!stored) {
+    stored = transpose(values(args, "weight"), m, k);
+    storedTransposes.set(weight!.dataId, stored);
+  }
+  const lora = loraOf(args);
+  if (!lora) return stored;
+  let cache = merges.get(weight!.dataId);
+  if (!cache) merges.set(weight!.dataId, cache = {});
+  const scaling = args.attrs?.scaling as number;
+  const known = cache.factors;
+  if (
+    cache.transposed && known?.a === loraA!.dataId && known.b === loraB!.dataId &&
+    known.scaling === scaling
+  ) {
+    return cache.transposed;
+  }
+  const transposed = cache.transposed ??= new Float32Array(k * m);
+  transposed.set(stored);
+  blas.sgemm(true, true, k, m, lora.r, scaling, lora.a, k, lora.b, lora.r, 1, transposed, m);
+  cache.factors = { a: loraA!.dataId, b: loraB!.dataId, scaling };
+  return transposed;
 }
 
-/** Weights without LoRA, by their data. */
-const plain = new WeakMap<object, UsedWeight>();
-/** The last merged weight per `A` (by data identity); dropped with `A`'s data. */
-const merges = new WeakMap<
-  object,
-  { weight: object; b: object; scaling: number; used: UsedWeight }
->();
-
-/** The `[in, out]` transpose of a used weight (`sgemm` is faster with a transposed right operand). */
-function transposed(used: UsedWeight, m: number, k: number): Float32Array {
-  if (used.transposed) return used.transposed;
-  const w = used.merged, t = new Float32Array(m * k);
+/** The `[k, m]` transpose of a row-major `[m, k]` matrix (into `t`). */
+function transpose(
+  w: Float32Array,
+  m: number,
+  k: number,
+  t: Float32Array = new Float32Array(m * k),
+): Float32Array {
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < k; j++) t[j * m + i] = w[i * k + j];
   }
-  return (used.transposed = t);
+  return t;
 }
 
 function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const x = values(args, "x"), bias = values(args, "bias");
-  const w = usedWeight(blas, args).merged;
   const [m, k] = args.inputs.weight!.shape;
   const n = x.length / k;
-  const out = new Float32Array(n * m);
-  for (let row = 0; row < n; row++) out.set(bias, row * m);
-  blas.sgemm(false, true, n, m, k, 1, x, k, w, k, 1, out, m);
+  const out = takeFloat32(n * m);
+  // the bias in every row: one row, then the filled rows doubled (log n copies, not n)
+  out.set(bias);
+  const copy = floatCopier(out, out);
+  for (let filled = m; filled < out.length; filled *= 2) {
+    copy(filled, 0, Math.min(filled, out.length - filled));
+  }
+  if (args.inputs.loraA === undefined) {
+    blas.sgemm(false, true, n, m, k, 1, x, k, values(args, "weight"), k, 1, out, m);
+  } else {
+    blas.sgemm(false, false, n, m, k, 1, x, k, usedTranspose(blas, args), m, 1, out, m);
+  }
   const shape = [...args.inputs.x!.shape.slice(0, -1), m];
   return args.backend.makeTensorInfo(shape, "float32", out);
 }
@@ -215,9 +231,9 @@ function linearKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
 function linearGradXKernel(blas: Blas, args: CpuKernelArgs): TensorInfo {
   const dy = values(args, "dy");
   const [m, k] = args.inputs.weight!.shape;
-  const wT = transposed(usedWeight(blas, args), m, k);
+  const wT = usedTranspose(blas, args);
   const n = dy.length / m;
-  const dx = new Float32Array(n * k);
+  const dx = takeFloat32(n * k);
   blas.sgemm(false, true, n, k, m, 1, dy, m, wT, m, 0, dx, k);
   const shape = [...args.inputs.dy!.shape.slice(0, -1), k];
   return args.backend.makeTensorInfo(shape, "float32", dx);
@@ -231,12 +247,15 @@ function loraGradKernel(blas: Blas, args: CpuKernelArgs): TensorInfo[] {
   const m = dyShape[dyShape.length - 1], k = xShape[xShape.length - 1];
   const n = dy.length / m;
   const scaling = args.attrs?.scaling as number;
-  const up = new Float32Array(n * r), down = new Float32Array(n * r);
+  const up = takeFloat32(n * r), down = takeFloat32(n * r);
   blas.sgemm(false, false, n, r, m, 1, dy, m, b, r, 0, up, r);
-  blas.sgemm(false, true, n, r, k, 1, x, k, a, k, 0, down, r);
-  const dA = new Float32Array(r * k), dB = new Float32Array(m * r);
+  // x·Aᵀ with Aᵀ stored: OpenBLAS runs a narrow (r-column) product several times faster untransposed
+  const aT = transpose(a, r, k, takeFloat32(r * k));
+  blas.sgemm(false, false, n, r, k, 1, x, k, aT, r, 0, down, r);
+  const dA = takeFloat32(r * k), dB = takeFloat32(m * r);
   blas.sgemm(true, false, r, k, n, scaling, up, r, x, k, 0, dA, k);
   blas.sgemm(true, false, m, r, n, scaling, dy, m, down, r, 0, dB, r);
+  for (const scratch of [up, down, aT]) releaseFloat32(scratch);
   const { backend } = args;
   return [
     backend.makeTensorInfo([r, k], "float32", dA),

@@ -14,6 +14,7 @@ import type { TensorInfo } from "@tensorflow/tfjs-core";
 import type { Blas } from "./blas.ts";
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
 import { addBroadcast, broadcastShapes } from "./broadcast.ts";
+import { takeFloat32 } from "./tfjs-pool.ts";
 
 /**
  * Replacements for `BatchMatMul` and `_FusedMatMul` that call `blas.sgemm`.
@@ -105,8 +106,8 @@ function gemm(
   const bBatch = b.shape.slice(0, -2);
   const outBatch = broadcastShapes(aBatch, bBatch, "matMul batch dimensions");
   const plan = { outShape: [...outBatch, m, n], m, n, k };
-  const values = new Float32Array(product(plan.outShape));
-  if (values.length === 0 || k === 0) return { plan, values }; // empty product: zeros
+  const values = takeFloat32(product(plan.outShape));
+  if (values.length === 0 || k === 0) return { plan, values: values.fill(0) }; // empty product
   const aSize = aRows * aCols, bSize = bRows * bCols, cSize = m * n;
   const aOffsets = batchOffsets(outBatch, aBatch, aSize);
   const bOffsets = batchOffsets(outBatch, bBatch, bSize);

@@ -11,6 +11,7 @@
 import type { TensorInfo } from "@tensorflow/tfjs-core";
 import { planReduction, type ReductionPlan } from "./strided.ts";
 import { type CpuKernelArgs, float32Values, type KernelReplacement } from "./tfjs-registry.ts";
+import { takeFloat32 } from "./tfjs-pool.ts";
 
 /**
  * Replacements for `Sum`, `Mean`, `Max` and `Softmax`.
@@ -53,7 +54,7 @@ function reduce(
   const axes = parseAxes(attrs[axisAttr], x.shape.length);
   const plan = axes && planReduction(x.shape, axes);
   if (!axes || !plan) return undefined;
-  const out = new Float32Array(plan.outer * plan.inner);
+  const out = takeFloat32(plan.outer * plan.inner);
   if (reducer === "max") maxInto(out, values, plan);
   else sumInto(out, values, plan, reducer === "mean" ? 1 / plan.reduce : 1);
   const outShape = attrs.keepDims
@@ -120,7 +121,7 @@ function softmax({ inputs, backend, attrs = {} }: CpuKernelArgs): TensorInfo | u
   const dim = attrs.dim as number;
   if (dim !== -1 && dim !== rank - 1) return undefined;
   const n = logits.shape[rank - 1];
-  const out = new Float32Array(values.length);
+  const out = takeFloat32(values.length);
   for (let start = 0; start < values.length; start += n) {
     let max = -Infinity;
     for (let j = 0; j < n; j++) if (values[start + j] > max) max = values[start + j];

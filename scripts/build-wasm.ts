@@ -20,9 +20,15 @@ export const WASM_MODULES = [
   "kernels/wasm/elementwise",
   "kernels/wasm/activation",
   "kernels/wasm/norm",
+  "kernels/wasm/copy",
 ] as const;
 
 const ROOT = new URL("../", import.meta.url);
+/**
+ * WebAssembly features beyond the MVP: SIMD, threads for the trainer
+ * kernels' shared memory, and bulk memory operations.
+ */
+const FEATURES = { simd: true, threads: true, bulk_memory: true };
 
 /**
  * The generated module source for the current `<path>.wat`: one exported
@@ -38,9 +44,10 @@ export async function embeddedModule(path: (typeof WASM_MODULES)[number]): Promi
   const name = path.slice(path.lastIndexOf("/") + 1);
   const wabt = await wabtInit();
   const wat = await Deno.readTextFile(new URL(`${path}.wat`, ROOT));
-  const module = wabt.parseWat(`${name}.wat`, wat, { simd: true });
+  const module = wabt.parseWat(`${name}.wat`, wat, FEATURES);
   try {
-    module.validate();
+    // wabt's types leave out validate's features argument, which its code reads
+    (module.validate as (features: typeof FEATURES) => void)(FEATURES);
     const { buffer } = module.toBinary({ write_debug_names: false });
     const base64 = btoa(String.fromCharCode(...buffer));
     return [

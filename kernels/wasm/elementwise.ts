@@ -1,17 +1,16 @@
 /**
  * The WebAssembly SIMD kernel of float32 add, subtract and multiply
- * (`elementwise.wat`): operands are copied into the module's memory, each
- * row of a broadcast plan runs four lanes at a time, and the result is copied
- * out. IEEE float32 arithmetic, so every result equals the JavaScript loops'
- * (NaN stays NaN).
+ * (`elementwise.wat`) in the kernels' shared memory (`memory.ts`): each row
+ * of a broadcast plan runs four lanes at a time. IEEE float32 arithmetic, so
+ * every result equals the JavaScript loops' (NaN stays NaN).
  *
  * @module
  */
 
 import { instantiateEmbedded } from "../../src/wasm/instantiate.ts";
 import { ELEMENTWISE_WASM } from "./elementwise_wasm.ts";
-
-const PAGE = 65536;
+import { type Allocate, newFloat32 } from "./allocate.ts";
+import { kernelMemory } from "./memory.ts";
 
 /** The operations of the kernel, by their TF.js kernel names. */
 export const WASM_BINARY_OPS = { Add: 0, Sub: 1, Multiply: 2 } as const;
@@ -26,7 +25,7 @@ export type RowVisitor = (
 
 /**
  * `out[i] = a[·] op b[·]` over the rows `rows` visits, written in order into
- * a new array of `size` values; within a row, `aStep` and `bStep` (1, or 0
+ * an array of `size` values from `allocate`; within a row, `aStep` and `bStep` (1, or 0
  * for one repeated value) advance the operands.
  */
 export type WasmBinaryKernel = (
@@ -41,7 +40,9 @@ export type WasmBinaryKernel = (
 
 /**
  * Instantiates the kernel, or returns `undefined` where WebAssembly SIMD is
- * unavailable.
+ * unavailable. Results go into arrays from `allocate`; operands that lie in
+ * the kernels' memory (`memory.ts`, where the output pool allocates) are
+ * used in place, others are copied in and out.
  *
  * @example
  * ```ts
@@ -52,28 +53,26 @@ export type WasmBinaryKernel = (
  * }); // [11, 12]
  * ```
  */
-export function createWasmBinaryKernel(): WasmBinaryKernel | undefined {
-  const exports = instantiateEmbedded(ELEMENTWISE_WASM);
+export function createWasmBinaryKernel(
+  allocate: Allocate = newFloat32,
+): WasmBinaryKernel | undefined {
+  const kernels = kernelMemory();
+  if (kernels === undefined) return undefined;
+  const { memory, run } = kernels;
+  const exports = instantiateEmbedded(ELEMENTWISE_WASM, { kernels: { memory } });
   if (exports === undefined) return undefined;
-  const memory = exports.memory as WebAssembly.Memory;
   const binary = exports.binary as (...args: number[]) => void;
   return (op, a, aStep, b, bStep, size, rows) => {
-    // a, b and the output, each 16 bytes past its end so that a vector load
-    // of a repeated last value stays inside memory
-    const aAt = 0, bAt = aAt + 4 * a.length + 16, outAt = bAt + 4 * b.length + 16;
-    const end = outAt + 4 * size + 16;
-    if (end > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
-    }
-    new Float32Array(memory.buffer, aAt, a.length).set(a);
-    new Float32Array(memory.buffer, bAt, b.length).set(b);
+    const out = allocate(size);
     const code = WASM_BINARY_OPS[op];
     let done = 0;
-    rows((aOffset, bOffset, length) => {
-      binary(code, outAt + 4 * done, aAt + 4 * aOffset, aStep, bAt + 4 * bOffset, bStep, length);
-      done += length;
+    run([a, b], [out], ([aAt, bAt, outAt]) => {
+      rows((aOffset, bOffset, length) => {
+        binary(code, outAt + 4 * done, aAt + 4 * aOffset, aStep, bAt + 4 * bOffset, bStep, length);
+        done += length;
+      });
     });
     if (done !== size) throw new RangeError(`rows covered ${done} of ${size} values`);
-    return new Float32Array(memory.buffer.slice(outAt, outAt + 4 * size));
+    return out;
   };
 }

@@ -4,37 +4,50 @@
 ;; so every result equals the JavaScript loop's (NaN stays NaN).
 
 (module
-  (memory (export "memory") 1)
+  (import "kernels" "memory" (memory 1 65536 shared))
 
-  ;; op 0: x + y, 1: x − y, 2: x · y
-  (func $apply (param $op i32) (param $x v128) (param $y v128) (result v128)
-    (if (result v128) (i32.eqz (local.get $op))
-      (then (f32x4.add (local.get $x) (local.get $y)))
-      (else (if (result v128) (i32.eq (local.get $op) (i32.const 1))
-        (then (f32x4.sub (local.get $x) (local.get $y)))
-        (else (f32x4.mul (local.get $x) (local.get $y)))))))
-
-  ;; Four values of an operand at $at: the next four, or its one value four times.
-  (func $operand (param $at i32) (param $step i32) (result v128)
-    (if (result v128) (local.get $step)
-      (then (v128.load (local.get $at)))
-      (else (v128.load32_splat (local.get $at)))))
-
-  ;; out[i] = a[i·as] op b[i·bs] for i < n; byte addresses, steps 0 or 1.
+  ;; out[i] = a[i·as] op b[i·bs] for i < n; op 0: x + y, 1: x − y, 2: x · y; byte addresses,
+  ;; steps 0 or 1. Four lanes at a time in one loop per op (no call or branch per vector): an
+  ;; operand with step 0 is its one value splatted before the loop, and its vector load in
+  ;; the loop (16 bytes at a fixed address, inside memory) is not selected
   (func (export "binary") (param $op i32) (param $out i32) (param $a i32) (param $as i32)
     (param $b i32) (param $bs i32) (param $n i32)
     (local $vectors i32) (local $end i32) (local $ai i32) (local $bi i32)
+    (local $sa v128) (local $sb v128) (local $x v128) (local $y v128)
     (local.set $vectors (i32.add (local.get $out) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (local.set $end (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 2))))
     (local.set $ai (i32.shl (local.get $as) (i32.const 4)))
     (local.set $bi (i32.shl (local.get $bs) (i32.const 4)))
-    (block $done
+    (local.set $sa (v128.load32_splat (local.get $a)))
+    (local.set $sb (v128.load32_splat (local.get $b)))
+    (block $vectors_done
+      (block $mul
+        (block $sub
+          (block $add
+            (br_table $add $sub $mul (local.get $op)))
+          (loop $next
+            (br_if $vectors_done (i32.ge_u (local.get $out) (local.get $vectors)))
+            (v128.store (local.get $out) (f32x4.add
+              (select (result v128) (v128.load (local.get $a)) (local.get $sa) (local.get $as))
+              (select (result v128) (v128.load (local.get $b)) (local.get $sb) (local.get $bs))))
+            (local.set $out (i32.add (local.get $out) (i32.const 16)))
+            (local.set $a (i32.add (local.get $a) (local.get $ai)))
+            (local.set $b (i32.add (local.get $b) (local.get $bi)))
+            (br $next)))
+        (loop $next
+          (br_if $vectors_done (i32.ge_u (local.get $out) (local.get $vectors)))
+          (v128.store (local.get $out) (f32x4.sub
+            (select (result v128) (v128.load (local.get $a)) (local.get $sa) (local.get $as))
+            (select (result v128) (v128.load (local.get $b)) (local.get $sb) (local.get $bs))))
+          (local.set $out (i32.add (local.get $out) (i32.const 16)))
+          (local.set $a (i32.add (local.get $a) (local.get $ai)))
+          (local.set $b (i32.add (local.get $b) (local.get $bi)))
+          (br $next)))
       (loop $next
-        (br_if $done (i32.ge_u (local.get $out) (local.get $vectors)))
-        (v128.store (local.get $out)
-          (call $apply (local.get $op)
-            (call $operand (local.get $a) (local.get $as))
-            (call $operand (local.get $b) (local.get $bs))))
+        (br_if $vectors_done (i32.ge_u (local.get $out) (local.get $vectors)))
+        (v128.store (local.get $out) (f32x4.mul
+          (select (result v128) (v128.load (local.get $a)) (local.get $sa) (local.get $as))
+          (select (result v128) (v128.load (local.get $b)) (local.get $sb) (local.get $bs))))
         (local.set $out (i32.add (local.get $out) (i32.const 16)))
         (local.set $a (i32.add (local.get $a) (local.get $ai)))
         (local.set $b (i32.add (local.get $b) (local.get $bi)))
@@ -45,11 +58,16 @@
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $out) (local.get $end)))
-        (f32.store (local.get $out)
-          (f32x4.extract_lane 0
-            (call $apply (local.get $op)
-              (v128.load32_zero (local.get $a)) (v128.load32_zero (local.get $b)))))
+        (local.set $x (v128.load32_zero (local.get $a)))
+        (local.set $y (v128.load32_zero (local.get $b)))
+        (f32.store (local.get $out) (f32x4.extract_lane 0
+          (if (result v128) (i32.eqz (local.get $op))
+            (then (f32x4.add (local.get $x) (local.get $y)))
+            (else (if (result v128) (i32.eq (local.get $op) (i32.const 1))
+              (then (f32x4.sub (local.get $x) (local.get $y)))
+              (else (f32x4.mul (local.get $x) (local.get $y))))))))
         (local.set $out (i32.add (local.get $out) (i32.const 4)))
         (local.set $a (i32.add (local.get $a) (local.get $ai)))
         (local.set $b (i32.add (local.get $b) (local.get $bi)))
-        (br $next)))))
+        (br $next))))
+)

@@ -10,8 +10,8 @@
 
 import { instantiateEmbedded } from "../../src/wasm/instantiate.ts";
 import { NORM_WASM } from "./norm_wasm.ts";
-
-const PAGE = 65536;
+import { type Allocate, newFloat32 } from "./allocate.ts";
+import { kernelMemory } from "./memory.ts";
 
 /** The geometry of an adaLN op: `rows = B·tokens` rows of `width` values. */
 export interface NormShape {
@@ -25,9 +25,9 @@ export interface NormShape {
   readonly epsilon: number;
 }
 
-/** The modulated LayerNorm and the gated residual on float32 arrays. */
+/** The modulated LayerNorm and the gated residual on float32 arrays (outputs from `allocate`). */
 export interface WasmNorm {
-  /** `x + gate·h` per row (the gate row of the row's sample), into a new array. */
+  /** `x + gate·h` per row (the gate row of the row's sample), into an array from `allocate`. */
   gated(x: Float32Array, gate: Float32Array, h: Float32Array, shape: NormShape): Float32Array;
   /** `[dh, dGate]` of the gated residual for the output gradient `dy`. */
   gatedBackward(
@@ -36,7 +36,7 @@ export interface WasmNorm {
     h: Float32Array,
     shape: NormShape,
   ): [Float32Array, Float32Array];
-  /** `LN(x)·(1 + scale) + shift` per row, into a new array. */
+  /** `LN(x)·(1 + scale) + shift` per row, into an array from `allocate`. */
   forward(
     x: Float32Array,
     shift: Float32Array,
@@ -54,7 +54,9 @@ export interface WasmNorm {
 
 /**
  * Instantiates the kernel, or returns `undefined` where WebAssembly SIMD is
- * unavailable.
+ * unavailable. Results go into arrays from `allocate`; operands that lie in
+ * the kernels' memory (`memory.ts`, where the output pool allocates) are
+ * used in place, others are copied in and out.
  *
  * @example
  * ```ts
@@ -65,31 +67,16 @@ export interface WasmNorm {
  * // ≈ [-1.342, -0.447, 0.447, 1.342]
  * ```
  */
-export function createWasmNorm(): WasmNorm | undefined {
-  const exports = instantiateEmbedded(NORM_WASM);
+export function createWasmNorm(allocate: Allocate = newFloat32): WasmNorm | undefined {
+  const kernels = kernelMemory();
+  if (kernels === undefined) return undefined;
+  const { memory, run } = kernels;
+  const exports = instantiateEmbedded(NORM_WASM, { kernels: { memory } });
   if (exports === undefined) return undefined;
-  const memory = exports.memory as WebAssembly.Memory;
   const forward = exports.modnorm as (...args: number[]) => void;
   const backward = exports.modnorm_grad as (...args: number[]) => void;
   const gated = exports.gated as (...args: number[]) => void;
   const gatedGrad = exports.gated_grad as (...args: number[]) => void;
-  /** Copies `inputs` in after room for `outputs` (zeroed) floats each; returns all offsets. */
-  const place = (outputs: number[], inputs: Float32Array[]) => {
-    const sizes = [...outputs, ...inputs.map((a) => a.length)];
-    const offsets: number[] = [];
-    let end = 0;
-    for (const size of sizes) {
-      offsets.push(end);
-      end += 16 * Math.ceil(size / 4);
-    }
-    if (end > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
-    }
-    new Uint8Array(memory.buffer, 0, offsets[outputs.length] ?? end).fill(0);
-    inputs.forEach((a, i) => new Float32Array(memory.buffer, offsets[outputs.length + i]).set(a));
-    return offsets;
-  };
-  const read = (at: number, n: number) => new Float32Array(memory.buffer.slice(at, at + 4 * n));
   const check = ({ rows, tokens, width }: NormShape, x: Float32Array, perSample: Float32Array) => {
     if (width % 4 !== 0 || x.length !== rows * width || perSample.length * tokens !== x.length) {
       throw new RangeError(`modulated norm: bad geometry ${rows}×${width} per ${tokens} tokens`);
@@ -98,31 +85,43 @@ export function createWasmNorm(): WasmNorm | undefined {
   return {
     gated(x, gate, h, shape) {
       check(shape, x, gate);
-      const [outAt, xAt, gateAt, hAt] = place([x.length], [x, gate, h]);
-      gated(outAt, xAt, gateAt, hAt, shape.rows, shape.tokens, shape.width);
-      return read(outAt, x.length);
+      const out = allocate(x.length);
+      run([x, gate, h], [out], ([xAt, gateAt, hAt, outAt]) => {
+        gated(outAt, xAt, gateAt, hAt, shape.rows, shape.tokens, shape.width);
+      });
+      return out;
     },
     gatedBackward(dy, gate, h, shape) {
       check(shape, dy, gate);
-      const n = dy.length, m = gate.length;
-      const [dhAt, dGateAt, dyAt, gateAt, hAt] = place([n, m], [dy, gate, h]);
-      gatedGrad(dhAt, dGateAt, dyAt, gateAt, hAt, shape.rows, shape.tokens, shape.width);
-      return [read(dhAt, n), read(dGateAt, m)];
+      const dh = allocate(dy.length), dGate = allocate(gate.length);
+      run([dy, gate, h], [dh, dGate], ([dyAt, gateAt, hAt, dhAt, dGateAt]) => {
+        gatedGrad(dhAt, dGateAt, dyAt, gateAt, hAt, shape.rows, shape.tokens, shape.width);
+      }, true);
+      return [dh, dGate];
     },
     forward(x, shift, scale, shape) {
       check(shape, x, scale);
-      const [outAt, xAt, shiftAt, scaleAt] = place([x.length], [x, shift, scale]);
+      const out = allocate(x.length);
       const { rows, tokens, width, epsilon } = shape;
-      forward(outAt, xAt, shiftAt, scaleAt, rows, tokens, width, epsilon);
-      return read(outAt, x.length);
+      run([x, shift, scale], [out], ([xAt, shiftAt, scaleAt, outAt]) => {
+        forward(outAt, xAt, shiftAt, scaleAt, rows, tokens, width, epsilon);
+      });
+      return out;
     },
     backward(dy, x, scale, shape) {
       check(shape, x, scale);
-      const n = x.length, m = scale.length;
-      const [dxAt, dShiftAt, dScaleAt, dyAt, xAt, scaleAt] = place([n, m, m], [dy, x, scale]);
+      const dx = allocate(x.length), dShift = allocate(scale.length);
+      const dScale = allocate(scale.length);
       const { rows, tokens, width, epsilon } = shape;
-      backward(dxAt, dShiftAt, dScaleAt, dyAt, xAt, scaleAt, rows, tokens, width, epsilon);
-      return [read(dxAt, n), read(dShiftAt, m), read(dScaleAt, m)];
+      run(
+        [dy, x, scale],
+        [dx, dShift, dScale],
+        ([dyAt, xAt, scaleAt, dxAt, dShiftAt, dScaleAt]) => {
+          backward(dxAt, dShiftAt, dScaleAt, dyAt, xAt, scaleAt, rows, tokens, width, epsilon);
+        },
+        true,
+      );
+      return [dx, dShift, dScale];
     },
   };
 }

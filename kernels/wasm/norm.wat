@@ -9,7 +9,7 @@
 ;; Sums run in float32 lanes; all addresses are in bytes.
 
 (module
-  (memory (export "memory") 1)
+  (import "kernels" "memory" (memory 1 65536 shared))
 
   (func $hsum (param $v v128) (result f32)
     (f32.add

@@ -15,11 +15,14 @@
  */
 
 /** The module's exports, or `undefined` when this runtime cannot run it. */
-export function instantiateEmbedded(base64: string): WebAssembly.Exports | undefined {
+export function instantiateEmbedded(
+  base64: string,
+  imports?: WebAssembly.Imports,
+): WebAssembly.Exports | undefined {
   if (typeof WebAssembly === "undefined") return undefined;
   const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
   if (!WebAssembly.validate(bytes)) return undefined;
-  return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports;
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes), imports).exports;
 }
 
 /**

@@ -237,17 +237,33 @@ Deno.test("the WebAssembly GELU is finite and exact in the tails, NaN stays NaN"
   const kernel = createWasmActivation();
   if (kernel === undefined) return; // no WebAssembly SIMD: the JavaScript loops run instead
   const x = Float32Array.of(1e30, -1e30, 25, -25, 0, NaN, 3.4e38, -3.4e38);
-  const { y: out, gate } = kernel.gelu(x);
-  assert.deepEqual([...gate.slice(0, 4)], [1, 0, 1, 0]);
+  const { y: out, slope } = kernel.gelu(x);
+  assert.ok(slope);
+  assert.deepEqual([...slope.slice(0, 5)], [1, 0, 1, 0, 0.5]);
+  const alone = kernel.gelu(x, false);
+  assert.deepEqual(alone, { y: out, slope: undefined }, "the same values without the slope");
   assert.deepEqual([...out.slice(0, 5)], [1e30 * (1 + 0), 0, 25, 0, 0].map(Math.fround));
   assert.ok(Number.isNaN(out[5]));
   assert.equal(out[6], Math.fround(3.4e38));
   assert.equal(out[7], 0);
-  const dy = Float32Array.of(2, 2, 2, 2, 2, 2, 2, 2);
-  const grad = kernel.geluGrad(dy, x, gate);
-  assert.deepEqual([...grad.slice(0, 5)], [2, 0, 2, 0, 1]);
-  assert.ok(Number.isNaN(grad[5]));
-  assert.deepEqual([...grad.slice(6)], [2, 0]);
+  assert.ok(Number.isNaN(slope[5]));
+  assert.deepEqual([...slope.slice(6)], [1, 0]);
+});
+
+Deno.test("the WebAssembly softmax gradient gives the JavaScript loop's bits", () => {
+  const kernel = createWasmActivation();
+  if (kernel === undefined) return; // no WebAssembly SIMD: the JavaScript loop runs instead
+  const n = 24, rows = 37;
+  const p = new Float32Array(rows * n).map((_, i) => Math.abs(Math.sin(i)) / n);
+  const ds = new Float32Array(rows * n).map((_, i) => Math.cos(3 * i));
+  const expected = ds.slice();
+  for (let row = 0; row < expected.length; row += n) {
+    let dot = 0;
+    for (let j = 0; j < n; j++) dot += expected[row + j] * p[row + j];
+    for (let j = 0; j < n; j++) expected[row + j] = p[row + j] * (expected[row + j] - dot);
+  }
+  kernel.softmaxGradRows(ds, p, n);
+  assert.deepEqual(ds, expected);
 });
 
 Deno.test({
@@ -271,7 +287,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "fused ops with extra outputs (GELU's gate, attention's probabilities) leave no tensors",
+  name: "fused ops with extra outputs (GELU's slope, attention's probabilities) leave no tensors",
   ignore,
   fn() {
     installBlasKernels(blas as Exclude<typeof blas, Error>);
