@@ -47,6 +47,8 @@ export interface BackendChoice {
 export interface SelectBackendOptions {
   /** BLAS library to load instead of the usual names (see `kernels/blas.ts`). */
   blasLibrary?: string;
+  /** OpenBLAS threads (default: `$FLOWMAP_BLAS_THREADS`, else the library's own). */
+  blasThreads?: number;
   /** How to import a package by name; tests substitute it. Default: dynamic `import()`. */
   importPackage?: (name: string) => Promise<unknown>;
 }
@@ -158,7 +160,7 @@ async function activate(
     return { name, tfBackend: "cpu", reason: "TF.js stock CPU kernels" };
   }
   if (name === "blas") {
-    const blas = tryLoadBlas({ library: options.blasLibrary });
+    const blas = tryLoadBlas({ library: options.blasLibrary, threads: options.blasThreads });
     if (blas instanceof Error) return { problem: "no BLAS library found", remedy: blas.message };
     await useCpuBackend();
     installBlasKernels(blas);
