@@ -1,0 +1,238 @@
+/**
+ * Trajectories per second of `deno task train` with one worker and with two
+ * (issue 18, `train.workers`), on the MeanFlow headline config: each run a
+ * fresh `train` process (the `train` task's own command line), its first
+ * iteration a warm-up, then `--iterations` timed ones from its
+ * `metrics.jsonl` (rollout + reward + update, as `train` reports them). The
+ * settings alternate within every round, so each round's ratios compare runs
+ * made back to back. Beside each run: the CPU cores the run used and those
+ * other processes used meanwhile (`/proc/stat`), since a shared machine
+ * lowers the two-worker figure first. `--write` puts the table into
+ * docs/benchmarks.md between the `bench-workers` markers. Run `--help` for
+ * options.
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import { parseFlags, runCommand } from "../cli/command.ts";
+import { integer, readFlag } from "../cli/readers.ts";
+import { BLAS_THREADS_ENV } from "../kernels/blas.ts";
+import { readMetrics } from "../trainer/metrics.ts";
+import { writeDocsSection } from "./bench/docs_section.ts";
+
+const HELP = `Usage: deno task bench-workers [options]
+
+Runs \`deno task train\` on the config with 1 worker (library thread defaults),
+1 worker with one thread, and 2 workers, alternating, and reports
+trajectories/s (rollout + reward + update) with the machine's load.
+
+Options:
+  --config FILE     training config (default trainer/configs/shapes-meanflow.json)
+  --rounds N        alternating rounds (default 3)
+  --iterations N    timed iterations per run, after one warm-up (default 3)
+  --write           write the table into docs/benchmarks.md
+  --help            show this help`;
+
+/** One setting measured. */
+interface Setting {
+  /** As the table shows it. */
+  readonly label: string;
+  /** `--workers`. */
+  readonly workers: number;
+  /** Extra environment of the `train` process. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+const SETTINGS: readonly Setting[] = [
+  { label: "1 worker", workers: 1, env: {} },
+  { label: "1 worker, 1 thread", workers: 1, env: { [BLAS_THREADS_ENV]: "1" } },
+  { label: "2 workers", workers: 2, env: {} },
+];
+
+interface Options {
+  readonly config: string;
+  readonly rounds: number;
+  readonly iterations: number;
+  readonly write: boolean;
+}
+
+function parse(args: string[]): Options | "help" {
+  const values = parseFlags(args, {
+    config: { type: "string", default: "trainer/configs/shapes-meanflow.json" },
+    rounds: { type: "string", default: "3" },
+    iterations: { type: "string", default: "3" },
+    write: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
+  if (values.help) return "help";
+  const count = integer({ min: 1 });
+  return {
+    config: values.config,
+    rounds: readFlag(count, values.rounds, "--rounds"),
+    iterations: readFlag(count, values.iterations, "--iterations"),
+    write: values.write,
+  };
+}
+
+/** One run's figures. */
+interface Sample {
+  /** Trajectories per second over the timed iterations. */
+  readonly throughput: number;
+  /** Cores the `train` process kept busy during the timed iterations. */
+  readonly cores: number;
+  /** Cores other processes kept busy meanwhile. */
+  readonly others: number;
+}
+
+/** CPU time counters (clock ticks): the machine's busy and total, and one process's. */
+interface CpuTicks {
+  readonly busy: number;
+  readonly total: number;
+  readonly process: number;
+}
+
+async function cpuTicks(pid: number): Promise<CpuTicks> {
+  const [machine] = (await Deno.readTextFile("/proc/stat")).split("\n");
+  const fields = machine.trim().split(/\s+/).slice(1, 9).map(Number);
+  const idle = fields[3] + fields[4];
+  const total = fields.reduce((a, b) => a + b, 0);
+  const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+  // fields after the command's closing parenthesis; utime and stime are the 14th and 15th
+  const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { busy: total - idle, total, process: Number(after[11]) + Number(after[12]) };
+}
+
+/** The `train` task's command line (deno.json), so the bench runs what users run. */
+async function trainCommand(): Promise<string[]> {
+  const { tasks } = JSON.parse(await Deno.readTextFile("deno.json")) as {
+    tasks: Record<string, string>;
+  };
+  const [deno, ...args] = tasks.train.split(/\s+/);
+  if (deno !== "deno") throw new Error(`the train task does not start with deno: ${tasks.train}`);
+  return args;
+}
+
+/** Runs `train` with `setting` for one warm-up and `iterations` timed iterations. */
+async function measure(setting: Setting, options: Options, root: string): Promise<Sample> {
+  const out = join(root, `${setting.workers}-${crypto.randomUUID().slice(0, 8)}`);
+  const args = [
+    ...await trainCommand(),
+    ...["--config", options.config, "--out", out, "--workers", String(setting.workers)],
+  ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    env: setting.env,
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let seen = 0, start: CpuTicks | undefined, end: CpuTicks | undefined;
+  const lines = child.stdout.pipeThrough(new TextDecoderStream());
+  for await (const chunk of lines) {
+    for (const line of chunk.split("\n").filter((l) => l.startsWith("it "))) {
+      seen += 1;
+      console.log(`  ${setting.label}: ${line}`);
+      if (seen === 1) start = await cpuTicks(child.pid);
+      if (seen === options.iterations + 1) {
+        end = await cpuTicks(child.pid);
+        child.kill("SIGTERM"); // metrics.jsonl already holds the iterations
+      }
+    }
+  }
+  await child.status;
+  if (!start || !end) throw new Error(`${setting.label}: train stopped after ${seen} iterations`);
+  const timed = (await readMetrics(join(out, "metrics.jsonl"))).slice(1, options.iterations + 1);
+  const seconds = timed.reduce(
+    (s, m) => s + m.seconds.rollout + m.seconds.reward + m.seconds.update,
+    0,
+  );
+  const trajectories = timed.reduce((n, m) => n + m.trajectories, 0);
+  const cores = navigator.hardwareConcurrency / (end.total - start.total);
+  const own = (end.process - start.process) * cores;
+  return {
+    throughput: trajectories / seconds,
+    cores: own,
+    others: (end.busy - start.busy) * cores - own,
+  };
+}
+
+const sorted = (xs: readonly number[]) => [...xs].sort((a, b) => a - b);
+const median = (xs: readonly number[]) => {
+  const s = sorted(xs);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const spread = (xs: readonly number[], digits: number) =>
+  [sorted(xs)[0], median(xs), sorted(xs).at(-1)!].map((x) => x.toFixed(digits)).join(" / ");
+
+async function loadAverage(): Promise<string> {
+  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "? ? ?");
+  return text.split(" ").slice(0, 3).join(" ");
+}
+
+async function run(options: Options): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "bench-workers-" });
+  const loadBefore = await loadAverage();
+  const samples = SETTINGS.map(() => [] as Sample[]);
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      console.log(`round ${round + 1}/${options.rounds} (load average ${await loadAverage()})`);
+      for (const [i, setting] of SETTINGS.entries()) {
+        samples[i].push(await measure(setting, options, root));
+      }
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+  const section = report(options, samples, [loadBefore, await loadAverage()]);
+  console.log(`\n${section}`);
+  if (options.write) {
+    await writeDocsSection("docs/benchmarks.md", "bench-workers", section);
+    // the committed file must pass `deno fmt --check`
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", "docs/benchmarks.md"] })
+      .output();
+    console.log("wrote docs/benchmarks.md");
+  }
+}
+
+function report(options: Options, samples: readonly Sample[][], load: readonly string[]): string {
+  const command =
+    `deno task bench-workers --rounds ${options.rounds} --iterations ${options.iterations}` +
+    (options.config === "trainer/configs/shapes-meanflow.json"
+      ? ""
+      : ` --config ${options.config}`);
+  const two = samples[SETTINGS.findIndex((s) => s.workers === 2)];
+  const ratio = (base: readonly Sample[]) =>
+    spread(two.map((s, round) => s.throughput / base[round].throughput), 2);
+  return [
+    "## Data-parallel update: `deno task bench-workers`",
+    "",
+    `Measured with \`${command}\` on ${
+      new Date().toISOString()
+    }: ${navigator.hardwareConcurrency} ` +
+    `CPU threads; load average (1, 5, 15 min) ${load[0]} before and ${
+      load[1]
+    } after. Each run is ` +
+    `a fresh \`deno task train --config ${options.config} --workers N\`: one warm-up iteration, ` +
+    `then ${options.iterations} timed (rollout + reward + update, as \`train\` reports them); the ` +
+    "settings alternate within each round. Figures are min / median / max over the rounds; cores " +
+    "are CPU time over wall time during the timed iterations, of the run and of every other " +
+    "process.",
+    "",
+    "| setting | trajectories/s | cores used by the run | cores used by others |",
+    "| ------- | -------------: | --------------------: | -------------------: |",
+    ...SETTINGS.map((setting, i) =>
+      `| ${setting.label} | ${spread(samples[i].map((s) => s.throughput), 1)} | ` +
+      `${spread(samples[i].map((s) => s.cores), 2)} | ${
+        spread(samples[i].map((s) => s.others), 2)
+      } |`
+    ),
+    "",
+    `2 workers ÷ 1 worker, round by round: ${ratio(samples[0])}× (library thread defaults: ` +
+    `OpenBLAS and ONNX Runtime use every core), ${ratio(samples[1])}× (one thread). With ` +
+    "`--workers 2` each worker uses one OpenBLAS and one ONNX Runtime thread.",
+  ].join("\n");
+}
+
+if (import.meta.main) {
+  Deno.exit(await runCommand("bench-workers", Deno.args, { help: HELP, parse, run }));
+}
