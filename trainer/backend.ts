@@ -136,11 +136,11 @@ export async function selectBackend(
 
 /**
  * Logged when `auto` ends on the stock kernels: the one-line fix and its
- * cost (a 1.0M-parameter training step took 77.8 s on stock kernels against
- * 1.67 s with OpenBLAS and the fast kernels, `deno task bench`).
+ * cost (`deno task bench` measures the ratio; docs/benchmarks.md has the
+ * latest).
  */
 export const STOCK_CPU_WARNING =
-  "warning: OpenBLAS not found, so training runs on TF.js's stock CPU kernels, about 46× slower; " +
+  "warning: OpenBLAS not found, so training runs on TF.js's stock CPU kernels, many times slower; " +
   "install it with `apt-get install libopenblas0-pthread` (or set FLOWMAP_BLAS_LIB to its path)";
 
 /** Why a backend cannot be used and what to do about it. */
