@@ -56,7 +56,14 @@ export function updateData(
   for (let i = 0; i < n; i++) {
     if (advantages.some((a) => Math.abs(a[i]) > ZERO_ADVANTAGE)) active.push(i);
   }
-  return { rollout, advantages, active: Int32Array.from(active), microBatch };
+  // only what the update reads: this is what goes to every other worker
+  const { tokens, sampleShape, states, logProbOld, referenceMeans } = rollout;
+  return {
+    rollout: { tokens, sampleShape, states, logProbOld, referenceMeans },
+    advantages,
+    active: Int32Array.from(active),
+    microBatch,
+  };
 }
 
 /** Micro-batches of the update (the last may be smaller). */
