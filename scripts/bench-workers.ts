@@ -44,8 +44,10 @@ interface Setting {
   readonly env: Readonly<Record<string, string>>;
 }
 
+const DEFAULT_CONFIG = "trainer/configs/shapes-meanflow.json";
+
 const SETTINGS: readonly Setting[] = [
-  { label: "1 worker", workers: 1, env: {} },
+  { label: "1 worker, library threads", workers: 1, env: {} },
   { label: "1 worker, 1 thread", workers: 1, env: { [BLAS_THREADS_ENV]: "1" } },
   { label: "2 workers", workers: 2, env: {} },
 ];
@@ -59,7 +61,7 @@ interface Options {
 
 function parse(args: string[]): Options | "help" {
   const values = parseFlags(args, {
-    config: { type: "string", default: "trainer/configs/shapes-meanflow.json" },
+    config: { type: "string", default: DEFAULT_CONFIG },
     rounds: { type: "string", default: "3" },
     iterations: { type: "string", default: "3" },
     write: { type: "boolean", default: false },
@@ -183,7 +185,8 @@ async function run(options: Options): Promise<void> {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
-  const section = report(options, samples, [loadBefore, await loadAverage()]);
+  const train = ["deno", ...await trainCommand(), "--config", options.config].join(" ");
+  const section = report(options, train, samples, [loadBefore, await loadAverage()]);
   console.log(`\n${section}`);
   if (options.write) {
     await writeDocsSection("docs/benchmarks.md", "bench-workers", section);
@@ -194,42 +197,51 @@ async function run(options: Options): Promise<void> {
   }
 }
 
-function report(options: Options, samples: readonly Sample[][], load: readonly string[]): string {
-  const command =
-    `deno task bench-workers --rounds ${options.rounds} --iterations ${options.iterations}` +
-    (options.config === "trainer/configs/shapes-meanflow.json"
-      ? ""
-      : ` --config ${options.config}`);
+function report(
+  options: Options,
+  train: string,
+  samples: readonly Sample[][],
+  load: readonly string[],
+): string {
+  const flags = [
+    `--rounds ${options.rounds}`,
+    `--iterations ${options.iterations}`,
+    ...(options.config === DEFAULT_CONFIG ? [] : [`--config ${options.config}`]),
+  ];
   const two = samples[SETTINGS.findIndex((s) => s.workers === 2)];
   const ratio = (base: readonly Sample[]) =>
     spread(two.map((s, round) => s.throughput / base[round].throughput), 2);
+  const row = (label: string, runs: readonly Sample[]) =>
+    [
+      label,
+      spread(runs.map((s) => s.throughput), 1),
+      spread(runs.map((s) => s.cores), 2),
+      spread(runs.map((s) => s.throughput / s.cores), 1),
+      spread(runs.map((s) => s.others), 2),
+    ].join(" | ");
   return [
     "## Data-parallel update: `deno task bench-workers`",
     "",
-    `Measured with \`${command}\` on ${
+    `Measured with \`deno task bench-workers ${flags.join(" ")}\` on ${
       new Date().toISOString()
-    }: ${navigator.hardwareConcurrency} ` +
-    `CPU threads; load average (1, 5, 15 min) ${load[0]} before and ${
+    }: ` +
+    `${navigator.hardwareConcurrency} CPU threads; load average (1, 5, 15 min) ${load[0]} before ` +
+    `and ${
       load[1]
-    } after. Each run is ` +
-    `a fresh \`deno task train --config ${options.config} --workers N\`: one warm-up iteration, ` +
-    `then ${options.iterations} timed (rollout + reward + update, as \`train\` reports them); the ` +
-    "settings alternate within each round. Figures are min / median / max over the rounds; cores " +
-    "are CPU time over wall time during the timed iterations, of the run and of every other " +
-    "process.",
+    } after. Each run is a fresh \`${train} --workers N\` (the \`train\` task): one ` +
+    `warm-up iteration, then ${options.iterations} timed (rollout + reward + update, as \`train\` ` +
+    "reports them); the settings alternate within each round. Figures are min / median / max over " +
+    "the rounds. Cores are CPU time over wall time during the timed iterations, of the run and of " +
+    "every other process; per core is the run's trajectories/s over its cores.",
     "",
-    "| setting | trajectories/s | cores used by the run | cores used by others |",
-    "| ------- | -------------: | --------------------: | -------------------: |",
-    ...SETTINGS.map((setting, i) =>
-      `| ${setting.label} | ${spread(samples[i].map((s) => s.throughput), 1)} | ` +
-      `${spread(samples[i].map((s) => s.cores), 2)} | ${
-        spread(samples[i].map((s) => s.others), 2)
-      } |`
-    ),
+    "| setting | trajectories/s | cores used by the run | per core | cores used by others |",
+    "| ------- | -------------: | --------------------: | -------: | -------------------: |",
+    ...SETTINGS.map((setting, i) => `| ${row(setting.label, samples[i])} |`),
     "",
-    `2 workers ÷ 1 worker, round by round: ${ratio(samples[0])}× (library thread defaults: ` +
-    `OpenBLAS and ONNX Runtime use every core), ${ratio(samples[1])}× (one thread). With ` +
-    "`--workers 2` each worker uses one OpenBLAS and one ONNX Runtime thread.",
+    `2 workers ÷ 1 worker, round by round: ${ratio(samples[0])}× against the library thread ` +
+    `defaults (OpenBLAS and ONNX Runtime pick their own thread counts), ${ratio(samples[1])}× ` +
+    "against one thread. With `--workers 2` each worker uses one OpenBLAS and one ONNX Runtime " +
+    "thread.",
   ].join("\n");
 }
 
