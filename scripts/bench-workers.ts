@@ -20,6 +20,7 @@ import { integer, readFlag } from "../cli/readers.ts";
 import { BLAS_THREADS_ENV } from "../kernels/blas.ts";
 import { readMetrics } from "../trainer/metrics.ts";
 import { writeDocsSection } from "./bench/docs_section.ts";
+import { cpuModel, loadAverage } from "./bench/machine.ts";
 
 const HELP = `Usage: deno task bench-workers [options]
 
@@ -166,11 +167,6 @@ const median = (xs: readonly number[]) => {
 const spread = (xs: readonly number[], digits: number) =>
   [sorted(xs)[0], median(xs), sorted(xs).at(-1)!].map((x) => x.toFixed(digits)).join(" / ");
 
-async function loadAverage(): Promise<string> {
-  const text = await Deno.readTextFile("/proc/loadavg").catch(() => "? ? ?");
-  return text.split(" ").slice(0, 3).join(" ");
-}
-
 async function run(options: Options): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "bench-workers-" });
   const loadBefore = await loadAverage();
@@ -186,13 +182,11 @@ async function run(options: Options): Promise<void> {
     await Deno.remove(root, { recursive: true });
   }
   const train = ["deno", ...await trainCommand(), "--config", options.config].join(" ");
-  const section = report(options, train, samples, [loadBefore, await loadAverage()]);
+  const machine = `${await cpuModel()}, ${navigator.hardwareConcurrency} CPU threads`;
+  const section = report(options, train, machine, samples, [loadBefore, await loadAverage()]);
   console.log(`\n${section}`);
   if (options.write) {
     await writeDocsSection("docs/benchmarks.md", "bench-workers", section);
-    // the committed file must pass `deno fmt --check`
-    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", "docs/benchmarks.md"] })
-      .output();
     console.log("wrote docs/benchmarks.md");
   }
 }
@@ -200,6 +194,7 @@ async function run(options: Options): Promise<void> {
 function report(
   options: Options,
   train: string,
+  machine: string,
   samples: readonly Sample[][],
   load: readonly string[],
 ): string {
@@ -225,7 +220,7 @@ function report(
     `Measured with \`deno task bench-workers ${flags.join(" ")}\` on ${
       new Date().toISOString()
     }: ` +
-    `${navigator.hardwareConcurrency} CPU threads; load average (1, 5, 15 min) ${load[0]} before ` +
+    `${machine}; load average (1, 5, 15 min) ${load[0]} before ` +
     `and ${
       load[1]
     } after. Each run is a fresh \`${train} --workers N\` (the \`train\` task): one ` +

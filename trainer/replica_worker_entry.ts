@@ -9,7 +9,6 @@
 
 /// <reference lib="deno.worker" />
 
-import * as tf from "@tensorflow/tfjs-core";
 import { selectBackend } from "./backend.ts";
 import type { UpdateData } from "./gradients.ts";
 import { PolicyReplica } from "./replica.ts";
@@ -30,7 +29,6 @@ self.onmessage = (event: MessageEvent<WorkerRequest>) => {
 async function handle(request: WorkerRequest): Promise<void> {
   try {
     if (request.type === "start") {
-      tf.env().set("PROD", true); // no "install tfjs-node" banner per thread
       await selectBackend(request.backend, () => {}, { blasThreads: 1 });
       config = request.config;
       replica = new PolicyReplica(config, await loadBaseModel(config.model), 1);
