@@ -5,7 +5,8 @@
  * iteration a warm-up, then `--iterations` timed ones from its
  * `metrics.jsonl` (rollout + reward + update, as `train` reports them). The
  * settings alternate within every round, so each round's ratios compare runs
- * made back to back. Beside each run: the CPU cores the run used and those
+ * made back to back; two independent one-thread runs side by side give the
+ * ceiling two workers can reach. Beside each run: the CPU cores it used and those
  * other processes used meanwhile (`/proc/stat`), since a shared machine
  * lowers the two-worker figure first. `--write` puts the table into
  * docs/benchmarks.md between the `bench-workers` markers. Run `--help` for
@@ -25,8 +26,9 @@ import { cpuModel, loadAverage } from "./bench/machine.ts";
 const HELP = `Usage: deno task bench-workers [options]
 
 Runs \`deno task train\` on the config with 1 worker (library thread defaults),
-1 worker with one thread, and 2 workers, alternating, and reports
-trajectories/s (rollout + reward + update) with the machine's load.
+1 worker with one thread, 2 workers, and two one-thread runs side by side (the
+ceiling for two workers), alternating, and reports trajectories/s (rollout +
+reward + update) with the machine's load.
 
 Options:
   --config FILE     training config (default trainer/configs/shapes-meanflow.json)
@@ -43,14 +45,19 @@ interface Setting {
   readonly workers: number;
   /** Extra environment of the `train` process. */
   readonly env: Readonly<Record<string, string>>;
+  /** Processes run side by side (their trajectories/s and cores add up). */
+  readonly copies: number;
 }
 
 const DEFAULT_CONFIG = "trainer/configs/shapes-meanflow.json";
 
+const ONE_THREAD = { [BLAS_THREADS_ENV]: "1" };
+
 const SETTINGS: readonly Setting[] = [
-  { label: "1 worker, library threads", workers: 1, env: {} },
-  { label: "1 worker, 1 thread", workers: 1, env: { [BLAS_THREADS_ENV]: "1" } },
-  { label: "2 workers", workers: 2, env: {} },
+  { label: "1 worker, library threads", workers: 1, env: {}, copies: 1 },
+  { label: "1 worker, 1 thread", workers: 1, env: ONE_THREAD, copies: 1 },
+  { label: "2 workers", workers: 2, env: {}, copies: 1 },
+  { label: "two 1-thread runs side by side", workers: 1, env: ONE_THREAD, copies: 2 },
 ];
 
 interface Options {
@@ -116,6 +123,23 @@ async function trainCommand(): Promise<string[]> {
   return args;
 }
 
+/**
+ * Runs `setting`: its processes side by side, their trajectories/s and cores
+ * summed; each counts the other's cores among the others', which are taken out.
+ */
+async function measureSetting(setting: Setting, options: Options, root: string): Promise<Sample> {
+  const runs = await Promise.all(
+    Array.from({ length: setting.copies }, () => measure(setting, options, root)),
+  );
+  const cores = runs.reduce((n, r) => n + r.cores, 0);
+  const others = runs.reduce((n, r) => n + r.others - (cores - r.cores), 0) / runs.length;
+  return {
+    throughput: runs.reduce((n, r) => n + r.throughput, 0),
+    cores,
+    others: Math.max(0, others),
+  };
+}
+
 /** Runs `train` with `setting` for one warm-up and `iterations` timed iterations. */
 async function measure(setting: Setting, options: Options, root: string): Promise<Sample> {
   const out = join(root, `${setting.workers}-${crypto.randomUUID().slice(0, 8)}`);
@@ -175,7 +199,7 @@ async function run(options: Options): Promise<void> {
     for (let round = 0; round < options.rounds; round++) {
       console.log(`round ${round + 1}/${options.rounds} (load average ${await loadAverage()})`);
       for (const [i, setting] of SETTINGS.entries()) {
-        samples[i].push(await measure(setting, options, root));
+        samples[i].push(await measureSetting(setting, options, root));
       }
     }
   } finally {
@@ -203,9 +227,9 @@ function report(
     `--iterations ${options.iterations}`,
     ...(options.config === DEFAULT_CONFIG ? [] : [`--config ${options.config}`]),
   ];
-  const two = samples[SETTINGS.findIndex((s) => s.workers === 2)];
-  const ratio = (base: readonly Sample[]) =>
-    spread(two.map((s, round) => s.throughput / base[round].throughput), 2);
+  const ratio = (runs: readonly Sample[], base: readonly Sample[]) =>
+    spread(runs.map((s, round) => s.throughput / base[round].throughput), 2);
+  const [defaults, oneThread, twoWorkers, sideBySide] = samples;
   const row = (label: string, runs: readonly Sample[]) =>
     [
       label,
@@ -233,10 +257,12 @@ function report(
     "| ------- | -------------: | --------------------: | -------: | -------------------: |",
     ...SETTINGS.map((setting, i) => `| ${row(setting.label, samples[i])} |`),
     "",
-    `2 workers ÷ 1 worker, round by round: ${ratio(samples[0])}× against the library thread ` +
-    `defaults (OpenBLAS and ONNX Runtime pick their own thread counts), ${ratio(samples[1])}× ` +
-    "against one thread. With `--workers 2` each worker uses one OpenBLAS and one ONNX Runtime " +
-    "thread.",
+    `2 workers ÷ 1 worker, round by round: ${ratio(twoWorkers, defaults)}× against the library ` +
+    "thread defaults (OpenBLAS and ONNX Runtime pick their own thread counts), " +
+    `${ratio(twoWorkers, oneThread)}× against one thread. With \`--workers 2\` each worker uses ` +
+    "one OpenBLAS and one ONNX Runtime thread. Two independent one-thread runs side by side make " +
+    `${ratio(sideBySide, oneThread)}× one run's trajectories/s together: what the machine gives ` +
+    "two jobs that share nothing, the ceiling for two workers.",
   ].join("\n");
 }
 
