@@ -121,11 +121,16 @@ export class Trainer {
       if (options.resume) {
         await trainer.#restore(await trainer.#run.resume(configText, sameRun(config)));
       } else await trainer.#run.start(configText);
-      const extra = Array.from(
-        { length: config.train.workers - 1 },
-        () => ReplicaWorker.start(config, options.backend ?? "auto"),
+      const extra = await Promise.allSettled(
+        Array.from(
+          { length: config.train.workers - 1 },
+          () => ReplicaWorker.start(config, options.backend ?? "auto"),
+        ),
       );
-      trainer.#workers = await Promise.all(extra);
+      // the started ones are closed by dispose() when another failed
+      trainer.#workers = extra.flatMap((e) => e.status === "fulfilled" ? [e.value] : []);
+      const failed = extra.find((e) => e.status === "rejected");
+      if (failed) throw failed.reason;
     } catch (error) {
       await trainer.dispose();
       throw error;

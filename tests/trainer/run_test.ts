@@ -108,6 +108,23 @@ Deno.test("run: more workers change only rounding; a run resumes with any count,
   }
 });
 
+Deno.test("run: a worker thread that cannot start fails the run with its reason", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const config = tinyConfig({ train: { iterations: 1, workers: 3 } });
+    const create = Trainer.create(config, await loadBaseModel(config.model), {
+      outDir: root,
+      resume: false,
+      reward: buildReward(config.reward),
+      log: () => {},
+      backend: "tensorflow", // not installed: both worker threads fail to start
+    });
+    await assert.rejects(create, /worker: .*backend tensorflow is unavailable/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("run: with TF.js rollouts the first inner update is exactly on-policy", async () => {
   const root = await Deno.makeTempDir();
   try {
