@@ -34,7 +34,7 @@ import {
   scoredRollout,
 } from "./rollout.ts";
 import type { BaseModel } from "./setup.ts";
-import { updatePolicy } from "./update.ts";
+import { settledFirst, updatePolicy } from "./update.ts";
 import { type IterationMetrics, progressLine } from "./metrics.ts";
 import { ResumeError, RunDirectory } from "./run_directory.ts";
 
@@ -290,10 +290,10 @@ export class Trainer {
         first: cut(i + 1),
       })
     );
-    const local = await this.#replica.rollout({
-      ...options,
-      prompts: options.prompts.slice(0, cut(1)),
-    });
+    const local = await settledFirst(
+      remote,
+      () => this.#replica.rollout({ ...options, prompts: options.prompts.slice(0, cut(1)) }),
+    );
     return joinRollouts([local, ...await Promise.all(remote)]);
   }
 

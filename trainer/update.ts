@@ -120,7 +120,7 @@ export async function updatePolicy(
     const remote = peers.flatMap((peer, i) =>
       slices[i + 1].length > 0 ? [peer.gradient(weights, slices[i + 1], weight)] : []
     );
-    const local = sliceGradient(context, data, slices[0], weight);
+    const local = await settledFirst(remote, () => sliceGradient(context, data, slices[0], weight));
     for (const { sums, terms } of [local, ...await Promise.all(remote)]) {
       optimizer.add(sums);
       for (const term of terms.flat()) {
@@ -172,6 +172,22 @@ function stepPlan(
     { length: Math.ceil(visits.length / accumulation) },
     (_, s) => visits.slice(s * accumulation, (s + 1) * accumulation),
   );
+}
+
+/**
+ * `work()`, run while `pending` (other workers' answers) are under way; if it
+ * throws, they are waited for first, so none is left to reject unheard.
+ */
+export async function settledFirst<T>(
+  pending: readonly Promise<unknown>[],
+  work: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    await Promise.allSettled(pending);
+    throw error;
+  }
 }
 
 /** `items` cut into `parts` contiguous slices, the earlier ones no longer than the later. */
