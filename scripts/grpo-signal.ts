@@ -27,7 +27,7 @@ import { LoraAdapter } from "../trainer/model/lora.ts";
 import { TfFlowMap } from "../trainer/model/tfjs.ts";
 import { FlowMapPolicy, rolloutGrid } from "../trainer/policy.ts";
 import type { Reward } from "../trainer/rewards/reward.ts";
-import { kRepeatPrompts, scoredRollout, tfjsRolloutMaps } from "../trainer/rollout.ts";
+import { kRepeatPrompts, rollout, scoredRollout, tfjsRolloutMaps } from "../trainer/rollout.ts";
 import { buildReward, loadBaseModel } from "../trainer/setup.ts";
 import { updatePolicy } from "../trainer/update.ts";
 
@@ -80,15 +80,11 @@ function parse(args: string[]): Options | "help" {
 
 /** Sums the gradients `updatePolicy` hands to its optimiser instead of stepping. */
 class GradientSum {
-  readonly sums = new Map<string, Float64Array>();
+  sums: Float64Array[] = [];
   stepCount = 0;
-  accumulate(grads: tf.NamedTensorMap, weight: number): void {
-    for (const [name, grad] of Object.entries(grads)) {
-      const values = grad.dataSync();
-      const sum = this.sums.get(name) ?? new Float64Array(values.length);
-      for (let i = 0; i < values.length; i++) sum[i] += weight * values[i];
-      this.sums.set(name, sum);
-    }
+  add(sums: readonly Float64Array[]): void {
+    if (this.sums.length === 0) this.sums = sums.map((s) => new Float64Array(s.length));
+    sums.forEach((s, i) => s.forEach((v, j) => this.sums[i][j] += v));
   }
   step(): number {
     this.stepCount += 1;
@@ -113,8 +109,7 @@ async function batchGradient(setup: Setup, seed: number, iteration: number) {
     iteration,
   });
   const { data, rewards, stepRewards } = await scoredRollout(
-    policy,
-    tfjsRolloutMaps(policy, adapter),
+    (options) => rollout(policy, tfjsRolloutMaps(policy, adapter), options),
     setup.reward,
     config,
     { prompts, seed, iteration },
@@ -124,7 +119,7 @@ async function batchGradient(setup: Setup, seed: number, iteration: number) {
     config.advantage,
   );
   const sink = new GradientSum();
-  updatePolicy(
+  await updatePolicy(
     {
       policy,
       adapter,
@@ -141,11 +136,10 @@ async function batchGradient(setup: Setup, seed: number, iteration: number) {
     advantages,
   );
   const gradient = new Float64Array(adapter.variables.reduce((n, v) => n + v.size, 0));
-  let offset = 0;
-  for (const v of adapter.variables) {
-    gradient.set(sink.sums.get(v.name) ?? new Float64Array(v.size), offset);
-    offset += v.size;
-  }
+  adapter.variables.reduce((offset, v, i) => {
+    gradient.set(sink.sums[i] ?? new Float64Array(v.size), offset);
+    return offset + v.size;
+  }, 0);
   return {
     gradient,
     reward: rewards.reduce((a, b) => a + b, 0) / rewards.length,
@@ -241,8 +235,7 @@ async function lineSearch(setup: Setup, gradients: Float64Array[], steps: number
     let total = 0;
     for (const iteration of [0, 1]) {
       const { rewards } = await scoredRollout(
-        setup.policy,
-        tfjsRolloutMaps(setup.policy, setup.adapter),
+        (options) => rollout(setup.policy, tfjsRolloutMaps(setup.policy, setup.adapter), options),
         setup.reward,
         setup.config,
         {

@@ -47,6 +47,8 @@ export interface BackendChoice {
 export interface SelectBackendOptions {
   /** BLAS library to load instead of the usual names (see `kernels/blas.ts`). */
   blasLibrary?: string;
+  /** OpenBLAS threads (default: `$FLOWMAP_BLAS_THREADS`, else the library's own). */
+  blasThreads?: number;
   /** How to import a package by name; tests substitute it. Default: dynamic `import()`. */
   importPackage?: (name: string) => Promise<unknown>;
 }
@@ -134,11 +136,11 @@ export async function selectBackend(
 
 /**
  * Logged when `auto` ends on the stock kernels: the one-line fix and its
- * cost (a 1.0M-parameter training step took 77.8 s on stock kernels against
- * 1.67 s with OpenBLAS and the fast kernels, `deno task bench`).
+ * cost (`deno task bench` measures the ratio; docs/benchmarks.md has the
+ * latest).
  */
 export const STOCK_CPU_WARNING =
-  "warning: OpenBLAS not found, so training runs on TF.js's stock CPU kernels, about 46× slower; " +
+  "warning: OpenBLAS not found, so training runs on TF.js's stock CPU kernels, many times slower; " +
   "install it with `apt-get install libopenblas0-pthread` (or set FLOWMAP_BLAS_LIB to its path)";
 
 /** Why a backend cannot be used and what to do about it. */
@@ -158,7 +160,7 @@ async function activate(
     return { name, tfBackend: "cpu", reason: "TF.js stock CPU kernels" };
   }
   if (name === "blas") {
-    const blas = tryLoadBlas({ library: options.blasLibrary });
+    const blas = tryLoadBlas({ library: options.blasLibrary, threads: options.blasThreads });
     if (blas instanceof Error) return { problem: "no BLAS library found", remedy: blas.message };
     await useCpuBackend();
     installBlasKernels(blas);

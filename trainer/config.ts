@@ -287,6 +287,14 @@ const TRAIN = fields({
     default: 0,
     doc: "Wall-clock budget of one process in minutes (0: none); the run then evaluates and stops.",
   },
+  workers: {
+    type: integer({ min: 1 }),
+    default: 1,
+    doc: "Threads sharing each iteration, data-parallel: each rolls out a slice of the " +
+      "micro-batches and takes a slice of every optimiser step's, whose gradients are summed " +
+      "before the step; the result equals one worker's within float rounding. Above 1, each " +
+      "uses one OpenBLAS and one ONNX Runtime thread. A run may resume with another count.",
+  },
 });
 
 const EVAL = fields({

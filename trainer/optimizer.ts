@@ -86,6 +86,25 @@ export class AdamW {
   }
 
   /**
+   * Adds gradient sums taken elsewhere, one float64 array per variable in
+   * order (another worker's slice of the step, `trainer/gradients.ts`).
+   */
+  add(sums: readonly Float64Array[]): void {
+    if (sums.length !== this.#sums.length) {
+      throw new RangeError(`${sums.length} gradient sums for ${this.#sums.length} variables`);
+    }
+    this.#sums.forEach((sum, i) => {
+      const values = sums[i];
+      if (values.length !== sum.length) {
+        throw new RangeError(
+          `gradient sum ${i} holds ${values.length} values, needs ${sum.length}`,
+        );
+      }
+      for (let j = 0; j < sum.length; j++) sum[j] += values[j];
+    });
+  }
+
+  /**
    * Clips the accumulated gradient to the global norm limit, applies one
    * AdamW update with learning rate `lr` (default: the configured one, e.g.
    * overridden during warm-up), clears the accumulator, and returns the norm

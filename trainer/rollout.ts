@@ -101,6 +101,11 @@ export interface RolloutOptions {
   readonly tokenizer: Tokenizer;
   /** Run seed and iteration: they fix every trajectory's noise. */
   readonly seed: number;
+  /**
+   * Index of the first trajectory within the iteration (default 0): a slice
+   * of an iteration's rollout draws the noise of its place in the whole.
+   */
+  readonly first?: number;
   /** Iteration number (selects the noise sub-stream). */
   readonly iteration: number;
   /** Trajectories per forward pass. */
@@ -205,10 +210,11 @@ export async function rollout(
     : undefined;
   const images = new Float32Array(n * size);
 
+  const first = options.first ?? 0;
   for (let start = 0; start < n; start += microBatch) {
     const seeds = Array.from(
       { length: microBatch },
-      (_, i) => trajectorySeed(options.seed, start + i),
+      (_, i) => trajectorySeed(options.seed, first + start + i),
     );
     const shape = [microBatch, ...sampleShape] as [number, number, number, number];
     const rows = (array: Float32Array) => array.subarray(start * size, (start + microBatch) * size);
@@ -216,7 +222,10 @@ export async function rollout(
     // a block of trajectories starts from its first member's noise
     const startNoise = group > 1
       ? new SamplingNoise(
-        seeds.map((_, i) => trajectorySeed(options.seed, start + i - (start + i) % group)),
+        seeds.map((_, i) => {
+          const index = first + start + i;
+          return trajectorySeed(options.seed, index - index % group);
+        }),
         options.iteration,
       ).fill(new Float32Array(microBatch * size))
       : undefined;
@@ -284,31 +293,83 @@ export interface ScoredRollout {
   readonly seconds: { readonly rollout: number; readonly reward: number };
 }
 
+/** Which trajectories of which iteration a rollout makes. */
+export interface RolloutSlice {
+  /** Their prompts. */
+  readonly prompts: readonly string[];
+  /** Run seed. */
+  readonly seed: number;
+  /** Iteration number. */
+  readonly iteration: number;
+  /** Index of the first within the iteration (default 0). */
+  readonly first?: number;
+}
+
 /**
- * One iteration's rollout as a config asks for it (micro-batches, reduction,
- * reference means when the KL weight is > 0, endpoint estimates for
- * step-aware advantages), with the final images and any endpoint estimates
- * scored by `reward`.
+ * The rollout options a config asks for (micro-batches, reduction, reference
+ * means when the KL weight is > 0, endpoint estimates for step-aware
+ * advantages) for `prompts`, the iteration's trajectories from index `first`.
  */
-export async function scoredRollout(
-  policy: FlowMapPolicy,
-  maps: RolloutMaps,
-  reward: Reward,
-  config: TrainConfig,
-  { prompts, seed, iteration }: { prompts: string[]; seed: number; iteration: number },
-): Promise<ScoredRollout> {
-  const t0 = performance.now();
-  const data = await rollout(policy, maps, {
+export function rolloutOptions(config: TrainConfig, slice: RolloutSlice): RolloutOptions {
+  const { prompts, seed, iteration, first = 0 } = slice;
+  return {
     prompts,
     tokenizer: shapesTokenizer,
     seed,
+    first,
     iteration,
     microBatch: config.rollout.microBatch,
     reduction: config.objective.reduction,
     reference: config.objective.klBeta > 0,
     endpointEstimates: config.advantage.mode === "step-aware",
     initialNoiseGroup: config.rollout.initialNoise === "shared" ? config.rollout.groupSize : 1,
-  });
+  };
+}
+
+/**
+ * Rollouts of consecutive slices of an iteration's trajectories joined into
+ * one, in order (every slice recorded the same fields).
+ */
+export function joinRollouts(parts: readonly Rollout[]): Rollout {
+  if (parts.length === 1) return parts[0];
+  const join = (pick: (part: Rollout) => Float32Array) => {
+    const out = new Float32Array(parts.reduce((n, part) => n + pick(part).length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      out.set(pick(part), offset);
+      offset += pick(part).length;
+    }
+    return out;
+  };
+  const joinEach = (pick: (part: Rollout) => readonly Float32Array[] | undefined) =>
+    pick(parts[0])?.map((_, k) => join((part) => pick(part)![k]));
+  const tokens = new Int32Array(parts.reduce((n, part) => n + part.tokens.length, 0));
+  parts.reduce((offset, part) => (tokens.set(part.tokens, offset), offset + part.tokens.length), 0);
+  return {
+    prompts: parts.flatMap((part) => part.prompts),
+    tokens,
+    sampleShape: parts[0].sampleShape,
+    states: joinEach((part) => part.states)!,
+    logProbOld: joinEach((part) => part.logProbOld)!,
+    referenceMeans: joinEach((part) => part.referenceMeans),
+    endpointEstimates: joinEach((part) => part.endpointEstimates),
+    images: join((part) => part.images),
+  };
+}
+
+/**
+ * One iteration's rollout, made by `rollouts` with the options the config
+ * asks for ({@link rolloutOptions}), with the final images and any endpoint
+ * estimates scored by `reward`.
+ */
+export async function scoredRollout(
+  rollouts: (options: RolloutOptions) => Promise<Rollout>,
+  reward: Reward,
+  config: TrainConfig,
+  { prompts, seed, iteration }: { prompts: string[]; seed: number; iteration: number },
+): Promise<ScoredRollout> {
+  const t0 = performance.now();
+  const data = await rollouts(rolloutOptions(config, { prompts, seed, iteration }));
   const t1 = performance.now();
   const images = (values: Float32Array) =>
     tensorToImages(values, prompts.length, data.sampleShape[2], data.sampleShape[1]);

@@ -10,25 +10,31 @@
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
 import { computeAdvantages } from "./advantages.ts";
+import type { BackendRequest } from "./backend.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
 import { decodeRunState, encodeRunState } from "./run_state.ts";
-import type { TrainConfig } from "./config.ts";
+import { type TrainConfig, validateTrainConfig } from "./config.ts";
 import { splitPrompts } from "./data/splits.ts";
 import { evaluateSampler, heldOutPrompts } from "./eval/evaluate.ts";
 import { writeEvaluation, writeRewardCurve } from "./eval/report.ts";
 import { type ServedModel, servedModel } from "./eval/sampler.ts";
 import type { EvalReport } from "./eval/table.ts";
-import { LoraAdapter } from "./model/lora.ts";
-import { TfFlowMap } from "./model/tfjs.ts";
+import type { LoraAdapter } from "./model/lora.ts";
+import type { TfFlowMap } from "./model/tfjs.ts";
 import { AdamW, WeightEma } from "./optimizer.ts";
-import { FlowMapPolicy, rolloutGrid } from "./policy.ts";
+import { PolicyReplica } from "./replica.ts";
+import { ReplicaWorker } from "./replica_worker.ts";
 import type { Reward } from "./rewards/reward.ts";
-import { kRepeatPrompts, type RolloutMaps, scoredRollout, tfjsRolloutMaps } from "./rollout.ts";
-import { OnnxRollouts } from "./rollout_onnx.ts";
+import {
+  joinRollouts,
+  kRepeatPrompts,
+  type Rollout,
+  type RolloutOptions,
+  scoredRollout,
+} from "./rollout.ts";
 import type { BaseModel } from "./setup.ts";
-import { updatePolicy } from "./update.ts";
+import { settledFirst, updatePolicy } from "./update.ts";
 import { type IterationMetrics, progressLine } from "./metrics.ts";
 import { ResumeError, RunDirectory } from "./run_directory.ts";
 
@@ -44,8 +50,13 @@ export interface TrainerOptions {
   readonly log: (line: string) => void;
   /** Images per evaluation sampler call (default 32). */
   readonly evalBatch?: number;
-  /** Intra-op threads of the ONNX Runtime rollout sessions (default: ONNX Runtime's). */
+  /**
+   * Intra-op threads of the ONNX Runtime rollout sessions (default: ONNX
+   * Runtime's; 1 when `train.workers` > 1).
+   */
   readonly rolloutThreads?: number;
+  /** The backend the extra worker threads activate: this thread's (default "auto"). */
+  readonly backend?: BackendRequest;
 }
 
 /** What a finished (or interrupted) run reports. */
@@ -67,9 +78,8 @@ export class Trainer {
   readonly #config: TrainConfig;
   readonly #options: TrainerOptions;
   readonly #run: RunDirectory;
-  readonly #model: TfFlowMap;
-  readonly #adapter: LoraAdapter;
-  readonly #policy: FlowMapPolicy;
+  readonly #replica: PolicyReplica;
+  #workers: readonly ReplicaWorker[] = [];
   readonly #optimizer: AdamW;
   readonly #ema: WeightEma;
   readonly #names: readonly string[];
@@ -78,28 +88,27 @@ export class Trainer {
   readonly #base: BaseModel;
   #baseEval?: Awaited<ReturnType<typeof evaluateSampler>>;
   #servedModel?: Promise<ServedModel>;
-  #onnxRollouts?: Promise<OnnxRollouts>;
 
   private constructor(config: TrainConfig, base: BaseModel, options: TrainerOptions) {
     this.#config = config;
     this.#options = options;
     this.#run = new RunDirectory(options.outDir);
     this.#base = base;
-    this.#model = new TfFlowMap(base.config, base.parameters, { trainable: false });
-    this.#adapter = new LoraAdapter(base.config, config.lora);
-    const grid = rolloutGrid(base.info, config.rollout);
-    this.#policy = new FlowMapPolicy(this.#model, config.rollout.anchor, grid);
-    this.#optimizer = new AdamW(this.#adapter.variables, config.optimizer);
+    const threads = config.train.workers > 1 ? 1 : options.rolloutThreads;
+    this.#replica = new PolicyReplica(config, base, threads);
+    const adapter = this.#replica.adapter;
+    this.#optimizer = new AdamW(adapter.variables, config.optimizer);
     this.#names = [
-      ...[...this.#adapter.a.keys()].map((m) => `${m}.lora_A.weight`),
-      ...[...this.#adapter.b.keys()].map((m) => `${m}.lora_B.weight`),
+      ...[...adapter.a.keys()].map((m) => `${m}.lora_A.weight`),
+      ...[...adapter.b.keys()].map((m) => `${m}.lora_B.weight`),
     ];
-    this.#ema = new WeightEma(this.#weights(), config.ema);
+    this.#ema = new WeightEma(this.#replica.weights(), config.ema);
   }
 
   /**
    * Sets up a run in `options.outDir`: writes `config.json`, or with
-   * `resume` checks it matches and restores the checkpoint.
+   * `resume` checks it matches (but for `train.workers`) and restores the
+   * checkpoint; then starts the `train.workers − 1` extra worker threads.
    */
   static async create(
     config: TrainConfig,
@@ -108,8 +117,24 @@ export class Trainer {
   ): Promise<Trainer> {
     const trainer = new Trainer(config, base, options);
     const configText = JSON.stringify(config, null, 2) + "\n";
-    if (options.resume) await trainer.#restore(await trainer.#run.resume(configText));
-    else await trainer.#run.start(configText);
+    try {
+      if (options.resume) {
+        await trainer.#restore(await trainer.#run.resume(configText, sameRun(config)));
+      } else await trainer.#run.start(configText);
+      const extra = await Promise.allSettled(
+        Array.from(
+          { length: config.train.workers - 1 },
+          () => ReplicaWorker.start(config, options.backend ?? "auto"),
+        ),
+      );
+      // the started ones are closed by dispose() when another failed
+      trainer.#workers = extra.flatMap((e) => e.status === "fulfilled" ? [e.value] : []);
+      const failed = extra.find((e) => e.status === "rejected");
+      if (failed) throw failed.reason;
+    } catch (error) {
+      await trainer.dispose();
+      throw error;
+    }
     return trainer;
   }
 
@@ -120,12 +145,12 @@ export class Trainer {
 
   /** The adapter's current (non-EMA) variables; the base never changes. */
   get adapter(): LoraAdapter {
-    return this.#adapter;
+    return this.#replica.adapter;
   }
 
   /** The frozen base network. */
   get model(): TfFlowMap {
-    return this.#model;
+    return this.#replica.model;
   }
 
   /** Asks the run to stop after the current iteration (checkpoint saved). */
@@ -201,25 +226,22 @@ export class Trainer {
       seed: config.train.seed,
       iteration,
     });
-    const opening = performance.now();
-    const { maps, dispose } = await this.#rolloutMaps();
-    const open = (performance.now() - opening) / 1000;
-    const scored = await scoredRollout(this.#policy, maps, this.#options.reward, config, {
-      prompts,
-      seed: config.train.seed,
-      iteration,
-    }).finally(dispose);
-    const { data, rewards, stepRewards } = scored;
-    const seconds = { ...scored.seconds, rollout: scored.seconds.rollout + open };
+    const rollouts = (options: RolloutOptions) => this.#rollout(options);
+    const { data, rewards, stepRewards, seconds } = await scoredRollout(
+      rollouts,
+      this.#options.reward,
+      config,
+      { prompts, seed: config.train.seed, iteration },
+    );
     const updateStart = performance.now();
     const advantages = computeAdvantages(
       { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
       advantage,
     );
-    const stats = updatePolicy(
+    const stats = await updatePolicy(
       {
-        policy: this.#policy,
-        adapter: this.#adapter,
+        policy: this.#replica.policy,
+        adapter: this.#replica.adapter,
         optimizer: this.#optimizer,
         ema: this.#ema,
         objective,
@@ -228,6 +250,7 @@ export class Trainer {
         innerEpochs: optimizer.innerEpochs,
         seed: config.train.seed,
         iteration,
+        peers: this.#workers,
       },
       data,
       advantages,
@@ -248,18 +271,30 @@ export class Trainer {
   }
 
   /**
-   * The current policy's rollout maps: TF.js, or an ONNX Runtime session with
-   * the current (not the EMA) adapter merged; `dispose` when the rollout is done.
+   * The rollout of `options` by every worker, each taking a contiguous slice
+   * of its micro-batches (this thread the first), with the current (not the
+   * EMA) adapter; the slices draw the noise of their places, so the joined
+   * rollout is the one a single worker makes.
    */
-  async #rolloutMaps(): Promise<{ maps: RolloutMaps; dispose: () => Promise<void> }> {
-    if (this.#config.rollout.engine === "tfjs") {
-      return { maps: tfjsRolloutMaps(this.#policy, this.#adapter), dispose: async () => {} };
-    }
-    this.#onnxRollouts ??= OnnxRollouts.open(this.#base.served, this.#options.rolloutThreads);
-    return (await this.#onnxRollouts).withAdapter(
-      this.#policy,
-      this.#encodeAdapter(this.#weights()),
+  async #rollout(options: RolloutOptions): Promise<Rollout> {
+    const workers = this.#workers, batches = options.prompts.length / options.microBatch;
+    const cut = (i: number) =>
+      Math.floor((i * batches) / (workers.length + 1)) * options.microBatch;
+    const weights = workers.length > 0 ? this.#replica.weights() : [];
+    const { seed, iteration } = options;
+    const remote = workers.map((worker, i) =>
+      worker.rollout(weights, {
+        prompts: options.prompts.slice(cut(i + 1), cut(i + 2)),
+        seed,
+        iteration,
+        first: cut(i + 1),
+      })
     );
+    const local = await settledFirst(
+      remote,
+      () => this.#replica.rollout({ ...options, prompts: options.prompts.slice(0, cut(1)) }),
+    );
+    return joinRollouts([local, ...await Promise.all(remote)]);
   }
 
   /** The EMA adapter as a PEFT-keyed safetensors file. */
@@ -268,7 +303,7 @@ export class Trainer {
   }
 
   #encodeAdapter(values: readonly Float32Array[]): Uint8Array {
-    return this.#adapter.safetensors({
+    return this.#replica.adapter.safetensors({
       trainer: "flow-map-grpo",
       run: this.#config.name,
       iteration: String(this.#iteration),
@@ -312,8 +347,8 @@ export class Trainer {
       iteration: this.#iteration,
       seed: this.#config.train.seed,
       names: this.#names,
-      shapes: this.#adapter.variables.map((v) => v.shape),
-      weights: this.#weights(),
+      shapes: this.#replica.adapter.variables.map((v) => v.shape),
+      weights: this.#replica.weights(),
       ema: this.#ema.values,
       optimizerStep: state.step,
       m: state.m,
@@ -322,22 +357,17 @@ export class Trainer {
     await writeFileAtomic(this.#run.checkpoint, bytes);
   }
 
-  /** Frees the model, the adapter and the evaluation's inference session. */
+  /** Stops the extra workers; frees the model, the adapter and the inference sessions. */
   async dispose(): Promise<void> {
-    this.#adapter.dispose();
-    this.#model.dispose();
+    for (const worker of this.#workers) worker.close();
+    await this.#replica.dispose();
     if (this.#servedModel) await (await this.#servedModel).base.dispose();
-    if (this.#onnxRollouts) await (await this.#onnxRollouts).dispose();
   }
 
   /** The base served through the SDK, loaded on first use. */
   #served(): Promise<ServedModel> {
     this.#servedModel ??= servedModel(this.#base.served);
     return this.#servedModel;
-  }
-
-  #weights(): Float32Array[] {
-    return this.#adapter.variables.map((v) => (v.dataSync() as Float32Array).slice());
   }
 
   /** Restores weights, EMA, optimiser and iteration from a checkpoint's bytes. */
@@ -348,12 +378,27 @@ export class Trainer {
         "cannot resume: the checkpoint's adapter or seed differs from the config",
       );
     }
-    tf.tidy(() =>
-      this.#adapter.variables.forEach((v, i) => v.assign(tf.tensor(state.weights[i], v.shape)))
-    );
+    this.#replica.load(state.weights);
     this.#ema.load(state.ema);
     this.#optimizer.load({ step: state.optimizerStep, m: state.m, v: state.v });
     this.#iteration = state.iteration;
     await this.#run.keepMetricsUpTo(state.iteration);
   }
+}
+
+/**
+ * Whether a saved `config.json` describes the run `config` continues: the
+ * same fields but for `train.workers`, which changes how a run computes, not
+ * what (and a config saved before the field existed reads it as 1).
+ */
+function sameRun(config: TrainConfig): (saved: string) => boolean {
+  const result = ({ train: { workers: _, ...train }, ...rest }: TrainConfig) =>
+    JSON.stringify({ ...rest, train });
+  return (saved) => {
+    try {
+      return result(validateTrainConfig(JSON.parse(saved))) === result(config);
+    } catch {
+      return false;
+    }
+  };
 }

@@ -113,10 +113,14 @@ export class RunDirectory {
   }
 
   /**
-   * Checks that the run's config is `configText` and returns its checkpoint's
-   * bytes; a {@link ResumeError} says what is missing or differs.
+   * Checks that the run's config is `configText` (or one `same` accepts) and
+   * returns its checkpoint's bytes; a {@link ResumeError} says what is
+   * missing or differs.
    */
-  async resume(configText: string): Promise<Uint8Array> {
+  async resume(
+    configText: string,
+    same: (saved: string) => boolean = (saved) => saved === configText,
+  ): Promise<Uint8Array> {
     await this.create();
     let saved: string;
     try {
@@ -124,7 +128,7 @@ export class RunDirectory {
     } catch {
       throw new ResumeError(`cannot resume: ${this.config} is missing`);
     }
-    if (saved !== configText) {
+    if (!same(saved)) {
       throw new ResumeError(`cannot resume: the config differs from the run's ${this.config}`);
     }
     try {

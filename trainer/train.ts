@@ -13,6 +13,7 @@ import { threadsFromEnv } from "../kernels/blas.ts";
 import { ExpectedError, parseFlags, runCommand, UsageError } from "../cli/command.ts";
 import { type BackendRequest, parseBackendRequest, selectBackend } from "./backend.ts";
 import { fieldDocs } from "../cli/fields.ts";
+import { readFlag } from "../cli/readers.ts";
 import { loadTrainConfig, TRAIN_CONFIG } from "./config.ts";
 import { RewardError } from "./rewards/reward.ts";
 import { Trainer } from "./run.ts";
@@ -21,11 +22,13 @@ import { buildReward, loadBaseModel } from "./setup.ts";
 const HELP = `Flow-Map GRPO trainer (docs/math.md §5–6)
 
 usage: deno task train --config <file.json> [--out <dir>] [--resume] [--backend <name>]
+                       [--workers <n>]
 
   --config <file>   run configuration (see trainer/configs/)
   --out <dir>       run directory (default: runs/<config name>-<UTC timestamp>)
   --resume          continue the run in --out from its checkpoint
   --backend <name>  auto | tensorflow-gpu | tensorflow | blas | cpu (default auto)
+  --workers <n>     threads sharing each iteration (train.workers; e.g. one per core)
   --help            this text
 
 The run directory receives config.json, metrics.jsonl, checkpoint.safetensors,
@@ -33,7 +36,8 @@ adapter.safetensors (the EMA adapter), eval.md/eval.json, samples.png,
 reward-curve.png and summary.json. Ctrl-C saves a checkpoint and exits.
 
 FLOWMAP_BLAS_THREADS sets the threads of OpenBLAS and of the ONNX Runtime
-rollout sessions (e.g. 1 per process when two runs share a machine).
+rollout sessions (e.g. 1 per process when two runs share a machine); with
+more than one worker each uses one thread.
 
 Config fields (path: what it must be, default. meaning; <kind> marks a variant):
 
@@ -45,6 +49,7 @@ interface Command {
   readonly out: string | undefined;
   readonly resume: boolean;
   readonly backend: BackendRequest;
+  readonly workers: number | undefined;
 }
 
 function parse(args: string[]): Command | "help" {
@@ -53,6 +58,7 @@ function parse(args: string[]): Command | "help" {
     out: { type: "string" },
     resume: { type: "boolean", default: false },
     backend: { type: "string", default: "auto" },
+    workers: { type: "string" },
     help: { type: "boolean", default: false },
   });
   if (values.help) return "help";
@@ -67,12 +73,17 @@ function parse(args: string[]): Command | "help" {
     out: values.out,
     resume: values.resume,
     backend: parseBackendRequest(values.backend),
+    workers: readFlag(TRAIN_CONFIG.train.type.schema.workers.type, values.workers, "--workers"),
   };
 }
 
 async function run(command: Command): Promise<void> {
-  const config = await loadTrainConfig(command.config);
-  const backend = await selectBackend(command.backend, (m) => console.log(m));
+  const loaded = await loadTrainConfig(command.config);
+  const workers = command.workers ?? loaded.train.workers;
+  const config = { ...loaded, train: { ...loaded.train, workers } };
+  const backend = await selectBackend(command.backend, (m) => console.log(m), {
+    blasThreads: workers > 1 ? 1 : undefined,
+  });
   const base = await loadBaseModel(config.model);
   const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
   const outDir = command.out ?? `runs/${config.name}-${stamp}`;
@@ -82,10 +93,11 @@ async function run(command: Command): Promise<void> {
     reward: buildReward(config.reward),
     log: (line) => console.log(line),
     rolloutThreads: threadsFromEnv(),
+    backend: backend.name,
   });
   console.log(
     `run ${outDir}: ${base.config.kind} model (${base.description}), ` +
-      `backend ${backend.name}, from iteration ${trainer.iteration}`,
+      `backend ${backend.name}, ${workers} worker(s), from iteration ${trainer.iteration}`,
   );
   const onInterrupt = () => {
     if (trainer.stopRequested) Deno.exit(130);

@@ -1,22 +1,34 @@
 /**
  * The policy update of one iteration (docs/math.md §6): passes over the
- * rollout's micro-batches, one objective per stochastic transition,
- * gradients accumulated over `accumulation` micro-batches (all their
- * transitions) per AdamW step, the EMA folded in after each step.
+ * rollout's micro-batches (`gradients.ts`: the trajectories with some
+ * non-zero advantage, in rollout order), one objective per stochastic
+ * transition, gradients accumulated over `accumulation` micro-batches (all
+ * their transitions) per AdamW step, the EMA folded in after each step.
  *
- * Trajectories whose advantages are all ≈ 0 carry no policy gradient and
- * are left out (their backward pass is skipped); the rest form the
- * micro-batches, in rollout order. The first pass keeps that order, so every
- * transition before the first optimiser step is evaluated exactly on-policy
- * (ratio = 1; reported as `firstUpdateRatioDeviation`). Later passes visit the
- * micro-batches in a seeded random order.
+ * The first pass keeps rollout order, so every transition before the first
+ * optimiser step is evaluated exactly on-policy (ratio = 1; reported as
+ * `firstUpdateRatioDeviation`). Later passes visit the micro-batches in a
+ * seeded random order.
+ *
+ * Data-parallel: with {@link GradientPeer}s (other workers holding the same
+ * policy), each optimiser step's micro-batches are cut into contiguous
+ * slices, this thread taking the first; the slices' float64 gradient sums are
+ * added in slice order before the step, so the gradient norm and its clip
+ * see the whole step's gradient. Only the order of float64 additions differs
+ * from one worker's.
  *
  * @module
  */
 
-import * as tf from "@tensorflow/tfjs-core";
 import { UniformStream } from "../src/rng.ts";
-import { grpoObjective, type ObjectiveOptions } from "./grpo.ts";
+import type { ObjectiveOptions } from "./grpo.ts";
+import {
+  microBatchCount,
+  type SliceGradient,
+  sliceGradient,
+  type UpdateData,
+  updateData,
+} from "./gradients.ts";
 import type { LoraAdapter } from "./model/lora.ts";
 import type { AdamW, WeightEma } from "./optimizer.ts";
 import type { FlowMapPolicy } from "./policy.ts";
@@ -24,8 +36,6 @@ import type { Rollout } from "./rollout.ts";
 
 /** Sub-stream that orders micro-batches in passes after the first ("UPDT"). */
 const ORDER_STREAM = 0x55504454;
-/** Advantages at most this large in magnitude count as 0 (no policy gradient to follow). */
-const ZERO_ADVANTAGE = 1e-6;
 
 /** What the update needs besides the rollout. */
 export interface UpdateContext {
@@ -33,8 +43,8 @@ export interface UpdateContext {
   readonly policy: FlowMapPolicy;
   /** The trained adapter. */
   readonly adapter: LoraAdapter;
-  /** AdamW over the adapter's variables (or any sink of weighted gradients). */
-  readonly optimizer: Pick<AdamW, "accumulate" | "step" | "stepCount">;
+  /** AdamW over the adapter's variables (or any sink of gradient sums). */
+  readonly optimizer: Pick<AdamW, "add" | "step" | "stepCount">;
   /** EMA of the adapter's variables. */
   readonly ema: Pick<WeightEma, "update">;
   /** Objective hyperparameters. */
@@ -49,6 +59,20 @@ export interface UpdateContext {
   readonly seed: number;
   /** Iteration number. */
   readonly iteration: number;
+  /** Other workers, each taking a slice of every optimiser step (default: none). */
+  readonly peers?: readonly GradientPeer[];
+}
+
+/** Another worker that holds the same policy and computes gradients of micro-batch slices. */
+export interface GradientPeer {
+  /** Receives the iteration's update data, before any {@link GradientPeer.gradient} call. */
+  prepare(data: UpdateData): void;
+  /** {@linkcode sliceGradient} of micro-batches `chunks` with the adapter at `weights`. */
+  gradient(
+    weights: readonly Float32Array[],
+    chunks: readonly number[],
+    weight: number,
+  ): Promise<SliceGradient>;
 }
 
 /** Statistics of one update. */
@@ -77,85 +101,46 @@ export interface UpdateStats {
  * Runs the update over a rollout with its per-transition advantages
  * (`advantages[k][i]`), changing only the adapter's variables.
  */
-export function updatePolicy(
+export async function updatePolicy(
   context: UpdateContext,
-  data: Rollout,
+  rollout: Rollout,
   advantages: readonly Float32Array[],
-): UpdateStats {
-  const { policy, adapter, optimizer, ema, microBatch, accumulation } = context;
-  const P = policy.stochasticSteps;
-  const [c, h, w] = data.sampleShape;
-  const size = c * h * w;
-  const textLength = data.tokens.length / data.prompts.length;
-  const active = activeTrajectories(advantages, data.prompts.length);
-  const chunks = Math.ceil(active.length / microBatch);
-  const variables = adapter.variables;
+): Promise<UpdateStats> {
+  const { policy, optimizer, ema, accumulation } = context;
+  const peers = context.peers ?? [];
+  const data = updateData(rollout, advantages, context.microBatch);
+  for (const peer of peers) peer.prepare(data);
+  const variables = context.adapter.variables;
+  const weight = 1 / (accumulation * policy.stochasticSteps);
   const totals = { loss: 0, kl: 0, clipped: 0, ratio: 0, approxKl: 0, samples: 0, terms: 0 };
-  let firstDeviation = 0, gradNorms = 0, steps = 0, pending = 0;
-
-  const takeStep = () => {
+  let firstDeviation = 0, gradNorms = 0, steps = 0;
+  for (const chunks of stepPlan(microBatchCount(data), context)) {
+    const slices = contiguousSlices(chunks, 1 + peers.length);
+    const weights = peers.length > 0 ? variables.map((v) => v.dataSync() as Float32Array) : [];
+    const remote = peers.flatMap((peer, i) =>
+      slices[i + 1].length > 0 ? [peer.gradient(weights, slices[i + 1], weight)] : []
+    );
+    const local = await settledFirst(remote, () => sliceGradient(context, data, slices[0], weight));
+    for (const { sums, terms } of [local, ...await Promise.all(remote)]) {
+      optimizer.add(sums);
+      for (const term of terms.flat()) {
+        const { ratio, kl, approxKl } = term;
+        for (let i = 0; i < ratio.length; i++) {
+          if (Math.abs(ratio[i] - 1) > context.objective.clipRange) totals.clipped += 1;
+          if (steps === 0) firstDeviation = Math.max(firstDeviation, Math.abs(ratio[i] - 1));
+          totals.ratio += ratio[i];
+          totals.kl += kl[i];
+          totals.approxKl += approxKl[i];
+        }
+        totals.samples += ratio.length;
+        totals.loss += term.loss;
+        totals.terms += 1;
+      }
+    }
     gradNorms += optimizer.step();
     steps += 1;
     ema.update(variables.map((v) => v.dataSync() as Float32Array), optimizer.stepCount - 1);
-    pending = 0;
-  };
-
-  for (let epoch = 0; epoch < context.innerEpochs; epoch++) {
-    const order = passOrder(chunks, epoch, context.seed, context.iteration);
-    for (const chunk of order) {
-      const members = active.subarray(chunk * microBatch, (chunk + 1) * microBatch);
-      const rows = <T extends Float32Array | Int32Array>(a: T, width: number): T =>
-        gatherRows(a, members, width);
-      const shape = [members.length, c, h, w] as [number, number, number, number];
-      const tokens = tf.tensor2d(
-        rows(data.tokens, textLength),
-        [members.length, textLength],
-        "int32",
-      );
-      for (let k = 0; k < P; k++) {
-        const batch = {
-          step: k,
-          x: tf.tensor4d(rows(data.states[k], size), shape),
-          next: tf.tensor4d(rows(data.states[k + 1], size), shape),
-          tokens,
-          logProbOld: tf.tensor1d(rows(data.logProbOld[k], 1)),
-          advantages: tf.tensor1d(rows(advantages[k], 1)),
-          referenceMean: data.referenceMeans
-            ? tf.tensor4d(rows(data.referenceMeans[k], size), shape)
-            : undefined,
-        };
-        let ratio: tf.Tensor1D | undefined, kl: tf.Tensor1D | undefined;
-        let logProb: tf.Tensor1D | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const terms = grpoObjective(policy, adapter, batch, context.objective);
-          ratio = tf.keep(terms.ratio);
-          kl = tf.keep(terms.kl);
-          logProb = tf.keep(terms.logProb);
-          return terms.loss;
-        }, variables);
-        optimizer.accumulate(grads, 1 / (accumulation * P));
-        const ratios = ratio!.dataSync(), kls = kl!.dataSync(), lps = logProb!.dataSync();
-        const old = rows(data.logProbOld[k], 1);
-        for (let i = 0; i < ratios.length; i++) {
-          if (Math.abs(ratios[i] - 1) > context.objective.clipRange) totals.clipped += 1;
-          if (steps === 0) firstDeviation = Math.max(firstDeviation, Math.abs(ratios[i] - 1));
-          totals.ratio += ratios[i];
-          totals.kl += kls[i];
-          totals.approxKl += 0.5 * (lps[i] - old[i]) ** 2;
-        }
-        totals.samples += ratios.length;
-        totals.loss += value.dataSync()[0];
-        totals.terms += 1;
-        tf.dispose([value, ...Object.values(grads), ratio!, kl!, logProb!]);
-        tf.dispose([batch.x, batch.next, batch.logProbOld, batch.advantages]);
-        if (batch.referenceMean) batch.referenceMean.dispose();
-      }
-      tokens.dispose();
-      pending += 1;
-      if (pending === accumulation) takeStep();
-    }
   }
-  if (pending > 0) takeStep();
   const per = (sum: number, count: number) => (count > 0 ? sum / count : 0);
   return {
     loss: per(totals.loss, totals.terms),
@@ -166,32 +151,49 @@ export function updatePolicy(
     firstUpdateRatioDeviation: firstDeviation,
     gradNorm: steps > 0 ? gradNorms / steps : 0,
     optimizerSteps: steps,
-    skipped: data.prompts.length - active.length,
+    skipped: rollout.prompts.length - data.active.length,
   };
 }
 
-/** Indices of the trajectories with some advantage above {@link ZERO_ADVANTAGE} in magnitude. */
-function activeTrajectories(advantages: readonly Float32Array[], n: number): Int32Array {
-  const keep: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (advantages.some((a) => Math.abs(a[i]) > ZERO_ADVANTAGE)) keep.push(i);
-  }
-  return Int32Array.from(keep);
+/**
+ * The micro-batches of each optimiser step: the passes' orders one after
+ * another, cut into runs of `accumulation` (a step may span two passes; the
+ * last may be shorter).
+ */
+function stepPlan(
+  chunks: number,
+  { innerEpochs, accumulation, seed, iteration }: UpdateContext,
+): number[][] {
+  const visits = Array.from(
+    { length: innerEpochs },
+    (_, epoch) => passOrder(chunks, epoch, seed, iteration),
+  ).flat();
+  return Array.from(
+    { length: Math.ceil(visits.length / accumulation) },
+    (_, s) => visits.slice(s * accumulation, (s + 1) * accumulation),
+  );
 }
 
-/** Rows `members` of a row-major array of `width`-value rows, contiguous runs copied whole. */
-function gatherRows<T extends Float32Array | Int32Array>(
-  source: T,
-  members: Int32Array,
-  width: number,
-): T {
-  const first = members[0], count = members.length;
-  if (members[count - 1] - first === count - 1) {
-    return source.subarray(first * width, (first + count) * width) as T;
+/**
+ * `work()`, run while `pending` (other workers' answers) are under way; if it
+ * throws, they are waited for first, so none is left to reject unheard.
+ */
+export async function settledFirst<T>(
+  pending: readonly Promise<unknown>[],
+  work: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    await Promise.allSettled(pending);
+    throw error;
   }
-  const out = new (source.constructor as { new (n: number): T })(count * width);
-  members.forEach((row, i) => out.set(source.subarray(row * width, (row + 1) * width), i * width));
-  return out;
+}
+
+/** `items` cut into `parts` contiguous slices, the earlier ones no longer than the later. */
+function contiguousSlices<T>(items: readonly T[], parts: number): T[][] {
+  const cut = (i: number) => Math.floor((i * items.length) / parts);
+  return Array.from({ length: parts }, (_, i) => items.slice(cut(i), cut(i + 1)));
 }
 
 /** Micro-batch order of a pass: rollout order first, then seeded shuffles. */

@@ -8,6 +8,7 @@ const COMMANDS: [file: string, name: string][] = [
   ["scripts/bench-sdk.ts", "bench-sdk"],
   ["scripts/bench-train.ts", "bench-train"],
   ["scripts/bench-update.ts", "bench-update"],
+  ["scripts/bench-workers.ts", "bench-workers"],
   ["scripts/build-wasm.ts", "build-wasm"],
   ["scripts/eval-adapter.ts", "eval-adapter"],
   ["scripts/generate.ts", "generate"],

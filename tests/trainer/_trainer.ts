@@ -54,7 +54,10 @@ export function tinyConfig(patch: Record<string, unknown> = {}): TrainConfig {
   });
 }
 
-/** Activates the fastest available backend (OpenBLAS kernels when present), as the CLI does. */
-export async function fastBackend(): Promise<void> {
-  await selectBackend("auto", () => {});
+/**
+ * Activates the fastest available backend (OpenBLAS kernels when present), as
+ * the CLI does; `blasThreads` as the CLI sets it for more than one worker.
+ */
+export async function fastBackend(options: { blasThreads?: number } = {}): Promise<void> {
+  await selectBackend("auto", () => {}, options);
 }

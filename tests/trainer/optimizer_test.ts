@@ -55,6 +55,21 @@ Deno.test("AdamW: decays only the variables `decays` selects; step(lr) overrides
   tf.dispose([w, b]);
 });
 
+Deno.test("AdamW: sums added from other workers join the accumulator; the clip sees their total", () => {
+  const w = tf.variable(tf.tensor1d([1, -2])), alone = tf.variable(tf.tensor1d([1, -2]));
+  const shared = new AdamW([w], options), reference = new AdamW([alone], options);
+  // halves of the gradient (3, 4), one accumulated here, one added as another worker's sum
+  shared.accumulate({ [w.name]: tf.tensor1d([1.5, 2]) }, 1);
+  shared.add([Float64Array.of(1.5, 2)]);
+  reference.accumulate({ [alone.name]: tf.tensor1d([3, 4]) }, 1);
+  assert.equal(shared.step(), 5);
+  assert.equal(reference.step(), 5);
+  assert.deepEqual(w.dataSync(), alone.dataSync());
+  assert.throws(() => shared.add([Float64Array.of(1)]), /holds 1 values, needs 2/);
+  assert.throws(() => shared.add([]), /0 gradient sums for 1 variables/);
+  tf.dispose([w, alone]);
+});
+
 Deno.test("EMA: every 8 steps with decay min((1 + n)/(10 + n), 0.9)", () => {
   const ema = new WeightEma([Float32Array.of(0)], { decay: 0.9, every: 8 });
   const updates: number[] = [];

@@ -75,6 +75,56 @@ Deno.test("run: a resumed tiny run reproduces the uninterrupted run's metrics ex
   }
 });
 
+Deno.test("run: more workers change only rounding; a run resumes with any count, and from before train.workers", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const config = tinyConfig({ train: { iterations: 2, checkpointEvery: 1 } });
+    const workers = (count: number) => ({ ...config, train: { ...config.train, workers: count } });
+    const alone = await train(config, join(root, "a"));
+    await alone.trainer.dispose();
+    const first = await train(workers(2), join(root, "b"), { stopAfter: 1 });
+    await first.trainer.dispose();
+    // a run directory written before train.workers existed has no such field
+    const saved = JSON.parse(await Deno.readTextFile(join(root, "b", "config.json")));
+    delete saved.train.workers;
+    await Deno.writeTextFile(join(root, "b", "config.json"), JSON.stringify(saved, null, 2));
+    // three workers for two micro-batches: this thread's slices are empty
+    const resumed = await train(workers(3), join(root, "b"), { resume: true });
+    assert.equal(resumed.summary.iterations, 2);
+    await resumed.trainer.dispose();
+    const expected = await readMetrics(join(root, "a")), got = await readMetrics(join(root, "b"));
+    assert.equal(got.length, 2);
+    got.forEach((line, i) => {
+      for (const [key, value] of Object.entries(line) as [string, number][]) {
+        const want = (expected[i] as Record<string, number>)[key];
+        assert.ok(
+          Math.abs(value - want) <= 1e-5 * Math.max(1, Math.abs(want)),
+          `${key}: ${value} vs ${want}`,
+        );
+      }
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("run: a worker thread that cannot start fails the run with its reason", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const config = tinyConfig({ train: { iterations: 1, workers: 3 } });
+    const create = Trainer.create(config, await loadBaseModel(config.model), {
+      outDir: root,
+      resume: false,
+      reward: buildReward(config.reward),
+      log: () => {},
+      backend: "tensorflow", // not installed: both worker threads fail to start
+    });
+    await assert.rejects(create, /worker: .*backend tensorflow is unavailable/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("run: with TF.js rollouts the first inner update is exactly on-policy", async () => {
   const root = await Deno.makeTempDir();
   try {

@@ -1,0 +1,119 @@
+/**
+ * An extra worker of a data-parallel run: a Deno Worker thread
+ * (`replica_worker_entry.ts`) that builds the run's policy from its config
+ * ({@linkcode PolicyReplica}) and, on request, rolls out a slice of an
+ * iteration or takes the gradient of a slice of an optimiser step's
+ * micro-batches at the weights it is sent. Requests are answered in order;
+ * the worker uses one OpenBLAS and one ONNX Runtime thread.
+ *
+ * @module
+ */
+
+import type { BackendRequest } from "./backend.ts";
+import type { TrainConfig } from "./config.ts";
+import type { SliceGradient, UpdateData } from "./gradients.ts";
+import type { Rollout, RolloutSlice } from "./rollout.ts";
+import type { GradientPeer } from "./update.ts";
+
+/** A message to the worker. */
+export type WorkerRequest =
+  | { readonly type: "start"; readonly config: TrainConfig; readonly backend: BackendRequest }
+  | {
+    readonly type: "rollout";
+    readonly weights: readonly Float32Array[];
+    readonly slice: RolloutSlice;
+  }
+  | { readonly type: "prepare"; readonly data: UpdateData }
+  | {
+    readonly type: "gradient";
+    readonly weights: readonly Float32Array[];
+    readonly chunks: readonly number[];
+    readonly weight: number;
+  };
+
+/** The worker's answer to a request (`prepare` has none). */
+export type WorkerReply =
+  | { readonly ok: true; readonly value?: Rollout | SliceGradient }
+  | { readonly ok: false; readonly error: string };
+
+/** The trainer's handle on one extra worker thread. */
+export class ReplicaWorker implements GradientPeer {
+  readonly #worker: Worker;
+  readonly #pending: { resolve(value: unknown): void; reject(error: Error): void }[] = [];
+  #failure?: Error;
+
+  private constructor(worker: Worker) {
+    this.#worker = worker;
+    worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+      const reply = event.data, waiting = this.#pending.shift();
+      if (reply.ok) waiting?.resolve(reply.value);
+      else waiting?.reject(new Error(`worker: ${reply.error}`));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      this.#fail(new Error(`worker: ${event.message}`));
+    };
+  }
+
+  /**
+   * Starts a worker thread and builds the run's policy in it, on `backend`
+   * (the one this thread runs on) with one OpenBLAS thread.
+   *
+   * @example
+   * ```ts ignore
+   * const worker = await ReplicaWorker.start(config, "blas");
+   * const half = await worker.rollout(weights, { prompts, seed: 0, iteration: 0, first: 256 });
+   * worker.close();
+   * ```
+   */
+  static async start(config: TrainConfig, backend: BackendRequest): Promise<ReplicaWorker> {
+    const worker = new Worker(new URL("./replica_worker_entry.ts", import.meta.url), {
+      type: "module",
+    });
+    const handle = new ReplicaWorker(worker);
+    await handle.#request({ type: "start", config, backend });
+    return handle;
+  }
+
+  /** Rolls out `slice` with the adapter at `weights`. */
+  rollout(weights: readonly Float32Array[], slice: RolloutSlice): Promise<Rollout> {
+    return this.#request({ type: "rollout", weights, slice }) as Promise<Rollout>;
+  }
+
+  /** Sends the iteration's update data (copied into the worker). */
+  prepare(data: UpdateData): void {
+    this.#send({ type: "prepare", data });
+  }
+
+  /** The gradient of micro-batches `chunks` of the prepared data at `weights`. */
+  gradient(
+    weights: readonly Float32Array[],
+    chunks: readonly number[],
+    weight: number,
+  ): Promise<SliceGradient> {
+    return this.#request({ type: "gradient", weights, chunks, weight }) as Promise<SliceGradient>;
+  }
+
+  /** Stops the thread; requests still waiting fail. */
+  close(): void {
+    this.#worker.terminate();
+    this.#fail(new Error("worker closed"));
+  }
+
+  #request(request: WorkerRequest): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ resolve, reject });
+      this.#send(request);
+    });
+  }
+
+  #send(request: WorkerRequest): void {
+    if (this.#failure) throw this.#failure;
+    this.#worker.postMessage(request);
+  }
+
+  #fail(error: Error): void {
+    this.#failure ??= error;
+    for (const waiting of this.#pending.splice(0)) waiting.reject(error);
+  }
+}

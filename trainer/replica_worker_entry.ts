@@ -1,0 +1,65 @@
+/**
+ * The body of an extra worker thread ({@linkcode ReplicaWorker}): builds the
+ * run's policy from the config it is sent, then answers rollout and gradient
+ * requests one at a time, in the order they came, sending large arrays back
+ * without copying.
+ *
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { selectBackend } from "./backend.ts";
+import type { UpdateData } from "./gradients.ts";
+import { PolicyReplica } from "./replica.ts";
+import type { WorkerReply, WorkerRequest } from "./replica_worker.ts";
+import { rolloutOptions } from "./rollout.ts";
+import type { TrainConfig } from "./config.ts";
+import { loadBaseModel } from "./setup.ts";
+
+let config: TrainConfig | undefined;
+let replica: PolicyReplica | undefined;
+let data: UpdateData | undefined;
+let queue = Promise.resolve();
+
+self.onmessage = (event: MessageEvent<WorkerRequest>) => {
+  queue = queue.then(() => handle(event.data));
+};
+
+async function handle(request: WorkerRequest): Promise<void> {
+  try {
+    if (request.type === "start") {
+      await selectBackend(request.backend, () => {}, { blasThreads: 1 });
+      config = request.config;
+      replica = new PolicyReplica(config, await loadBaseModel(config.model), 1);
+      return reply({ ok: true });
+    }
+    if (request.type === "prepare") {
+      data = request.data;
+      return;
+    }
+    if (!config || !replica) throw new Error(`"${request.type}" before "start"`);
+    replica.load(request.weights);
+    if (request.type === "rollout") {
+      const value = await replica.rollout(rolloutOptions(config, request.slice));
+      const arrays = [
+        value.tokens,
+        value.images,
+        ...value.states,
+        ...value.logProbOld,
+        ...(value.referenceMeans ?? []),
+        ...(value.endpointEstimates ?? []),
+      ];
+      return reply({ ok: true, value }, [...new Set(arrays.map((a) => a.buffer))]);
+    }
+    if (!data) throw new Error('"gradient" before "prepare"');
+    const value = replica.gradient(data, request.chunks, request.weight);
+    return reply({ ok: true, value }, value.sums.map((a) => a.buffer));
+  } catch (error) {
+    reply({ ok: false, error: error instanceof Error ? error.stack ?? error.message : `${error}` });
+  }
+}
+
+function reply(message: WorkerReply, transfer: ArrayBufferLike[] = []): void {
+  self.postMessage(message, transfer as ArrayBuffer[]);
+}
