@@ -25,6 +25,7 @@ import { loadTrainConfig, type TrainConfig } from "../trainer/config.ts";
 import type { EvalReport } from "../trainer/eval/table.ts";
 import { readMetrics } from "../trainer/metrics.ts";
 import { RunDirectory } from "../trainer/run_directory.ts";
+import { trainTaskArgs } from "./bench/train_task.ts";
 
 const HEADLINE = [
   "trainer/configs/shapes-meanflow.json",
@@ -83,7 +84,7 @@ async function bench(path: string, options: Options, root: string): Promise<stri
   const started = performance.now();
   const threads = Deno.env.get(BLAS_THREADS_ENV) ?? (parallel ? "1" : undefined);
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "trainer/train.ts", "--config", configPath, "--out", run.path],
+    args: [...await trainTaskArgs(), "--config", configPath, "--out", run.path],
     env: threads === undefined ? undefined : { [BLAS_THREADS_ENV]: threads },
     stdout: "piped",
     stderr: "inherit",

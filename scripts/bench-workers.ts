@@ -17,6 +17,7 @@
 
 import { join } from "node:path";
 import { parseFlags, runCommand } from "../cli/command.ts";
+import { trainTaskArgs } from "./bench/train_task.ts";
 import { integer, readFlag } from "../cli/readers.ts";
 import { BLAS_THREADS_ENV } from "../kernels/blas.ts";
 import { readMetrics } from "../trainer/metrics.ts";
@@ -113,16 +114,6 @@ async function cpuTicks(pid: number): Promise<CpuTicks> {
   return { busy: total - idle, total, process: Number(after[11]) + Number(after[12]) };
 }
 
-/** The `train` task's command line (deno.json), so the bench runs what users run. */
-async function trainCommand(): Promise<string[]> {
-  const { tasks } = JSON.parse(await Deno.readTextFile("deno.json")) as {
-    tasks: Record<string, string>;
-  };
-  const [deno, ...args] = tasks.train.split(/\s+/);
-  if (deno !== "deno") throw new Error(`the train task does not start with deno: ${tasks.train}`);
-  return args;
-}
-
 /**
  * Runs `setting`: its processes side by side, their trajectories/s and cores
  * summed; each counts the other's cores among the others', which are taken out.
@@ -144,7 +135,7 @@ async function measureSetting(setting: Setting, options: Options, root: string):
 async function measure(setting: Setting, options: Options, root: string): Promise<Sample> {
   const out = join(root, `${setting.workers}-${crypto.randomUUID().slice(0, 8)}`);
   const args = [
-    ...await trainCommand(),
+    ...await trainTaskArgs(),
     ...["--config", options.config, "--out", out, "--workers", String(setting.workers)],
   ];
   const child = new Deno.Command(Deno.execPath(), {
@@ -205,7 +196,7 @@ async function run(options: Options): Promise<void> {
   } finally {
     await Deno.remove(root, { recursive: true });
   }
-  const train = ["deno", ...await trainCommand(), "--config", options.config].join(" ");
+  const train = ["deno", ...await trainTaskArgs(), "--config", options.config].join(" ");
   const machine = `${await cpuModel()}, ${navigator.hardwareConcurrency} CPU threads`;
   const section = report(options, train, machine, samples, [loadBefore, await loadAverage()]);
   console.log(`\n${section}`);
