@@ -79,7 +79,7 @@ export class ReplicaWorker implements GradientPeer {
     return this.#request({ type: "rollout", weights, slice }) as Promise<Rollout>;
   }
 
-  /** Sends the iteration's update data (copied into the worker). */
+  /** Sends the iteration's update data (arrays in shared memory are shared, others copied). */
   prepare(data: UpdateData): void {
     this.#send({ type: "prepare", data });
   }

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { computeAdvantages } from "../../trainer/advantages.ts";
 import { AdamW, WeightEma } from "../../trainer/optimizer.ts";
-import { type StepWork, type UnitGradient, WorkCounter } from "../../trainer/gradients.ts";
+import {
+  type StepWork,
+  type UnitGradient,
+  type UpdateData,
+  WorkCounter,
+} from "../../trainer/gradients.ts";
 import { PolicyReplica } from "../../trainer/replica.ts";
 import { ReplicaWorker } from "../../trainer/replica_worker.ts";
 import { kRepeatPrompts, scoredRollout } from "../../trainer/rollout.ts";
@@ -21,7 +26,7 @@ await fastBackend({ blasThreads: 1 });
 class BlockPeer implements GradientPeer {
   units = 0;
   constructor(readonly worker: ReplicaWorker, readonly share: number) {}
-  prepare(data: Parameters<GradientPeer["prepare"]>[0]): void {
+  prepare(data: UpdateData): void {
     this.worker.prepare(data);
   }
   async gradients(weights: readonly Float32Array[], work: StepWork): Promise<UnitGradient[]> {
