@@ -1,8 +1,9 @@
 /**
  * The update's unit of work (docs/math.md §6): the gradient of the GRPO
- * objective over a slice of an iteration's micro-batches, summed in float64
- * into plain arrays that add up across workers, with the per-sample terms
- * the update's statistics need.
+ * objective on one stochastic transition of one micro-batch, with the
+ * per-sample terms the update's statistics need. The workers of a step draw
+ * its units from a shared counter ({@linkcode WorkCounter}); the update adds
+ * their gradients in unit order, whoever computed them.
  *
  * Trajectories whose advantages are all ≈ 0 carry no policy gradient and are
  * left out; the rest form the micro-batches, in rollout order. Micro-batch
@@ -83,14 +84,6 @@ export interface TransitionTerms {
   readonly approxKl: Float64Array;
 }
 
-/** The gradient of a slice of micro-batches, and its terms. */
-export interface SliceGradient {
-  /** `weight · Σ ∂objective/∂variable` per adapter variable (in the adapter's order). */
-  readonly sums: Float64Array[];
-  /** Per micro-batch of the slice, in order: its terms per stochastic transition. */
-  readonly terms: TransitionTerms[][];
-}
-
 /** The model a gradient is taken of. */
 export interface GradientModel {
   /** The policy. */
@@ -102,42 +95,91 @@ export interface GradientModel {
 }
 
 /**
- * The gradient over micro-batches `chunks` of `data`, every transition's
- * gradient weighted by `weight` and summed in float64 (in the order of
- * `chunks`, then of the transitions).
+ * A counter in shared memory from which the workers of an optimiser step
+ * draw its units (stochastic transitions of its micro-batches) by index, so
+ * whichever worker is free takes the next one.
+ *
+ * @example
+ * ```ts
+ * const counter = new WorkCounter();
+ * counter.take(); // 0
+ * counter.take(3); // 1: units 1, 2 and 3 are claimed
+ * counter.reset();
+ * ```
+ */
+export class WorkCounter {
+  /** The shared memory, to send to other threads (`new WorkCounter(buffer)` there). */
+  readonly buffer: SharedArrayBuffer;
+  readonly #next: Int32Array;
+
+  /** A counter at 0, or a view of one another thread made. */
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(4)) {
+    this.buffer = buffer;
+    this.#next = new Int32Array(buffer, 0, 1);
+  }
+
+  /** Claims the next `count` indices; returns the first. */
+  take(count = 1): number {
+    return Atomics.add(this.#next, 0, count);
+  }
+
+  /** Starts again from index 0 (only while no worker draws). */
+  reset(): void {
+    Atomics.store(this.#next, 0, 0);
+  }
+}
+
+/** An optimiser step's work: its micro-batches and the counter its units are drawn from. */
+export interface StepWork {
+  /** The step's micro-batches; unit `u` is transition `u % K` of micro-batch `chunks[⌊u / K⌋]`. */
+  readonly chunks: readonly number[];
+  /** The {@linkcode WorkCounter}'s shared memory. */
+  readonly counter: SharedArrayBuffer;
+}
+
+/** The gradient of one unit of a step: one stochastic transition of one micro-batch. */
+export interface UnitGradient {
+  /** The unit's index in its step. */
+  readonly unit: number;
+  /** `∂objective/∂variable` per adapter variable, in the adapter's order (unweighted). */
+  readonly grads: Float32Array[];
+  /** The objective's per-sample values. */
+  readonly terms: TransitionTerms;
+}
+
+/**
+ * Draws units of `work` from its counter and takes their gradients until
+ * none remain; what it returns depends on which units this thread won, the
+ * gradients themselves do not.
  *
  * @example
  * ```ts ignore
- * const { sums, terms } = sliceGradient({ policy, adapter, objective }, data, [0, 1], 1 / 16);
+ * const counter = new WorkCounter();
+ * const all = drawGradients({ policy, adapter, objective }, data, { chunks: [0, 1], counter: counter.buffer });
  * ```
  */
-export function sliceGradient(
+export function drawGradients(
   model: GradientModel,
   data: UpdateData,
-  chunks: readonly number[],
-  weight: number,
-): SliceGradient {
-  const variables = model.adapter.variables;
-  const sums = variables.map((v) => new Float64Array(v.size));
-  const terms = chunks.map((chunk) =>
-    microBatchGradient(model, data, chunk, (grads) => {
-      variables.forEach((variable, i) => {
-        const values = grads[variable.name].dataSync();
-        const sum = sums[i];
-        for (let j = 0; j < sum.length; j++) sum[j] += weight * values[j];
-      });
-    })
-  );
-  return { sums, terms };
+  work: StepWork,
+): UnitGradient[] {
+  const counter = new WorkCounter(work.counter);
+  const steps = model.policy.stochasticSteps, units = work.chunks.length * steps;
+  const out: UnitGradient[] = [];
+  for (let unit = counter.take(); unit < units; unit = counter.take()) {
+    const chunk = work.chunks[Math.floor(unit / steps)];
+    out.push({ unit, ...transitionGradient(model, data, chunk, unit % steps) });
+  }
+  return out;
 }
 
-/** Runs the objective and its gradient on every stochastic transition of micro-batch `chunk`. */
-function microBatchGradient(
+/** The objective and its gradient on stochastic transition `k` of micro-batch `chunk`. */
+function transitionGradient(
   { policy, adapter, objective }: GradientModel,
   data: UpdateData,
   chunk: number,
-  accumulate: (grads: tf.NamedTensorMap) => void,
-): TransitionTerms[] {
+  k: number,
+): Omit<UnitGradient, "unit"> {
   const { rollout, advantages, microBatch } = data;
   const members = data.active.subarray(chunk * microBatch, (chunk + 1) * microBatch);
   const [c, h, w] = rollout.sampleShape;
@@ -147,48 +189,42 @@ function microBatchGradient(
   const rows = <T extends Float32Array | Int32Array>(a: T, width: number): T =>
     gatherRows(a, members, width);
   const shape = [members.length, c, h, w] as [number, number, number, number];
-  const tokens = tf.tensor2d(
-    rows(rollout.tokens, textLength),
-    [members.length, textLength],
-    "int32",
-  );
-  const out: TransitionTerms[] = [];
-  for (let k = 0; k < policy.stochasticSteps; k++) {
-    const old = rows(rollout.logProbOld[k], 1);
-    const batch = {
-      step: k,
-      x: tf.tensor4d(rows(rollout.states[k], size), shape),
-      next: tf.tensor4d(rows(rollout.states[k + 1], size), shape),
-      tokens,
-      logProbOld: tf.tensor1d(old),
-      advantages: tf.tensor1d(rows(advantages[k], 1)),
-      referenceMean: rollout.referenceMeans
-        ? tf.tensor4d(rows(rollout.referenceMeans[k], size), shape)
-        : undefined,
-    };
-    let ratio: tf.Tensor1D | undefined, kl: tf.Tensor1D | undefined;
-    let logProb: tf.Tensor1D | undefined;
-    const { value, grads } = tf.variableGrads(() => {
-      const terms = grpoObjective(policy, adapter, batch, objective);
-      ratio = tf.keep(terms.ratio);
-      kl = tf.keep(terms.kl);
-      logProb = tf.keep(terms.logProb);
-      return terms.loss;
-    }, adapter.variables);
-    accumulate(grads);
-    const lps = logProb!.dataSync();
-    out.push({
+  const old = rows(rollout.logProbOld[k], 1);
+  const batch = {
+    step: k,
+    x: tf.tensor4d(rows(rollout.states[k], size), shape),
+    next: tf.tensor4d(rows(rollout.states[k + 1], size), shape),
+    tokens: tf.tensor2d(rows(rollout.tokens, textLength), [members.length, textLength], "int32"),
+    logProbOld: tf.tensor1d(old),
+    advantages: tf.tensor1d(rows(advantages[k], 1)),
+    referenceMean: rollout.referenceMeans
+      ? tf.tensor4d(rows(rollout.referenceMeans[k], size), shape)
+      : undefined,
+  };
+  let ratio: tf.Tensor1D | undefined, kl: tf.Tensor1D | undefined;
+  let logProb: tf.Tensor1D | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const terms = grpoObjective(policy, adapter, batch, objective);
+    ratio = tf.keep(terms.ratio);
+    kl = tf.keep(terms.kl);
+    logProb = tf.keep(terms.logProb);
+    return terms.loss;
+  }, adapter.variables);
+  const lps = logProb!.dataSync();
+  const result = {
+    // copies: each owns its buffer, to be sent to another thread without copying again
+    grads: adapter.variables.map((v) => (grads[v.name].dataSync() as Float32Array).slice()),
+    terms: {
       loss: value.dataSync()[0],
       ratio: ratio!.dataSync() as Float32Array,
       kl: kl!.dataSync() as Float32Array,
       approxKl: Float64Array.from(old, (o, i) => 0.5 * (lps[i] - o) ** 2),
-    });
-    tf.dispose([value, ...Object.values(grads), ratio!, kl!, logProb!]);
-    tf.dispose([batch.x, batch.next, batch.logProbOld, batch.advantages]);
-    if (batch.referenceMean) batch.referenceMean.dispose();
-  }
-  tokens.dispose();
-  return out;
+    },
+  };
+  tf.dispose([value, ...Object.values(grads), ratio!, kl!, logProb!]);
+  tf.dispose([batch.x, batch.next, batch.tokens, batch.logProbOld, batch.advantages]);
+  if (batch.referenceMean) batch.referenceMean.dispose();
+  return result;
 }
 
 /** Rows `members` of a row-major array of `width`-value rows, contiguous runs copied whole. */

@@ -4,14 +4,14 @@
  * session. The trainer's thread holds one and every extra worker thread
  * (`replica_worker.ts`) another, built from the same config and base model,
  * so any of them rolls out a slice of an iteration's trajectories or takes
- * the gradient of a slice of its micro-batches (docs/math.md §6).
+ * the gradients of the units of an optimiser step it draws (docs/math.md §6).
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { TrainConfig } from "./config.ts";
-import { type SliceGradient, sliceGradient, type UpdateData } from "./gradients.ts";
+import { drawGradients, type StepWork, type UnitGradient, type UpdateData } from "./gradients.ts";
 import { LoraAdapter } from "./model/lora.ts";
 import { TfFlowMap } from "./model/tfjs.ts";
 import { FlowMapPolicy, rolloutGrid } from "./policy.ts";
@@ -79,10 +79,10 @@ export class PolicyReplica {
     }
   }
 
-  /** {@linkcode sliceGradient} of micro-batches `chunks` at the adapter's current weights. */
-  gradient(data: UpdateData, chunks: readonly number[], weight: number): SliceGradient {
+  /** {@linkcode drawGradients} of `work` at the adapter's current weights. */
+  gradients(data: UpdateData, work: StepWork): UnitGradient[] {
     const model = { policy: this.policy, adapter: this.adapter, objective: this.#config.objective };
-    return sliceGradient(model, data, chunks, weight);
+    return drawGradients(model, data, work);
   }
 
   /** Frees the model, the adapter and the ONNX Runtime session. */

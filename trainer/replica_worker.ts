@@ -2,8 +2,8 @@
  * An extra worker of a data-parallel run: a Deno Worker thread
  * (`replica_worker_entry.ts`) that builds the run's policy from its config
  * ({@linkcode PolicyReplica}) and, on request, rolls out a slice of an
- * iteration or takes the gradient of a slice of an optimiser step's
- * micro-batches at the weights it is sent. Requests are answered in order;
+ * iteration or draws units of an optimiser step from the step's shared
+ * counter and takes their gradients at the weights it is sent. Requests are answered in order;
  * the worker uses one OpenBLAS and one ONNX Runtime thread.
  *
  * @module
@@ -11,7 +11,7 @@
 
 import type { BackendRequest } from "./backend.ts";
 import type { TrainConfig } from "./config.ts";
-import type { SliceGradient, UpdateData } from "./gradients.ts";
+import type { StepWork, UnitGradient, UpdateData } from "./gradients.ts";
 import type { Rollout, RolloutSlice } from "./rollout.ts";
 import type { GradientPeer } from "./update.ts";
 
@@ -25,15 +25,14 @@ export type WorkerRequest =
   }
   | { readonly type: "prepare"; readonly data: UpdateData }
   | {
-    readonly type: "gradient";
+    readonly type: "gradients";
     readonly weights: readonly Float32Array[];
-    readonly chunks: readonly number[];
-    readonly weight: number;
+    readonly work: StepWork;
   };
 
 /** The worker's answer to a request (`prepare` has none). */
 export type WorkerReply =
-  | { readonly ok: true; readonly value?: Rollout | SliceGradient }
+  | { readonly ok: true; readonly value?: Rollout | UnitGradient[] }
   | { readonly ok: false; readonly error: string };
 
 /** The trainer's handle on one extra worker thread. */
@@ -80,18 +79,14 @@ export class ReplicaWorker implements GradientPeer {
     return this.#request({ type: "rollout", weights, slice }) as Promise<Rollout>;
   }
 
-  /** Sends the iteration's update data (copied into the worker). */
+  /** Sends the iteration's update data (arrays in shared memory are shared, others copied). */
   prepare(data: UpdateData): void {
     this.#send({ type: "prepare", data });
   }
 
-  /** The gradient of micro-batches `chunks` of the prepared data at `weights`. */
-  gradient(
-    weights: readonly Float32Array[],
-    chunks: readonly number[],
-    weight: number,
-  ): Promise<SliceGradient> {
-    return this.#request({ type: "gradient", weights, chunks, weight }) as Promise<SliceGradient>;
+  /** The gradients of the units of `work` (on the prepared data) the thread draws, at `weights`. */
+  gradients(weights: readonly Float32Array[], work: StepWork): Promise<UnitGradient[]> {
+    return this.#request({ type: "gradients", weights, work }) as Promise<UnitGradient[]>;
   }
 
   /** Stops the thread; requests still waiting fail. */

@@ -52,9 +52,9 @@ async function handle(request: WorkerRequest): Promise<void> {
       ];
       return reply({ ok: true, value }, [...new Set(arrays.map((a) => a.buffer))]);
     }
-    if (!data) throw new Error('"gradient" before "prepare"');
-    const value = replica.gradient(data, request.chunks, request.weight);
-    return reply({ ok: true, value }, value.sums.map((a) => a.buffer));
+    if (!data) throw new Error('"gradients" before "prepare"');
+    const value = replica.gradients(data, request.work);
+    return reply({ ok: true, value }, value.flatMap((unit) => unit.grads.map((g) => g.buffer)));
   } catch (error) {
     reply({ ok: false, error: error instanceof Error ? error.stack ?? error.message : `${error}` });
   }

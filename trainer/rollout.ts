@@ -328,12 +328,23 @@ export function rolloutOptions(config: TrainConfig, slice: RolloutSlice): Rollou
 
 /**
  * Rollouts of consecutive slices of an iteration's trajectories joined into
- * one, in order (every slice recorded the same fields).
+ * one, in order (every slice recorded the same fields). What the update reads
+ * (tokens, states, old log-probabilities, reference means) lands in shared
+ * memory, so sending it to the update's worker threads copies nothing.
  */
 export function joinRollouts(parts: readonly Rollout[]): Rollout {
   if (parts.length === 1) return parts[0];
-  const join = (pick: (part: Rollout) => Float32Array) => {
-    const out = new Float32Array(parts.reduce((n, part) => n + pick(part).length, 0));
+  const join = <T extends Float32Array | Int32Array>(
+    pick: (part: Rollout) => T,
+    shared = true,
+  ): T => {
+    const length = parts.reduce((n, part) => n + pick(part).length, 0);
+    const type = pick(parts[0]).constructor as {
+      new (buffer: ArrayBufferLike): T;
+      BYTES_PER_ELEMENT: number;
+    };
+    const bytes = length * type.BYTES_PER_ELEMENT;
+    const out = new type(shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     let offset = 0;
     for (const part of parts) {
       out.set(pick(part), offset);
@@ -341,19 +352,20 @@ export function joinRollouts(parts: readonly Rollout[]): Rollout {
     }
     return out;
   };
-  const joinEach = (pick: (part: Rollout) => readonly Float32Array[] | undefined) =>
-    pick(parts[0])?.map((_, k) => join((part) => pick(part)![k]));
-  const tokens = new Int32Array(parts.reduce((n, part) => n + part.tokens.length, 0));
-  parts.reduce((offset, part) => (tokens.set(part.tokens, offset), offset + part.tokens.length), 0);
+  const joinEach = (
+    pick: (part: Rollout) => readonly Float32Array[] | undefined,
+    shared = true,
+  ) => pick(parts[0])?.map((_, k) => join((part) => pick(part)![k], shared));
   return {
     prompts: parts.flatMap((part) => part.prompts),
-    tokens,
+    tokens: join((part) => part.tokens),
     sampleShape: parts[0].sampleShape,
     states: joinEach((part) => part.states)!,
     logProbOld: joinEach((part) => part.logProbOld)!,
     referenceMeans: joinEach((part) => part.referenceMeans),
-    endpointEstimates: joinEach((part) => part.endpointEstimates),
-    images: join((part) => part.images),
+    // scored only, by rewards that may hand them to APIs refusing shared memory
+    endpointEstimates: joinEach((part) => part.endpointEstimates, false),
+    images: join((part) => part.images, false),
   };
 }
 

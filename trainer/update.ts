@@ -11,11 +11,12 @@
  * seeded random order.
  *
  * Data-parallel: with {@link GradientPeer}s (other workers holding the same
- * policy), each optimiser step's micro-batches are cut into contiguous
- * slices, this thread taking the first; the slices' float64 gradient sums are
- * added in slice order before the step, so the gradient norm and its clip
- * see the whole step's gradient. Only the order of float64 additions differs
- * from one worker's.
+ * policy), this thread and the peers draw each optimiser step's units (one
+ * stochastic transition of one micro-batch) from a shared counter, so none
+ * waits for another's fixed share; the units' gradients are added in float64
+ * in unit order before the step, whoever computed them, so the gradient norm
+ * and its clip see the whole step's gradient and the sum is the one a single
+ * worker makes.
  *
  * @module
  */
@@ -23,11 +24,14 @@
 import { UniformStream } from "../src/rng.ts";
 import type { ObjectiveOptions } from "./grpo.ts";
 import {
+  drawGradients,
   microBatchCount,
-  type SliceGradient,
-  sliceGradient,
+  type StepWork,
+  type TransitionTerms,
+  type UnitGradient,
   type UpdateData,
   updateData,
+  WorkCounter,
 } from "./gradients.ts";
 import type { LoraAdapter } from "./model/lora.ts";
 import type { AdamW, WeightEma } from "./optimizer.ts";
@@ -59,20 +63,22 @@ export interface UpdateContext {
   readonly seed: number;
   /** Iteration number. */
   readonly iteration: number;
-  /** Other workers, each taking a slice of every optimiser step (default: none). */
+  /** Other workers, each drawing units of every optimiser step (default: none). */
   readonly peers?: readonly GradientPeer[];
 }
 
-/** Another worker that holds the same policy and computes gradients of micro-batch slices. */
+/**
+ * Another worker that holds the same policy and computes the gradients of
+ * units of a step. A thread that shares memory draws them one at a time
+ * ({@linkcode drawGradients}); one that cannot (a process on a GPU) claims a
+ * block up front, `new WorkCounter(work.counter).take(n)`, before this thread
+ * starts drawing.
+ */
 export interface GradientPeer {
-  /** Receives the iteration's update data, before any {@link GradientPeer.gradient} call. */
+  /** Receives the iteration's update data, before any {@link GradientPeer.gradients} call. */
   prepare(data: UpdateData): void;
-  /** {@linkcode sliceGradient} of micro-batches `chunks` with the adapter at `weights`. */
-  gradient(
-    weights: readonly Float32Array[],
-    chunks: readonly number[],
-    weight: number,
-  ): Promise<SliceGradient>;
+  /** The gradients of the units of `work` it draws, with the adapter at `weights`. */
+  gradients(weights: readonly Float32Array[], work: StepWork): Promise<UnitGradient[]>;
 }
 
 /** Statistics of one update. */
@@ -112,31 +118,38 @@ export async function updatePolicy(
   for (const peer of peers) peer.prepare(data);
   const variables = context.adapter.variables;
   const weight = 1 / (accumulation * policy.stochasticSteps);
-  const totals = { loss: 0, kl: 0, clipped: 0, ratio: 0, approxKl: 0, samples: 0, terms: 0 };
+  const totals: Totals = {
+    loss: 0,
+    kl: 0,
+    clipped: 0,
+    ratio: 0,
+    approxKl: 0,
+    samples: 0,
+    terms: 0,
+  };
   let firstDeviation = 0, gradNorms = 0, steps = 0;
+  const counter = new WorkCounter();
   for (const chunks of stepPlan(microBatchCount(data), context)) {
-    const slices = contiguousSlices(chunks, 1 + peers.length);
+    counter.reset();
+    const work = { chunks, counter: counter.buffer };
     const weights = peers.length > 0 ? variables.map((v) => v.dataSync() as Float32Array) : [];
-    const remote = peers.flatMap((peer, i) =>
-      slices[i + 1].length > 0 ? [peer.gradient(weights, slices[i + 1], weight)] : []
-    );
-    const local = await settledFirst(remote, () => sliceGradient(context, data, slices[0], weight));
-    for (const { sums, terms } of [local, ...await Promise.all(remote)]) {
-      optimizer.add(sums);
-      for (const term of terms.flat()) {
-        const { ratio, kl, approxKl } = term;
-        for (let i = 0; i < ratio.length; i++) {
-          if (Math.abs(ratio[i] - 1) > context.objective.clipRange) totals.clipped += 1;
-          if (steps === 0) firstDeviation = Math.max(firstDeviation, Math.abs(ratio[i] - 1));
-          totals.ratio += ratio[i];
-          totals.kl += kl[i];
-          totals.approxKl += approxKl[i];
-        }
-        totals.samples += ratio.length;
-        totals.loss += term.loss;
-        totals.terms += 1;
-      }
+    const remote = peers.map((peer) => peer.gradients(weights, work));
+    const local = await settledFirst(remote, () => drawGradients(context, data, work));
+    const units = [...local, ...(await Promise.all(remote)).flat()].sort((a, b) => a.unit - b.unit);
+    if (units.length !== chunks.length * policy.stochasticSteps) {
+      throw new Error(`${units.length} unit gradients for ${chunks.length} micro-batches`);
     }
+    const sums = variables.map((v) => new Float64Array(v.size));
+    for (const { grads, terms } of units) {
+      sums.forEach((sum, i) => {
+        const values = grads[i];
+        for (let j = 0; j < sum.length; j++) sum[j] += weight * values[j];
+      });
+      tally(totals, terms, context.objective.clipRange);
+      if (steps > 0) continue;
+      for (const r of terms.ratio) firstDeviation = Math.max(firstDeviation, Math.abs(r - 1));
+    }
+    optimizer.add(sums);
     gradNorms += optimizer.step();
     steps += 1;
     ema.update(variables.map((v) => v.dataSync() as Float32Array), optimizer.stepCount - 1);
@@ -153,6 +166,31 @@ export async function updatePolicy(
     optimizerSteps: steps,
     skipped: rollout.prompts.length - data.active.length,
   };
+}
+
+/** Running sums of the update's statistics. */
+interface Totals {
+  loss: number;
+  kl: number;
+  clipped: number;
+  ratio: number;
+  approxKl: number;
+  samples: number;
+  terms: number;
+}
+
+/** Adds one transition's terms to `totals` (ratios beyond `clipRange` count as clipped). */
+function tally(totals: Totals, terms: TransitionTerms, clipRange: number): void {
+  const { ratio, kl, approxKl } = terms;
+  for (let i = 0; i < ratio.length; i++) {
+    if (Math.abs(ratio[i] - 1) > clipRange) totals.clipped += 1;
+    totals.ratio += ratio[i];
+    totals.kl += kl[i];
+    totals.approxKl += approxKl[i];
+  }
+  totals.samples += ratio.length;
+  totals.loss += terms.loss;
+  totals.terms += 1;
 }
 
 /**
@@ -188,12 +226,6 @@ export async function settledFirst<T>(
     await Promise.allSettled(pending);
     throw error;
   }
-}
-
-/** `items` cut into `parts` contiguous slices, the earlier ones no longer than the later. */
-function contiguousSlices<T>(items: readonly T[], parts: number): T[][] {
-  const cut = (i: number) => Math.floor((i * items.length) / parts);
-  return Array.from({ length: parts }, (_, i) => items.slice(cut(i), cut(i + 1)));
 }
 
 /** Micro-batch order of a pass: rollout order first, then seeded shuffles. */

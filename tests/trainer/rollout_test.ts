@@ -36,7 +36,18 @@ Deno.test("rollout: slices drawn at their place in the iteration join into the w
         rollout(policy, maps, { ...options, prompts: prompts.slice(from, to), first: from })
       ),
     );
-    assert.deepEqual(joinRollouts(parts), whole);
+    const joined = joinRollouts(parts);
+    assert.deepEqual(joined, whole);
+    // what the update reads goes to its worker threads without a copy; what rewards read stays plain
+    const shared = [
+      joined.tokens,
+      ...joined.states,
+      ...joined.logProbOld,
+      ...joined.referenceMeans!,
+    ];
+    assert.ok(shared.every((a) => a.buffer instanceof SharedArrayBuffer));
+    const plain = [joined.images, ...joined.endpointEstimates!];
+    assert.ok(plain.every((a) => a.buffer instanceof ArrayBuffer));
     const unplaced = await rollout(policy, maps, { ...options, prompts: prompts.slice(2, 6) });
     assert.notDeepEqual(unplaced.states[1], parts[1].states[1], "the place draws the noise");
   } finally {
