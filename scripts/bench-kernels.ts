@@ -80,7 +80,6 @@ function parseCommand(args: string[]): Options | "help" {
 
 async function run(options: Options): Promise<void> {
   const { sizes, batch, steps, stockStep } = options;
-  tf.env().set("PROD", true); // silence TF.js's "install tfjs-node" hint
   await selectBackend("blas", (message) => console.log(message));
   const blas = loadBlas();
   uninstallBlasKernels();

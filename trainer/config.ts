@@ -291,9 +291,9 @@ const TRAIN = fields({
     type: integer({ min: 1 }),
     default: 1,
     doc: "Threads sharing each iteration, data-parallel: each rolls out a slice of the " +
-      "micro-batches and takes a slice of every optimiser step's, whose gradients are summed " +
-      "before the step; the result equals one worker's within float rounding. Above 1, each " +
-      "uses one OpenBLAS and one ONNX Runtime thread. A run may resume with another count.",
+      "micro-batches and draws units of every optimiser step, whose gradients are added in " +
+      "unit order before the step, so the result is a one-thread run's. Above 1, each uses " +
+      "one OpenBLAS and one ONNX Runtime thread. A run may resume with another count.",
   },
 });
 
