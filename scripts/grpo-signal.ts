@@ -27,7 +27,13 @@ import { LoraAdapter } from "../trainer/model/lora.ts";
 import { TfFlowMap } from "../trainer/model/tfjs.ts";
 import { FlowMapPolicy, rolloutGrid } from "../trainer/policy.ts";
 import type { Reward } from "../trainer/rewards/reward.ts";
-import { kRepeatPrompts, rollout, scoredRollout, tfjsRolloutMaps } from "../trainer/rollout.ts";
+import {
+  kRepeatPrompts,
+  rollout,
+  rolloutOptions,
+  scoreRollout,
+  tfjsRolloutMaps,
+} from "../trainer/rollout.ts";
 import { buildReward, loadBaseModel } from "../trainer/setup.ts";
 import { updatePolicy } from "../trainer/update.ts";
 
@@ -108,11 +114,13 @@ async function batchGradient(setup: Setup, seed: number, iteration: number) {
     seed,
     iteration,
   });
-  const { data, rewards, stepRewards } = await scoredRollout(
-    (options) => rollout(policy, tfjsRolloutMaps(policy, adapter), options),
+  const { data, rewards, stepRewards } = await scoreRollout(
     setup.reward,
-    config,
-    { prompts, seed, iteration },
+    await rollout(
+      policy,
+      tfjsRolloutMaps(policy, adapter),
+      rolloutOptions(config, { prompts, seed, iteration }),
+    ),
   );
   const advantages = computeAdvantages(
     { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
@@ -234,15 +242,13 @@ async function lineSearch(setup: Setup, gradients: Float64Array[], steps: number
     });
     let total = 0;
     for (const iteration of [0, 1]) {
-      const { rewards } = await scoredRollout(
-        (options) => rollout(setup.policy, tfjsRolloutMaps(setup.policy, setup.adapter), options),
+      const { rewards } = await scoreRollout(
         setup.reward,
-        setup.config,
-        {
-          prompts,
-          seed: SCORE_SEED,
-          iteration,
-        },
+        await rollout(
+          setup.policy,
+          tfjsRolloutMaps(setup.policy, setup.adapter),
+          rolloutOptions(setup.config, { prompts, seed: SCORE_SEED, iteration }),
+        ),
       );
       total += rewards.reduce((a, b) => a + b, 0) / rewards.length / 2;
     }

@@ -17,7 +17,11 @@ export interface IterationMetrics extends UpdateStats {
   readonly rewardStd: number;
   /** Trajectories this iteration. */
   readonly trajectories: number;
-  /** Seconds spent per phase. */
+  /**
+   * Seconds spent per phase. With several workers each scores its own slice
+   * of the rollout: `reward` is the trainer's thread's scoring, `rollout` the
+   * rest of the phase.
+   */
   readonly seconds: {
     readonly rollout: number;
     readonly reward: number;

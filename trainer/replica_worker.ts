@@ -1,8 +1,8 @@
 /**
  * An extra worker of a data-parallel run: a Deno Worker thread
  * (`replica_worker_entry.ts`) that builds the run's policy from its config
- * ({@linkcode PolicyReplica}) and, on request, rolls out a slice of an
- * iteration or draws units of an optimiser step from the step's shared
+ * ({@linkcode PolicyReplica}) and the config's reward and, on request, rolls
+ * out a slice of an iteration (scored by the reward, if asked) or draws units of an optimiser step from the step's shared
  * counter and takes their gradients at the weights it is sent. Requests are answered in order;
  * the worker uses one OpenBLAS and one ONNX Runtime thread.
  *
@@ -12,7 +12,8 @@
 import type { BackendRequest } from "./backend.ts";
 import type { TrainConfig } from "./config.ts";
 import type { StepWork, UnitGradient, UpdateData } from "./gradients.ts";
-import type { Rollout, RolloutSlice } from "./rollout.ts";
+import { RewardError, type RewardFailure } from "./rewards/reward.ts";
+import type { Rollout, RolloutSlice, ScoredRollout } from "./rollout.ts";
 import type { GradientPeer } from "./update.ts";
 
 /** A message to the worker. */
@@ -22,6 +23,7 @@ export type WorkerRequest =
     readonly type: "rollout";
     readonly weights: readonly Float32Array[];
     readonly slice: RolloutSlice;
+    readonly score: boolean;
   }
   | { readonly type: "prepare"; readonly data: UpdateData }
   | {
@@ -32,8 +34,8 @@ export type WorkerRequest =
 
 /** The worker's answer to a request (`prepare` has none). */
 export type WorkerReply =
-  | { readonly ok: true; readonly value?: Rollout | UnitGradient[] }
-  | { readonly ok: false; readonly error: string };
+  | { readonly ok: true; readonly value?: ScoredRollout | Rollout | UnitGradient[] }
+  | { readonly ok: false; readonly error: string; readonly reward?: RewardFailure };
 
 /** The trainer's handle on one extra worker thread. */
 export class ReplicaWorker implements GradientPeer {
@@ -46,7 +48,10 @@ export class ReplicaWorker implements GradientPeer {
     worker.onmessage = (event: MessageEvent<WorkerReply>) => {
       const reply = event.data, waiting = this.#pending.shift();
       if (reply.ok) waiting?.resolve(reply.value);
-      else waiting?.reject(new Error(`worker: ${reply.error}`));
+      else if (reply.reward) {
+        const { reward, kind, detail, indices } = reply.reward;
+        waiting?.reject(new RewardError(reward, kind, detail, { indices }));
+      } else waiting?.reject(new Error(`worker: ${reply.error}`));
     };
     worker.onerror = (event) => {
       event.preventDefault();
@@ -76,7 +81,18 @@ export class ReplicaWorker implements GradientPeer {
 
   /** Rolls out `slice` with the adapter at `weights`. */
   rollout(weights: readonly Float32Array[], slice: RolloutSlice): Promise<Rollout> {
-    return this.#request({ type: "rollout", weights, slice }) as Promise<Rollout>;
+    return this.#request({ type: "rollout", weights, slice, score: false }) as Promise<Rollout>;
+  }
+
+  /**
+   * Rolls out `slice` with the adapter at `weights` and scores it with the
+   * config's reward ({@linkcode scoreRollout}); a {@linkcode RewardError}
+   * comes back as one.
+   */
+  scoredRollout(weights: readonly Float32Array[], slice: RolloutSlice): Promise<ScoredRollout> {
+    return this.#request({ type: "rollout", weights, slice, score: true }) as Promise<
+      ScoredRollout
+    >;
   }
 
   /** Sends the iteration's update data (arrays in shared memory are shared, others copied). */

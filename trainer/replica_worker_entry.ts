@@ -1,6 +1,6 @@
 /**
  * The body of an extra worker thread ({@linkcode ReplicaWorker}): builds the
- * run's policy from the config it is sent, then answers rollout and gradient
+ * run's policy and reward from the config it is sent, then answers rollout and gradient
  * requests one at a time, in the order they came, sending large arrays back
  * without copying.
  *
@@ -13,12 +13,14 @@ import { selectBackend } from "./backend.ts";
 import type { UpdateData } from "./gradients.ts";
 import { PolicyReplica } from "./replica.ts";
 import type { WorkerReply, WorkerRequest } from "./replica_worker.ts";
-import { rolloutOptions } from "./rollout.ts";
+import { type Reward, RewardError, rewardFailure } from "./rewards/reward.ts";
+import { type Rollout, rolloutOptions, scoreRollout } from "./rollout.ts";
 import type { TrainConfig } from "./config.ts";
-import { loadBaseModel } from "./setup.ts";
+import { buildReward, loadBaseModel } from "./setup.ts";
 
 let config: TrainConfig | undefined;
 let replica: PolicyReplica | undefined;
+let reward: Reward | undefined;
 let data: UpdateData | undefined;
 let queue = Promise.resolve();
 
@@ -32,32 +34,46 @@ async function handle(request: WorkerRequest): Promise<void> {
       await selectBackend(request.backend, () => {}, { blasThreads: 1 });
       config = request.config;
       replica = new PolicyReplica(config, await loadBaseModel(config.model), 1);
+      reward = buildReward(config.reward);
       return reply({ ok: true });
     }
     if (request.type === "prepare") {
       data = request.data;
       return;
     }
-    if (!config || !replica) throw new Error(`"${request.type}" before "start"`);
+    if (!config || !replica || !reward) throw new Error(`"${request.type}" before "start"`);
     replica.load(request.weights);
     if (request.type === "rollout") {
-      const value = await replica.rollout(rolloutOptions(config, request.slice));
-      const arrays = [
-        value.tokens,
-        value.images,
-        ...value.states,
-        ...value.logProbOld,
-        ...(value.referenceMeans ?? []),
-        ...(value.endpointEstimates ?? []),
-      ];
-      return reply({ ok: true, value }, [...new Set(arrays.map((a) => a.buffer))]);
+      const { slice } = request;
+      const data = await replica.rollout(rolloutOptions(config, slice));
+      if (!request.score) return reply({ ok: true, value: data }, buffers(data));
+      const value = await scoreRollout(reward, data, slice.first);
+      const scores = [value.rewards, ...(value.stepRewards ?? [])];
+      return reply({ ok: true, value }, [...buffers(data), ...scores.map((s) => s.buffer)]);
     }
     if (!data) throw new Error('"gradients" before "prepare"');
     const value = replica.gradients(data, request.work);
     return reply({ ok: true, value }, value.flatMap((unit) => unit.grads.map((g) => g.buffer)));
   } catch (error) {
-    reply({ ok: false, error: error instanceof Error ? error.stack ?? error.message : `${error}` });
+    reply({
+      ok: false,
+      error: error instanceof Error ? error.stack ?? error.message : `${error}`,
+      reward: error instanceof RewardError ? rewardFailure(error) : undefined,
+    });
   }
+}
+
+/** The distinct buffers of a rollout's arrays, sent back without copying. */
+function buffers(data: Rollout): ArrayBufferLike[] {
+  const arrays = [
+    data.tokens,
+    data.images,
+    ...data.states,
+    ...data.logProbOld,
+    ...(data.referenceMeans ?? []),
+    ...(data.endpointEstimates ?? []),
+  ];
+  return [...new Set(arrays.map((a) => a.buffer))];
 }
 
 function reply(message: WorkerReply, transfer: ArrayBufferLike[] = []): void {

@@ -31,7 +31,7 @@ import type { TrainConfig } from "./config.ts";
 import { tensorToImages } from "../src/shapes/image.ts";
 import type { LinearAdapter } from "./model/tfjs.ts";
 import { type FlowMapPolicy, tensorGaussianLogProb } from "./policy.ts";
-import type { Reward } from "./rewards/reward.ts";
+import { type Reward, RewardError, rewardFailure } from "./rewards/reward.ts";
 
 /** Sub-stream of the run seed that draws each iteration's prompts ("ROLL"). */
 const PROMPT_STREAM = 0x524f4c4c;
@@ -281,18 +281,6 @@ export async function rollout(
   };
 }
 
-/** A rollout with its rewards, and the time each half took. */
-export interface ScoredRollout {
-  /** The trajectories. */
-  readonly data: Rollout;
-  /** Reward of each final image. */
-  readonly rewards: Float32Array;
-  /** Rewards of the endpoint estimates per intermediate state (step-aware advantages only). */
-  readonly stepRewards?: Float32Array[];
-  /** Seconds spent in the rollout and in the reward. */
-  readonly seconds: { readonly rollout: number; readonly reward: number };
-}
-
 /** Which trajectories of which iteration a rollout makes. */
 export interface RolloutSlice {
   /** Their prompts. */
@@ -369,26 +357,68 @@ export function joinRollouts(parts: readonly Rollout[]): Rollout {
   };
 }
 
+/** A rollout with its rewards. */
+export interface ScoredRollout {
+  /** The trajectories. */
+  readonly data: Rollout;
+  /** Reward of each final image. */
+  readonly rewards: Float32Array;
+  /** Rewards of the endpoint estimates per intermediate state (step-aware advantages only). */
+  readonly stepRewards?: readonly Float32Array[];
+}
+
 /**
- * One iteration's rollout, made by `rollouts` with the options the config
- * asks for ({@link rolloutOptions}), with the final images and any endpoint
- * estimates scored by `reward`.
+ * Scores a rollout's final images, and its endpoint estimates when it
+ * recorded them, with `reward`. The rollout may be a slice of an iteration's,
+ * from trajectory `first` on: a reward scores each image on its own (the
+ * {@linkcode Reward} contract), and a {@linkcode RewardError} it throws names
+ * the iteration's indices.
+ *
+ * @example
+ * ```ts ignore
+ * const slice = await replica.rollout(rolloutOptions(config, { prompts, seed: 0, iteration: 0, first: 256 }));
+ * const { rewards } = await scoreRollout(reward, slice, 256);
+ * ```
  */
-export async function scoredRollout(
-  rollouts: (options: RolloutOptions) => Promise<Rollout>,
+export async function scoreRollout(
   reward: Reward,
-  config: TrainConfig,
-  { prompts, seed, iteration }: { prompts: string[]; seed: number; iteration: number },
+  data: Rollout,
+  first = 0,
 ): Promise<ScoredRollout> {
-  const t0 = performance.now();
-  const data = await rollouts(rolloutOptions(config, { prompts, seed, iteration }));
-  const t1 = performance.now();
-  const images = (values: Float32Array) =>
-    tensorToImages(values, prompts.length, data.sampleShape[2], data.sampleShape[1]);
-  const rewards = await reward.score(images(data.images), prompts);
-  const stepRewards = data.endpointEstimates
-    ? await Promise.all(data.endpointEstimates.map((x) => reward.score(images(x), prompts)))
-    : undefined;
-  const seconds = { rollout: (t1 - t0) / 1000, reward: (performance.now() - t1) / 1000 };
-  return { data, rewards, stepRewards, seconds };
+  const { prompts, sampleShape: [, height, width] } = data;
+  const score = (values: Float32Array) =>
+    reward.score(tensorToImages(values, prompts.length, width, height), prompts);
+  try {
+    const rewards = await score(data.images);
+    const stepRewards = data.endpointEstimates && await Promise.all(
+      data.endpointEstimates.map(score),
+    );
+    return { data, rewards, stepRewards };
+  } catch (error) {
+    if (first === 0 || !(error instanceof RewardError)) throw error;
+    const { reward: name, kind, detail, indices } = rewardFailure(error);
+    const last = first + prompts.length - 1;
+    throw new RewardError(name, kind, `${detail} (of trajectories ${first}–${last})`, {
+      cause: error,
+      indices: indices.map((i) => first + i),
+    });
+  }
+}
+
+/**
+ * Scored rollouts of consecutive slices of an iteration joined into one, in
+ * order ({@linkcode joinRollouts}, the rewards concatenated).
+ */
+export function joinScored(parts: readonly ScoredRollout[]): ScoredRollout {
+  if (parts.length === 1) return parts[0];
+  const concat = (arrays: readonly Float32Array[]) => {
+    const out = new Float32Array(arrays.reduce((n, a) => n + a.length, 0));
+    arrays.reduce((offset, a) => (out.set(a, offset), offset + a.length), 0);
+    return out;
+  };
+  return {
+    data: joinRollouts(parts.map((part) => part.data)),
+    rewards: concat(parts.map((part) => part.rewards)),
+    stepRewards: parts[0].stepRewards?.map((_, k) => concat(parts.map((p) => p.stepRewards![k]))),
+  };
 }

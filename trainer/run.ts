@@ -11,6 +11,7 @@
  */
 
 import { computeAdvantages } from "./advantages.ts";
+import { alongside } from "./alongside.ts";
 import type { BackendRequest } from "./backend.ts";
 import { writeFileAtomic } from "./checkpoint.ts";
 import { decodeRunState, encodeRunState } from "./run_state.ts";
@@ -27,14 +28,15 @@ import { PolicyReplica } from "./replica.ts";
 import { ReplicaWorker } from "./replica_worker.ts";
 import type { Reward } from "./rewards/reward.ts";
 import {
-  joinRollouts,
+  joinScored,
   kRepeatPrompts,
   type Rollout,
-  type RolloutOptions,
-  scoredRollout,
+  rolloutOptions,
+  type ScoredRollout,
+  scoreRollout,
 } from "./rollout.ts";
-import type { BaseModel } from "./setup.ts";
-import { settledFirst, updatePolicy } from "./update.ts";
+import { type BaseModel, buildReward } from "./setup.ts";
+import { updatePolicy } from "./update.ts";
 import { type IterationMetrics, progressLine } from "./metrics.ts";
 import { ResumeError, RunDirectory } from "./run_directory.ts";
 
@@ -44,8 +46,12 @@ export interface TrainerOptions {
   readonly outDir: string;
   /** Continue from the run directory's checkpoint. */
   readonly resume: boolean;
-  /** The reward (built from the config unless a test substitutes one). */
-  readonly reward: Reward;
+  /**
+   * A reward to train against instead of the config's. The config's is built
+   * in every worker thread, each scoring its own slice of a rollout; a
+   * substitute lives in this thread, which then scores every slice.
+   */
+  readonly reward?: Reward;
   /** Where progress lines go. */
   readonly log: (line: string) => void;
   /** Images per evaluation sampler call (default 32). */
@@ -83,6 +89,8 @@ export class Trainer {
   readonly #optimizer: AdamW;
   readonly #ema: WeightEma;
   readonly #names: readonly string[];
+  readonly #reward: Reward;
+  readonly #workersScore: boolean;
   #iteration = 0;
   #stop = false;
   readonly #base: BaseModel;
@@ -94,6 +102,8 @@ export class Trainer {
     this.#options = options;
     this.#run = new RunDirectory(options.outDir);
     this.#base = base;
+    this.#reward = options.reward ?? buildReward(config.reward);
+    this.#workersScore = options.reward === undefined;
     const threads = config.train.workers > 1 ? 1 : options.rolloutThreads;
     this.#replica = new PolicyReplica(config, base, threads);
     const adapter = this.#replica.adapter;
@@ -226,13 +236,7 @@ export class Trainer {
       seed: config.train.seed,
       iteration,
     });
-    const rollouts = (options: RolloutOptions) => this.#rollout(options);
-    const { data, rewards, stepRewards, seconds } = await scoredRollout(
-      rollouts,
-      this.#options.reward,
-      config,
-      { prompts, seed: config.train.seed, iteration },
-    );
+    const { data, rewards, stepRewards, seconds } = await this.#scoredRollout(prompts);
     const updateStart = performance.now();
     const advantages = computeAdvantages(
       { rewards, prompts, stepRewards, stochasticSteps: r.stochasticSteps },
@@ -271,30 +275,47 @@ export class Trainer {
   }
 
   /**
-   * The rollout of `options` by every worker, each taking a contiguous slice
-   * of its micro-batches (this thread the first), with the current (not the
-   * EMA) adapter; the slices draw the noise of their places, so the joined
-   * rollout is the one a single worker makes.
+   * This iteration's rollout of `prompts` by every worker, each taking a
+   * contiguous slice of its micro-batches (this thread the first), with the
+   * current (not the EMA) adapter, and scored. The slices draw the noise of
+   * their places, so the joined rollout is the one a single worker makes.
+   * Each worker scores its own slice with the config's reward; a substituted
+   * reward scores every slice here, each as it arrives. The seconds are this
+   * thread's: scoring, and the rest of the phase.
    */
-  async #rollout(options: RolloutOptions): Promise<Rollout> {
-    const workers = this.#workers, batches = options.prompts.length / options.microBatch;
-    const cut = (i: number) =>
-      Math.floor((i * batches) / (workers.length + 1)) * options.microBatch;
+  async #scoredRollout(
+    prompts: readonly string[],
+  ): Promise<ScoredRollout & { seconds: { rollout: number; reward: number } }> {
+    const workers = this.#workers, { microBatch } = this.#config.rollout;
+    const batches = prompts.length / microBatch;
+    const cut = (i: number) => Math.floor((i * batches) / (workers.length + 1)) * microBatch;
+    const slice = (i: number) => ({
+      prompts: prompts.slice(cut(i), cut(i + 1)),
+      seed: this.#config.train.seed,
+      iteration: this.#iteration,
+      first: cut(i),
+    });
     const weights = workers.length > 0 ? this.#replica.weights() : [];
-    const { seed, iteration } = options;
+    const started = performance.now();
+    let scoring = 0;
+    const score = async (data: Rollout, first: number) => {
+      const t0 = performance.now();
+      const scored = await scoreRollout(this.#reward, data, first);
+      scoring += performance.now() - t0;
+      return scored;
+    };
     const remote = workers.map((worker, i) =>
-      worker.rollout(weights, {
-        prompts: options.prompts.slice(cut(i + 1), cut(i + 2)),
-        seed,
-        iteration,
-        first: cut(i + 1),
-      })
+      this.#workersScore
+        ? worker.scoredRollout(weights, slice(i + 1))
+        : worker.rollout(weights, slice(i + 1)).then((data) => score(data, cut(i + 1)))
     );
-    const local = await settledFirst(
+    const [local, others] = await alongside(
       remote,
-      () => this.#replica.rollout({ ...options, prompts: options.prompts.slice(0, cut(1)) }),
+      async () => score(await this.#replica.rollout(rolloutOptions(this.#config, slice(0))), 0),
     );
-    return joinRollouts([local, ...await Promise.all(remote)]);
+    const joined = joinScored([local, ...others]);
+    const total = performance.now() - started;
+    return { ...joined, seconds: { rollout: (total - scoring) / 1000, reward: scoring / 1000 } };
   }
 
   /** The EMA adapter as a PEFT-keyed safetensors file. */

@@ -17,7 +17,7 @@ import { readFlag } from "../cli/readers.ts";
 import { loadTrainConfig, TRAIN_CONFIG } from "./config.ts";
 import { RewardError } from "./rewards/reward.ts";
 import { Trainer } from "./run.ts";
-import { buildReward, loadBaseModel } from "./setup.ts";
+import { loadBaseModel } from "./setup.ts";
 
 const HELP = `Flow-Map GRPO trainer (docs/math.md §5–6)
 
@@ -90,7 +90,6 @@ async function run(command: Command): Promise<void> {
   const trainer = await Trainer.create(config, base, {
     outDir,
     resume: command.resume,
-    reward: buildReward(config.reward),
     log: (line) => console.log(line),
     rolloutThreads: threadsFromEnv(),
     backend: backend.name,

@@ -22,6 +22,7 @@
  */
 
 import { UniformStream } from "../src/rng.ts";
+import { alongside } from "./alongside.ts";
 import type { ObjectiveOptions } from "./grpo.ts";
 import {
   drawGradients,
@@ -134,8 +135,8 @@ export async function updatePolicy(
     const work = { chunks, counter: counter.buffer };
     const weights = peers.length > 0 ? variables.map((v) => v.dataSync() as Float32Array) : [];
     const remote = peers.map((peer) => peer.gradients(weights, work));
-    const local = await settledFirst(remote, () => drawGradients(context, data, work));
-    const units = [...local, ...(await Promise.all(remote)).flat()].sort((a, b) => a.unit - b.unit);
+    const [local, others] = await alongside(remote, () => drawGradients(context, data, work));
+    const units = [...local, ...others.flat()].sort((a, b) => a.unit - b.unit);
     if (units.length !== chunks.length * policy.stochasticSteps) {
       throw new Error(`${units.length} unit gradients for ${chunks.length} micro-batches`);
     }
@@ -210,22 +211,6 @@ function stepPlan(
     { length: Math.ceil(visits.length / accumulation) },
     (_, s) => visits.slice(s * accumulation, (s + 1) * accumulation),
   );
-}
-
-/**
- * `work()`, run while `pending` (other workers' answers) are under way; if it
- * throws, they are waited for first, so none is left to reject unheard.
- */
-export async function settledFirst<T>(
-  pending: readonly Promise<unknown>[],
-  work: () => T | Promise<T>,
-): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    await Promise.allSettled(pending);
-    throw error;
-  }
 }
 
 /** Micro-batch order of a pass: rollout order first, then seeded shuffles. */

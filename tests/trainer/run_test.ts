@@ -4,6 +4,9 @@ import { parseLoraAdapter } from "../../src/lora/adapter.ts";
 import { loadTrainConfig, type TrainConfig } from "../../trainer/config.ts";
 import type { IterationMetrics } from "../../trainer/metrics.ts";
 import { Trainer } from "../../trainer/run.ts";
+import { splitPrompts } from "../../trainer/data/splits.ts";
+import { type Reward, RewardError } from "../../trainer/rewards/reward.ts";
+import { kRepeatPrompts } from "../../trainer/rollout.ts";
 import { buildReward, loadBaseModel } from "../../trainer/setup.ts";
 import { fastBackend, tinyConfig } from "./_trainer.ts";
 
@@ -12,13 +15,13 @@ await fastBackend();
 async function train(
   config: TrainConfig,
   outDir: string,
-  options: { resume?: boolean; stopAfter?: number } = {},
+  options: { resume?: boolean; stopAfter?: number; reward?: Reward } = {},
 ) {
   const base = await loadBaseModel(config.model);
   const trainer = await Trainer.create(config, base, {
     outDir,
     resume: options.resume ?? false,
-    reward: buildReward(config.reward),
+    reward: options.reward,
     log: () => {
       if (options.stopAfter !== undefined && trainer.iteration >= options.stopAfter) {
         trainer.requestStop();
@@ -26,7 +29,10 @@ async function train(
     },
     evalBatch: 8,
   });
-  const summary = await trainer.run();
+  const summary = await trainer.run().catch(async (error) => {
+    await trainer.dispose();
+    throw error;
+  });
   return { trainer, base, summary };
 }
 
@@ -108,6 +114,44 @@ Deno.test("run: more workers change only rounding; a run resumes with any count,
   }
 });
 
+Deno.test("run: workers score their own slices with the config's reward, as a substitute is scored here", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const config = tinyConfig({ train: { iterations: 2, checkpointEvery: 2, workers: 2 } });
+    const inWorkers = await train(config, join(root, "a"));
+    await inWorkers.trainer.dispose();
+    const here = await train(config, join(root, "b"), { reward: buildReward(config.reward) });
+    await here.trainer.dispose();
+    assert.deepEqual(await readMetrics(join(root, "b")), await readMetrics(join(root, "a")));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("run: a reward failing in a worker thread fails the run with the iteration's indices", async () => {
+  const root = await Deno.makeTempDir();
+  // the worker rolls out trajectories 4–7 (the second prompt's group); its second image gets no score
+  const config = tinyConfig({ train: { iterations: 1, workers: 2 } });
+  const [, second] = kRepeatPrompts(splitPrompts("train"), 2, 4, { seed: 0, iteration: 0 })
+    .filter((_, i) => i % 4 === 0);
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const { prompts } = await req.json() as { prompts: string[] };
+    return Response.json({ scores: prompts.map((p, i) => p === second && i === 1 ? null : 0.5) });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/score`;
+    await assert.rejects(
+      train({ ...config, reward: [{ kind: "http", url, weight: 1 }] }, root),
+      (e: Error) =>
+        e instanceof RewardError && e.kind === "non-finite" && e.indices.join() === "5" &&
+        /null at batch index 1 \(of trajectories 4–7\)$/.test(e.message),
+    );
+  } finally {
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("run: a worker thread that cannot start fails the run with its reason", async () => {
   const root = await Deno.makeTempDir();
   try {
@@ -115,7 +159,6 @@ Deno.test("run: a worker thread that cannot start fails the run with its reason"
     const create = Trainer.create(config, await loadBaseModel(config.model), {
       outDir: root,
       resume: false,
-      reward: buildReward(config.reward),
       log: () => {},
       backend: "tensorflow", // not installed: both worker threads fail to start
     });

@@ -9,7 +9,7 @@ import {
 } from "../../trainer/gradients.ts";
 import { PolicyReplica } from "../../trainer/replica.ts";
 import { ReplicaWorker } from "../../trainer/replica_worker.ts";
-import { kRepeatPrompts, scoredRollout } from "../../trainer/rollout.ts";
+import { kRepeatPrompts, rolloutOptions, scoreRollout } from "../../trainer/rollout.ts";
 import { splitPrompts } from "../../trainer/data/splits.ts";
 import { buildReward, loadBaseModel } from "../../trainer/setup.ts";
 import { type GradientPeer, updatePolicy, type UpdateStats } from "../../trainer/update.ts";
@@ -60,11 +60,9 @@ Deno.test("update: workers drawing units of every step change nothing", async ()
       seed: 0,
       iteration: 0,
     });
-    const { data, rewards } = await scoredRollout(
-      (options) => one.rollout(options),
+    const { data, rewards } = await scoreRollout(
       buildReward(config.reward),
-      config,
-      { prompts: chosen, seed: 0, iteration: 0 },
+      await one.rollout(rolloutOptions(config, { prompts: chosen, seed: 0, iteration: 0 })),
     );
     const advantages = computeAdvantages(
       { rewards, prompts: chosen, stochasticSteps },

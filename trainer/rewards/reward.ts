@@ -1,6 +1,8 @@
 /**
  * The reward interface: a named function from images and their prompts to one
- * score per image, with a declared range. Every score that leaves
+ * score per image, with a declared range. Each image is scored on its own:
+ * batches are for throughput, so a batch may be scored in slices, in any
+ * thread. Every score that leaves
  * {@link defineReward} or {@link checkedScore} has been validated; a bad one
  * throws {@link RewardError}, whose `kind` lets the caller decide whether to
  * skip the batch or stop the run.
@@ -9,9 +11,9 @@
  */
 
 import { checkRgbImage, type RgbImage } from "../../src/shapes/image.ts";
-import { RewardError } from "../../src/steer/reward.ts";
+import { RewardError, type RewardErrorKind } from "../../src/steer/reward.ts";
 
-export { RewardError, type RewardErrorKind } from "../../src/steer/reward.ts";
+export { RewardError, type RewardErrorKind };
 
 /** A reward model. */
 export interface Reward {
@@ -19,7 +21,10 @@ export interface Reward {
   readonly name: string;
   /** Inclusive bounds every score lies in (either may be infinite). */
   readonly range: readonly [number, number];
-  /** One score per image; `prompts[i]` is the prompt of `images[i]`. */
+  /**
+   * One score per image; `prompts[i]` is the prompt of `images[i]`. Score `i`
+   * depends on `images[i]` and `prompts[i]` alone, not on the rest of the batch.
+   */
   score(images: readonly RgbImage[], prompts: readonly string[]): Promise<Float32Array>;
 }
 
@@ -168,6 +173,34 @@ export function weightedSum(terms: readonly WeightedTerm[], name?: string): Rewa
     parts.forEach((scores, t) => scores.forEach((s, i) => (total[i] += terms[t].weight * s)));
     return total;
   });
+}
+
+/** A {@linkcode RewardError}'s fields, as they cross between threads. */
+export interface RewardFailure {
+  /** The failing reward's name. */
+  readonly reward: string;
+  /** The failure class. */
+  readonly kind: RewardErrorKind;
+  /** The message after the reward's name. */
+  readonly detail: string;
+  /** The offending indices. */
+  readonly indices: readonly number[];
+}
+
+/**
+ * The fields of a {@linkcode RewardError}; `new RewardError(reward, kind,
+ * detail, { indices })` makes it again.
+ *
+ * @example
+ * ```ts
+ * import { RewardError, rewardFailure } from "./reward.ts";
+ * rewardFailure(new RewardError("r", "range", "returned 2 outside [0, 1] at index 0", { indices: [0] })).detail;
+ * // "returned 2 outside [0, 1] at index 0"
+ * ```
+ */
+export function rewardFailure(error: RewardError): RewardFailure {
+  const { reward, kind, indices } = error;
+  return { reward, kind, detail: error.message.replace(`reward "${reward}": `, ""), indices };
 }
 
 function indicesWhere(scores: Float32Array, test: (s: number) => boolean): number[] {

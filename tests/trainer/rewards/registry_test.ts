@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { FieldError } from "../../../cli/readers.ts";
+import { renderPrompt } from "../../../trainer/data/dataset.ts";
+import { COMPOSITION_MODES } from "../../../trainer/rewards/composition.ts";
 import { createReward, REWARD_TERM, REWARDS } from "../../../trainer/rewards/registry.ts";
 import { buildReward } from "../../../trainer/setup.ts";
 
@@ -52,4 +54,29 @@ Deno.test("reward registry: several terms are summed with their weights", () => 
   assert.equal(sum.name, "0.5*brightness+0.5*random");
   assert.deepEqual(sum.range, [0, 1]);
   assert.equal(buildReward([{ kind: "brightness", weight: 1 }]).name, "brightness");
+});
+
+Deno.test("reward registry: every kind scores each image on its own, so slices score as the batch", async () => {
+  const examples = ["a red circle", "two squares", "a blue square left of a green triangle"]
+    .flatMap((prompt, i) => [renderPrompt(prompt, i), renderPrompt(prompt, i + 10)]);
+  // a mismatched pair too: the third image with the first prompt
+  const images = [...examples.map((e) => e.image), examples[2].image];
+  const prompts = [...examples.map((e) => e.prompt), examples[0].prompt];
+  const terms = [
+    ...COMPOSITION_MODES.map((mode) => ({ kind: "composition" as const, mode, weight: 1 })),
+    ...(["jpeg-compressibility", "brightness", "random"] as const).map((kind) => ({
+      kind,
+      weight: 1,
+    })),
+  ]; // http: per image by contract, the server's to keep
+  for (const term of terms) {
+    const reward = createReward(term);
+    const whole = await reward.score(images, prompts);
+    const slices = [
+      ...await reward.score(images.slice(0, 3), prompts.slice(0, 3)),
+      ...await reward.score(images.slice(3), prompts.slice(3)),
+    ];
+    assert.deepEqual([...whole], slices, reward.name);
+    assert.ok(new Set(whole).size > 1, `${reward.name} tells the images apart`);
+  }
 });
