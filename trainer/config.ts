@@ -290,8 +290,8 @@ const TRAIN = fields({
   workers: {
     type: integer({ min: 1 }),
     default: 1,
-    doc: "Threads sharing each iteration, data-parallel: each rolls out a slice of the " +
-      "micro-batches and draws units of every optimiser step, whose gradients are added in " +
+    doc: "Threads sharing each iteration, data-parallel: each rolls out and scores a slice of " +
+      "the micro-batches and draws units of every optimiser step, whose gradients are added in " +
       "unit order before the step, so the result is a one-thread run's. Above 1, each uses " +
       "one OpenBLAS and one ONNX Runtime thread. A run may resume with another count.",
   },
