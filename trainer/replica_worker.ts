@@ -1,10 +1,11 @@
 /**
  * An extra worker of a data-parallel run: a Deno Worker thread
- * (`replica_worker_entry.ts`) that builds the run's policy from its config
- * ({@linkcode PolicyReplica}) and the config's reward and, on request, rolls
- * out a slice of an iteration (scored by the reward, if asked) or draws units of an optimiser step from the step's shared
- * counter and takes their gradients at the weights it is sent. Requests are answered in order;
- * the worker uses one OpenBLAS and one ONNX Runtime thread.
+ * (`replica_worker_entry.ts`) that builds the run's policy
+ * ({@linkcode PolicyReplica}) and reward from its config and, on request,
+ * rolls out a slice of an iteration (scored, if asked) or draws units of an
+ * optimiser step from the step's shared counter and takes their gradients at
+ * the weights it is sent. Requests are answered in order; the worker uses one
+ * OpenBLAS and one ONNX Runtime thread.
  *
  * @module
  */

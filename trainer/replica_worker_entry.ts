@@ -1,8 +1,8 @@
 /**
  * The body of an extra worker thread ({@linkcode ReplicaWorker}): builds the
- * run's policy and reward from the config it is sent, then answers rollout and gradient
- * requests one at a time, in the order they came, sending large arrays back
- * without copying.
+ * run's policy and reward from the config it is sent, then answers rollout
+ * and gradient requests one at a time, in the order they came, sending large
+ * arrays back without copying.
  *
  * @module
  */
@@ -45,15 +45,17 @@ async function handle(request: WorkerRequest): Promise<void> {
     replica.load(request.weights);
     if (request.type === "rollout") {
       const { slice } = request;
-      const data = await replica.rollout(rolloutOptions(config, slice));
-      if (!request.score) return reply({ ok: true, value: data }, buffers(data));
-      const value = await scoreRollout(reward, data, slice.first);
-      const scores = [value.rewards, ...(value.stepRewards ?? [])];
-      return reply({ ok: true, value }, [...buffers(data), ...scores.map((s) => s.buffer)]);
+      const rolled = await replica.rollout(rolloutOptions(config, slice));
+      if (!request.score) return reply({ ok: true, value: rolled }, transferable(rolled));
+      const value = await scoreRollout(reward, rolled, slice.first);
+      return reply({ ok: true, value }, transferable(rolled, value.rewards, value.stepRewards));
     }
     if (!data) throw new Error('"gradients" before "prepare"');
     const value = replica.gradients(data, request.work);
-    return reply({ ok: true, value }, value.flatMap((unit) => unit.grads.map((g) => g.buffer)));
+    return reply(
+      { ok: true, value },
+      value.flatMap((unit) => unit.grads.map((g) => g.buffer as ArrayBuffer)),
+    );
   } catch (error) {
     reply({
       ok: false,
@@ -63,8 +65,11 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
 }
 
-/** The distinct buffers of a rollout's arrays, sent back without copying. */
-function buffers(data: Rollout): ArrayBufferLike[] {
+/** The distinct buffers of a rollout's arrays and its scores, to send back without copying. */
+function transferable(
+  data: Rollout,
+  ...scores: (Float32Array | readonly Float32Array[] | undefined)[]
+): ArrayBuffer[] {
   const arrays = [
     data.tokens,
     data.images,
@@ -72,10 +77,12 @@ function buffers(data: Rollout): ArrayBufferLike[] {
     ...data.logProbOld,
     ...(data.referenceMeans ?? []),
     ...(data.endpointEstimates ?? []),
+    ...scores.flat().filter((a) => a !== undefined),
   ];
-  return [...new Set(arrays.map((a) => a.buffer))];
+  const buffers = arrays.map((a) => a.buffer).filter((b) => b instanceof ArrayBuffer);
+  return [...new Set(buffers)];
 }
 
-function reply(message: WorkerReply, transfer: ArrayBufferLike[] = []): void {
-  self.postMessage(message, transfer as ArrayBuffer[]);
+function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  self.postMessage(message, transfer);
 }

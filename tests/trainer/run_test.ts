@@ -84,7 +84,11 @@ Deno.test("run: a resumed tiny run reproduces the uninterrupted run's metrics ex
 Deno.test("run: more workers change only rounding; a run resumes with any count, and from before train.workers", async () => {
   const root = await Deno.makeTempDir();
   try {
-    const config = tinyConfig({ train: { iterations: 2, checkpointEvery: 1 } });
+    // step-aware advantages: every worker's endpoint estimates are scored and joined too
+    const config = tinyConfig({
+      train: { iterations: 2, checkpointEvery: 1 },
+      advantage: { mode: "step-aware" },
+    });
     const workers = (count: number) => ({ ...config, train: { ...config.train, workers: count } });
     const alone = await train(config, join(root, "a"));
     await alone.trainer.dispose();
@@ -117,7 +121,11 @@ Deno.test("run: more workers change only rounding; a run resumes with any count,
 Deno.test("run: workers score their own slices with the config's reward, as a substitute is scored here", async () => {
   const root = await Deno.makeTempDir();
   try {
-    const config = tinyConfig({ train: { iterations: 2, checkpointEvery: 2, workers: 2 } });
+    // step-aware advantages: the endpoint estimates are scored too
+    const config = tinyConfig({
+      train: { iterations: 2, checkpointEvery: 2, workers: 2 },
+      advantage: { mode: "step-aware" },
+    });
     const inWorkers = await train(config, join(root, "a"));
     await inWorkers.trainer.dispose();
     const here = await train(config, join(root, "b"), { reward: buildReward(config.reward) });
