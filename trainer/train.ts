@@ -98,6 +98,13 @@ async function run(command: Command): Promise<void> {
     `run ${outDir}: ${base.config.kind} model (${base.description}), ` +
       `backend ${backend.name}, ${workers} worker(s), from iteration ${trainer.iteration}`,
   );
+  const cores = navigator.hardwareConcurrency;
+  if (workers === 1 && cores > 1) {
+    console.log(
+      `note: one worker on ${cores} cores; --workers ${cores} shares each iteration between ` +
+        "them, the same run to float rounding (docs/benchmarks.md has the speed-up)",
+    );
+  }
   const onInterrupt = () => {
     if (trainer.stopRequested) Deno.exit(130);
     console.log("interrupt: finishing this iteration, then saving (Ctrl-C again to quit now)");
