@@ -88,9 +88,9 @@ function parse(args: string[]): Options | "help" {
 class GradientSum {
   sums: Float64Array[] = [];
   stepCount = 0;
-  add(sums: readonly Float64Array[]): void {
-    if (this.sums.length === 0) this.sums = sums.map((s) => new Float64Array(s.length));
-    sums.forEach((s, i) => s.forEach((v, j) => this.sums[i][j] += v));
+  add(grads: readonly ArrayLike<number>[], weight: number): void {
+    if (this.sums.length === 0) this.sums = grads.map((g) => new Float64Array(g.length));
+    grads.forEach((g, i) => this.sums[i].forEach((_, j) => this.sums[i][j] += weight * g[j]));
   }
   step(): number {
     this.stepCount += 1;

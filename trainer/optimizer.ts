@@ -76,31 +76,31 @@ export class AdamW {
 
   /** Adds `weight · grad` to the accumulated gradient of each variable. */
   accumulate(grads: tf.NamedTensorMap, weight: number): void {
-    this.#variables.forEach((variable, i) => {
-      const grad = grads[variable.name];
-      if (grad === undefined) throw new RangeError(`no gradient for ${variable.name}`);
-      const values = grad.dataSync();
-      const sum = this.#sums[i];
-      for (let j = 0; j < sum.length; j++) sum[j] += weight * values[j];
-    });
+    this.add(
+      this.#variables.map((variable) => {
+        const grad = grads[variable.name];
+        if (grad === undefined) throw new RangeError(`no gradient for ${variable.name}`);
+        return grad.dataSync();
+      }),
+      weight,
+    );
   }
 
   /**
-   * Adds gradient sums taken elsewhere, one float64 array per variable in
-   * order (another worker's slice of the step, `trainer/gradients.ts`).
+   * Adds `weight · grads[i]` to the accumulated gradient of variable `i`: the
+   * gradients as plain arrays in variable order, e.g. taken by another worker
+   * (`trainer/gradients.ts`).
    */
-  add(sums: readonly Float64Array[]): void {
-    if (sums.length !== this.#sums.length) {
-      throw new RangeError(`${sums.length} gradient sums for ${this.#sums.length} variables`);
+  add(grads: readonly ArrayLike<number>[], weight: number): void {
+    if (grads.length !== this.#sums.length) {
+      throw new RangeError(`${grads.length} gradients for ${this.#sums.length} variables`);
     }
     this.#sums.forEach((sum, i) => {
-      const values = sums[i];
+      const values = grads[i];
       if (values.length !== sum.length) {
-        throw new RangeError(
-          `gradient sum ${i} holds ${values.length} values, needs ${sum.length}`,
-        );
+        throw new RangeError(`gradient ${i} holds ${values.length} values, needs ${sum.length}`);
       }
-      for (let j = 0; j < sum.length; j++) sum[j] += values[j];
+      for (let j = 0; j < sum.length; j++) sum[j] += weight * values[j];
     });
   }
 

@@ -90,7 +90,6 @@ export class Trainer {
   readonly #ema: WeightEma;
   readonly #names: readonly string[];
   readonly #reward: Reward;
-  readonly #workersScore: boolean;
   #iteration = 0;
   #stop = false;
   readonly #base: BaseModel;
@@ -103,7 +102,6 @@ export class Trainer {
     this.#run = new RunDirectory(options.outDir);
     this.#base = base;
     this.#reward = options.reward ?? buildReward(config.reward);
-    this.#workersScore = options.reward === undefined;
     const threads = config.train.workers > 1 ? 1 : options.rolloutThreads;
     this.#replica = new PolicyReplica(config, base, threads);
     const adapter = this.#replica.adapter;
@@ -305,7 +303,7 @@ export class Trainer {
       return scored;
     };
     const remote = workers.map((worker, i) =>
-      this.#workersScore
+      this.#options.reward === undefined // the config's: every worker has it
         ? worker.scoredRollout(weights, slice(i + 1))
         : worker.rollout(weights, slice(i + 1)).then((data) => score(data, cut(i + 1)))
     );
@@ -320,15 +318,11 @@ export class Trainer {
 
   /** The EMA adapter as a PEFT-keyed safetensors file. */
   exportAdapter(): Uint8Array {
-    return this.#encodeAdapter(this.#ema.values);
-  }
-
-  #encodeAdapter(values: readonly Float32Array[]): Uint8Array {
     return this.#replica.adapter.safetensors({
       trainer: "flow-map-grpo",
       run: this.#config.name,
       iteration: String(this.#iteration),
-    }, values);
+    }, this.#ema.values);
   }
 
   /**

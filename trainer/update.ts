@@ -48,7 +48,7 @@ export interface UpdateContext {
   readonly policy: FlowMapPolicy;
   /** The trained adapter. */
   readonly adapter: LoraAdapter;
-  /** AdamW over the adapter's variables (or any sink of gradient sums). */
+  /** AdamW over the adapter's variables (or any sink of weighted gradients). */
   readonly optimizer: Pick<AdamW, "add" | "step" | "stepCount">;
   /** EMA of the adapter's variables. */
   readonly ema: Pick<WeightEma, "update">;
@@ -140,17 +140,12 @@ export async function updatePolicy(
     if (units.length !== chunks.length * policy.stochasticSteps) {
       throw new Error(`${units.length} unit gradients for ${chunks.length} micro-batches`);
     }
-    const sums = variables.map((v) => new Float64Array(v.size));
     for (const { grads, terms } of units) {
-      sums.forEach((sum, i) => {
-        const values = grads[i];
-        for (let j = 0; j < sum.length; j++) sum[j] += weight * values[j];
-      });
+      optimizer.add(grads, weight);
       tally(totals, terms, context.objective.clipRange);
       if (steps > 0) continue;
       for (const r of terms.ratio) firstDeviation = Math.max(firstDeviation, Math.abs(r - 1));
     }
-    optimizer.add(sums);
     gradNorms += optimizer.step();
     steps += 1;
     ema.update(variables.map((v) => v.dataSync() as Float32Array), optimizer.stepCount - 1);

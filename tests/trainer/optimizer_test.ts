@@ -55,18 +55,18 @@ Deno.test("AdamW: decays only the variables `decays` selects; step(lr) overrides
   tf.dispose([w, b]);
 });
 
-Deno.test("AdamW: sums added from other workers join the accumulator; the clip sees their total", () => {
+Deno.test("AdamW: gradients added from other workers join the accumulator; the clip sees their total", () => {
   const w = tf.variable(tf.tensor1d([1, -2])), alone = tf.variable(tf.tensor1d([1, -2]));
   const shared = new AdamW([w], options), reference = new AdamW([alone], options);
-  // halves of the gradient (3, 4), one accumulated here, one added as another worker's sum
+  // halves of the gradient (3, 4), one accumulated here, one added as another worker's array
   shared.accumulate({ [w.name]: tf.tensor1d([1.5, 2]) }, 1);
-  shared.add([Float64Array.of(1.5, 2)]);
+  shared.add([Float32Array.of(3, 4)], 0.5);
   reference.accumulate({ [alone.name]: tf.tensor1d([3, 4]) }, 1);
   assert.equal(shared.step(), 5);
   assert.equal(reference.step(), 5);
   assert.deepEqual(w.dataSync(), alone.dataSync());
-  assert.throws(() => shared.add([Float64Array.of(1)]), /holds 1 values, needs 2/);
-  assert.throws(() => shared.add([]), /0 gradient sums for 1 variables/);
+  assert.throws(() => shared.add([Float32Array.of(1)], 1), /holds 1 values, needs 2/);
+  assert.throws(() => shared.add([], 1), /0 gradients for 1 variables/);
   tf.dispose([w, alone]);
 });
 
